@@ -1,0 +1,474 @@
+"""The `sclust` command line: parse, call one operation, print.
+
+Only click is imported at start-up; boto3, paramiko and rich are imported by the commands that
+need them, so `sclust --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from cluster import __version__
+from cluster.errors import SclustError
+
+if TYPE_CHECKING:
+    from cluster.cluster import ClusterManager
+    from cluster.config import Config
+
+log = logging.getLogger("sclust")
+
+
+@dataclass
+class AppContext:
+    """What every command shares: the config file, --debug, --region, and what they open."""
+
+    config_path: str | None = None
+    debug: bool = False
+    region: str | None = None
+    _config: Config | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            from cluster.config import find_config, load_config
+
+            self._config = load_config(find_config(self.config_path))
+        return self._config
+
+    def manager(self) -> ClusterManager:
+        from cluster.cluster import ClusterManager
+        from cluster.connect import open_cloud
+        from cluster.progress import Progress
+
+        return ClusterManager(open_cloud(self.config, self.region), Progress())
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+class SclustGroup(click.Group):
+    """Turns the project's errors into one `sclust: error: …` line per problem, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SclustError as error:
+            if debug_requested(ctx):
+                log.exception("failed")
+            fail(str(error))
+        except KeyboardInterrupt:
+            click.echo(
+                "\nsclust: interrupted — everything launched so far is tagged with its cluster; "
+                "`sclust start -x TAG` resumes, `sclust terminate TAG` removes it",
+                err=True,
+            )
+            sys.exit(130)
+
+
+def debug_requested(ctx: click.Context) -> bool:
+    app = ctx.find_object(AppContext)
+    return bool(app and app.debug)
+
+
+def fail(message: str) -> NoReturn:
+    for line in message.splitlines() or ["failed"]:
+        click.echo(f"sclust: error: {line}", err=True)
+    log.error(message)
+    sys.exit(1)
+
+
+def setup_logging(debug: bool) -> None:
+    """Everything to ~/.sclust/logs/sclust.log; warnings (everything with --debug) to stderr."""
+    from logging.handlers import RotatingFileHandler
+
+    from cluster.paths import log_dir
+
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG)
+    console = logging.StreamHandler()
+    console.setLevel(logging.DEBUG if debug else logging.WARNING)
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(console)
+    try:
+        log_dir().mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(log_dir() / "sclust.log", maxBytes=5_000_000, backupCount=3)
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+        )
+        handler.setLevel(logging.DEBUG)
+        root.addHandler(handler)
+    except OSError as error:
+        console.handle(logging.makeLogRecord({"msg": f"no log file: {error}", "levelno": 30,
+                                              "levelname": "WARNING"}))
+    for noisy in ("botocore", "boto3", "urllib3", "paramiko", "s3transfer"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+def confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise SclustError(f"{question} — not confirmed: no terminal to ask on; pass --yes")
+    if not click.confirm(question, default=False):
+        raise SclustError("cancelled")
+
+
+@click.group(cls=SclustGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="sclust")
+@click.option("-c", "--config", "config_path", metavar="FILE",
+              help="Config file (default: $SCLUST_CONFIG, ~/.sclust/config, "
+                   "~/.starcluster/config).")
+@click.option("-r", "--region", help="EC2 region (default: [aws info] AWS_REGION_NAME or boto3's).")
+@click.option("--debug", is_flag=True, help="Verbose logs on stderr and tracebacks on errors.")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, region: str | None, debug: bool) -> None:
+    """sclust builds HPC clusters (a master and nodes sharing storage over NFS, with Sun Grid
+    Engine) and training desktops on AWS EC2 — or on this machine's local cloud.
+
+    Templates come from a StarCluster-style INI file; an existing ~/.starcluster/config works.
+    Logs go to ~/.sclust/logs/sclust.log.
+
+    \b
+    Typical use:
+      sclust validate                 check the config
+      sclust start mycluster          launch the default template as 'mycluster'
+      sclust listclusters             what is running
+      sclust sshmaster mycluster      log in to the master
+      sclust stop mycluster           stop paying for compute (volumes stay)
+      sclust start -x mycluster       resume it
+      sclust terminate mycluster      remove it (never deletes your volumes)
+    """
+    ctx.obj = AppContext(config_path=config_path, debug=debug, region=region)
+    setup_logging(debug)
+    log.debug("sclust %s: %s", __version__, " ".join(sys.argv))
+
+
+# ---- config ----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("template", required=False)
+@pass_app
+def validate(app: AppContext, template: str | None) -> None:
+    """Check the config file (all of it, or TEMPLATE fully) without contacting EC2.
+
+    Every mistake is reported as FILE:LINE: [section] KEY: problem.
+    """
+    from cluster.errors import ConfigError
+
+    config = app.config
+    names = [template] if template else config.leaf_templates()
+    errors: list[str] = []
+    for name in names:
+        try:
+            config.template(name)
+        except ConfigError as error:
+            errors.extend(line for line in str(error).splitlines() if line not in errors)
+    if errors:
+        fail("\n".join(errors))
+    click.echo(f"{config.path}: OK ({', '.join(names) or 'no cluster templates'})")
+
+
+# ---- cluster lifecycle -----------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("tag")
+@click.option("-c", "--cluster-template", "template_name", metavar="TEMPLATE",
+              help="Template to use (default: [global] DEFAULT_TEMPLATE).")
+@click.option("-x", "--no-create", "reuse", is_flag=True,
+              help="Reuse the existing (e.g. stopped) cluster TAG: start what is stopped, "
+                   "launch what is missing.")
+@click.option("-o", "--create-only", is_flag=True, help="Launch the instances; skip node setup.")
+@click.option("-v", "--validate-only", is_flag=True, help="Only check the template, launch nothing.")
+@click.option("-s", "--cluster-size", type=click.IntRange(min=1), help="Nodes, master included.")
+@click.option("-b", "--bid", type=click.FloatRange(min=0, min_open=True),
+              help="Spot bid in $/hour for the nodes.")
+@click.option("-i", "--node-instance-type", help="Instance type of the nodes.")
+@click.option("-I", "--master-instance-type", help="Instance type of the master.")
+@click.option("-m", "--master-image-id", help="AMI of the master.")
+@click.option("-n", "--node-image-id", help="AMI of the nodes.")
+@click.option("-a", "--availability-zone", help="Zone to launch in.")
+@click.option("-k", "--keyname", help="Key pair (a [key NAME] section).")
+@click.option("-N", "--subnet-id", help="VPC subnet to launch into.")
+@pass_app
+def start(app: AppContext, tag: str, template_name: str | None, reuse: bool, create_only: bool,
+          validate_only: bool, **overrides: Any) -> None:
+    """Start cluster TAG from a template (or resume it with -x).
+
+    Creates a security group for the cluster, launches the master and the nodes into one
+    subnet, attaches the template's [volume]s to the master, and waits until every node runs.
+    All state is kept as tags on EC2: any machine with the credentials can manage the cluster.
+    """
+    manager = None
+    if reuse:
+        manager = app.manager()
+        info = manager.resume(tag)
+    else:
+        template = apply_overrides(app.config, template_name, overrides)
+        if validate_only:
+            click.echo(f"template {template.name!r} is valid")
+            return
+        manager = app.manager()
+        info = manager.start(tag, template)
+    from cluster.report import print_cluster
+
+    print_cluster(info)
+    if not create_only:
+        click.echo("note: node setup (SSH, NFS, SGE) is not part of this version yet; the "
+                   "instances are up and reachable with `sclust sshmaster`.", err=True)
+
+
+def apply_overrides(config: Config, template_name: str | None, overrides: dict[str, Any]):
+    """The template with start's command-line options applied, re-checked."""
+    from cluster.config import NodeTypeSpec
+
+    keyname = overrides.pop("keyname")
+    template = config.template(template_name, check_key_file=keyname is None)
+    if keyname:
+        from cluster.config import key_file_problem
+
+        key = config.key_pair(keyname)
+        problem = key_file_problem(key.location)
+        if problem:
+            raise SclustError(f"[key {keyname}] KEY_LOCATION: {problem}")
+        template = replace(template, key=key)
+    mapping = {
+        "cluster_size": "cluster_size", "bid": "spot_bid",
+        "master_instance_type": "master_instance_type", "master_image_id": "master_image_id",
+        "node_image_id": "node_image_id", "availability_zone": "availability_zone",
+        "subnet_id": "subnet_id",
+    }
+    changes = {mapping[k]: v for k, v in overrides.items() if k in mapping and v is not None}
+    if overrides.get("node_instance_type"):
+        changes["node_types"] = [NodeTypeSpec(overrides["node_instance_type"])]
+    return replace(template, **changes)
+
+
+@main.command()
+@click.argument("tag")
+@click.option("-t", "--terminate-unstoppable", is_flag=True,
+              help="Terminate the nodes that cannot stop (spot, instance store).")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def stop(app: AppContext, tag: str, terminate_unstoppable: bool, yes: bool) -> None:
+    """Stop every node of TAG (EBS-backed only); `sclust start -x TAG` resumes it.
+
+    Running jobs are lost; volumes, root disks and private addresses are kept.
+    """
+    manager = app.manager()
+    manager.get(tag)
+    confirm(f"Stop cluster {tag!r}? Running jobs will be killed.", yes)
+    manager.stop(tag, terminate_unstoppable)
+    click.echo(f"cluster {tag!r} stopped; resume with `sclust start -x {tag}`")
+
+
+@main.command()
+@click.argument("tag")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def restart(app: AppContext, tag: str, yes: bool) -> None:
+    """Reboot every node of TAG and wait until they run again."""
+    manager = app.manager()
+    manager.get(tag)
+    confirm(f"Reboot every node of {tag!r}? Running jobs will be killed.", yes)
+    from cluster.report import print_cluster
+
+    print_cluster(manager.restart(tag))
+
+
+@main.command()
+@click.argument("tag")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def terminate(app: AppContext, tag: str, yes: bool) -> None:
+    """Terminate cluster TAG: its instances, spot requests and security group.
+
+    [volume]s attached to the master are detached and kept, never deleted.
+    """
+    manager = app.manager()
+    info = manager.get(tag)
+    confirm(f"Terminate cluster {tag!r} ({len(info.nodes)} instance(s))? This cannot be "
+            "undone.", yes)
+    kept = manager.terminate(tag)
+    click.echo(f"cluster {tag!r} terminated"
+               + (f"; volumes kept: {', '.join(kept)}" if kept else ""))
+
+
+@main.command()
+@click.argument("tag", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_app
+def listclusters(app: AppContext, tag: str | None, as_json: bool) -> None:
+    """List clusters (or just TAG): state, zone, and every node with its addresses."""
+    from cluster.report import cluster_json, print_cluster
+
+    manager = app.manager()
+    clusters = [manager.get(tag)] if tag else manager.list()
+    if as_json:
+        import json
+
+        click.echo(json.dumps([cluster_json(c) for c in clusters], indent=2))
+        return
+    if not clusters:
+        click.echo("no clusters")
+    for info in clusters:
+        print_cluster(info)
+
+
+@main.command()
+@click.argument("tag")
+@click.option("-n", "--num-nodes", "count", type=click.IntRange(min=1), default=1,
+              show_default=True, help="How many nodes to add.")
+@click.option("-a", "--alias", "aliases", multiple=True,
+              help="Name of a new node (repeat, or separate with commas).")
+@click.option("-b", "--bid", type=click.FloatRange(min=0, min_open=True),
+              help="Spot bid in $/hour.")
+@click.option("-i", "--instance-type", help="Instance type (default: the cluster's node type).")
+@pass_app
+def addnode(app: AppContext, tag: str, count: int, aliases: tuple[str, ...], bid: float | None,
+            instance_type: str | None) -> None:
+    """Add nodes to cluster TAG (named node001, node002… unless -a gives names)."""
+    from cluster.values import as_alias
+
+    names = [a.strip() for item in aliases for a in item.split(",") if a.strip()]
+    try:
+        names = [as_alias(a) for a in names]
+    except ValueError as error:
+        raise SclustError(f"--alias: {error}") from None
+    added = app.manager().add_nodes(tag, count, names, bid, instance_type)
+    click.echo(f"added {', '.join(n.alias for n in added)} to {tag!r}")
+
+
+@main.command()
+@click.argument("tag")
+@click.option("-a", "--alias", "aliases", multiple=True, help="Node to remove (repeatable).")
+@click.option("-n", "--num-nodes", "count", type=click.IntRange(min=1),
+              help="Remove this many nodes (the highest-numbered).")
+@click.option("-k", "--keep-instance", is_flag=True,
+              help="Take the node out of the cluster but keep its instance.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def removenode(app: AppContext, tag: str, aliases: tuple[str, ...], count: int | None,
+               keep_instance: bool, yes: bool) -> None:
+    """Remove nodes from cluster TAG (by -a alias or -n count); the master stays."""
+    names = [a.strip() for item in aliases for a in item.split(",") if a.strip()]
+    if bool(names) == bool(count):
+        raise SclustError("give either -a ALIAS or -n COUNT")
+    manager = app.manager()
+    nodes = manager.pick_nodes(manager.get(tag), names, count or 0)
+    verb = "Take out" if keep_instance else "Terminate"
+    confirm(f"{verb} {', '.join(n.alias for n in nodes)} of {tag!r}?", yes)
+    removed = manager.remove_nodes(tag, [n.alias for n in nodes], 0, keep_instance)
+    click.echo(f"removed {', '.join(n.alias for n in removed)} from {tag!r}")
+
+
+# ---- SSH and files ---------------------------------------------------------------------------
+
+
+def remote_for(app: AppContext, tag: str, user: str | None):
+    from cluster.remote import Remote
+
+    return Remote.for_cluster(app.config, app.manager(), tag, user)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("tag")
+@click.argument("command", nargs=-1)
+@click.option("-u", "--user", help="Log in as USER (default: the template's LOGIN_USER).")
+@pass_app
+def sshmaster(app: AppContext, tag: str, command: tuple[str, ...], user: str | None) -> None:
+    """SSH to the master of TAG (interactive, or run COMMAND and return its exit status)."""
+    sys.exit(remote_for(app, tag, user).ssh("master", list(command)))
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("tag")
+@click.argument("node")
+@click.argument("command", nargs=-1)
+@click.option("-u", "--user", help="Log in as USER (default: the template's LOGIN_USER).")
+@pass_app
+def sshnode(app: AppContext, tag: str, node: str, command: tuple[str, ...],
+            user: str | None) -> None:
+    """SSH to NODE (an alias such as node001, or master) of TAG."""
+    sys.exit(remote_for(app, tag, user).ssh(node, list(command)))
+
+
+@main.command()
+@click.argument("tag")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-u", "--user", help="Copy as USER.")
+@click.option("-n", "--node", default="master", show_default=True, help="Node to copy to.")
+@pass_app
+def put(app: AppContext, tag: str, paths: tuple[str, ...], user: str | None, node: str) -> None:
+    """Copy local files to a node: put TAG LOCAL... REMOTE."""
+    if len(paths) < 2:
+        raise SclustError("put needs at least one LOCAL path and a REMOTE destination")
+    sys.exit(remote_for(app, tag, user).copy(node, list(paths[:-1]), paths[-1], upload=True))
+
+
+@main.command()
+@click.argument("tag")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-u", "--user", help="Copy as USER.")
+@click.option("-n", "--node", default="master", show_default=True, help="Node to copy from.")
+@pass_app
+def get(app: AppContext, tag: str, paths: tuple[str, ...], user: str | None, node: str) -> None:
+    """Copy files from a node: get TAG REMOTE... LOCAL."""
+    if len(paths) < 2:
+        raise SclustError("get needs at least one REMOTE path and a LOCAL destination")
+    sys.exit(remote_for(app, tag, user).copy(node, list(paths[:-1]), paths[-1], upload=False))
+
+
+# ---- keys ------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("name")
+@click.option("-o", "--output-file", type=click.Path(dir_okay=False),
+              help="Create a new key pair in EC2 and save its private key here (mode 0600).")
+@click.option("-i", "--import-key", "import_file", type=click.Path(exists=True, dir_okay=False),
+              help="Import the public half of this existing private key file instead.")
+@pass_app
+def createkey(app: AppContext, name: str, output_file: str | None,
+              import_file: str | None) -> None:
+    """Create (or import) EC2 key pair NAME for a [key NAME] section."""
+    from pathlib import Path
+
+    from cluster.connect import open_cloud
+    from cluster.keys import create_key_file, public_key_openssh
+
+    if bool(output_file) == bool(import_file):
+        raise SclustError("give either -o FILE (new key) or -i KEYFILE (import)")
+    cloud = open_cloud(app.config, app.region)
+    if import_file:
+        cloud.import_key_pair(name, public_key_openssh(Path(import_file)))
+        click.echo(f"imported {import_file} as key pair {name!r} in {cloud.region}")
+        return
+    path = Path(output_file).expanduser()
+    if path.exists():
+        raise SclustError(f"{path} exists: choose another file")
+    create_key_file(path, cloud.create_key_pair(name))
+    click.echo(f"created key pair {name!r} in {cloud.region}; private key in {path}\n"
+               f"add to your config:\n[key {name}]\nKEY_LOCATION = {path}")
+
+
+def register_optional_commands() -> None:
+    """Commands from sub-packages that may be absent (the local cloud)."""
+    try:
+        from cluster.localcloud.cli import local
+    except ImportError:
+        return
+    main.add_command(local)
+
+
+register_optional_commands()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,408 @@
+"""Cluster operations: the only place that knows the order of things.
+
+start / start -x / stop / restart / terminate / addnode / removenode / listclusters, on top of
+`ec2.Cloud` (EC2) — node setup over SSH hooks in after the instances are up.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from cluster.config import ClusterTemplate, Volume
+from cluster.ec2 import CapacityError, Cloud, LaunchRequest
+from cluster.errors import CloudError, ClusterNotFound, SclustError
+from cluster.keys import fingerprints
+from cluster.progress import Progress
+from cluster.state import ClusterInfo, ClusterSettings, Node, free_node_numbers, node_alias
+from cluster.userdata import user_data_for
+from cluster.waits import wait_for_state
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DEVICES = [f"/dev/sd{letter}" for letter in "fghijklmnop"]
+
+
+@dataclass
+class NodeGroup:
+    """Nodes launched together: same type, AMI and market."""
+
+    instance_type: str
+    image_id: str
+    count: int
+
+
+class ClusterManager:
+    """Runs cluster operations against one cloud region."""
+
+    def __init__(self, cloud: Cloud, progress: Progress, timeout: float = 900) -> None:
+        self.cloud = cloud
+        self.progress = progress
+        self.timeout = timeout
+
+    # ---- lookups ---------------------------------------------------------------------------
+
+    def list(self, tag: str | None = None) -> list[ClusterInfo]:
+        return self.cloud.find_clusters(tag)
+
+    def get(self, tag: str) -> ClusterInfo:
+        found = self.cloud.find_clusters(tag)
+        if not found:
+            from cluster.config import did_you_mean
+
+            hint = did_you_mean(tag, [c.tag for c in self.cloud.find_clusters()])
+            raise ClusterNotFound(f"no cluster named {tag!r} in {self.cloud.region}{hint}")
+        return found[0]
+
+    # ---- start -----------------------------------------------------------------------------
+
+    def start(self, tag: str, template: ClusterTemplate) -> ClusterInfo:
+        """Create cluster TAG from TEMPLATE: security group, master, nodes, volumes."""
+        existing = self.cloud.find_clusters(tag)
+        if existing:
+            raise SclustError(
+                f"cluster {tag!r} already exists ({existing[0].state}): resume it with "
+                f"`sclust start -x {tag}` or remove it with `sclust terminate {tag}`"
+            )
+        self.check_key_pair(template)
+        volume_zone = self.check_volumes(template.volumes, template.availability_zone)
+        zone = volume_zone or template.availability_zone
+        subnet = self.cloud.subnet_for(template.subnet_id, zone)
+        if volume_zone and subnet["AvailabilityZone"] != volume_zone:
+            raise SclustError(
+                f"SUBNET_ID {subnet['SubnetId']} is in {subnet['AvailabilityZone']} but the "
+                f"volumes are in {volume_zone}: EBS volumes attach only within their zone"
+            )
+        settings = ClusterSettings.from_template(template)
+        settings.zone, settings.subnet_id = subnet["AvailabilityZone"], subnet["SubnetId"]
+        settings.vpc_id = subnet["VpcId"]
+        self.progress.step(f"creating security group for {tag} in {settings.zone}")
+        group_id = self.cloud.create_security_group(
+            tag, settings.vpc_id, settings, template.permissions, template.ssh_cidr
+        )
+        info = ClusterInfo(tag, group_id, settings)
+        pinned = bool(volume_zone or template.subnet_id or template.availability_zone)
+        user_data = user_data_for(template.userdata_scripts)
+        self.launch_master(info, pinned, user_data)
+        self.launch_workers(info, settings.cluster_size - 1, [], user_data)
+        return self.finish_launch(tag)
+
+    def check_key_pair(self, template: ClusterTemplate) -> None:
+        name, path = template.key.name, template.key.location
+        found = self.cloud.key_fingerprint(name)
+        if found is None:
+            raise CloudError(
+                f"key pair {name!r} does not exist in EC2 region {self.cloud.region}: import "
+                f"KEY_LOCATION's key with `sclust createkey {name} -i {path}`, or create a new "
+                f"one with `sclust createkey {name} -o FILE`"
+            )
+        if found and found not in fingerprints(path):
+            raise CloudError(
+                f"KEY_LOCATION {path} is not the private key of EC2 key pair {name!r} "
+                f"(EC2 fingerprint {found}): fix KEY_LOCATION in [key {name}] or KEYNAME"
+            )
+
+    def check_volumes(self, volumes: list[Volume], zone: str | None) -> str | None:
+        """All volumes exist, are free and share one zone; return that zone."""
+        if not volumes:
+            return None
+        described = {v["VolumeId"]: v for v in self.cloud.describe_volumes(
+            [v.volume_id for v in volumes])}
+        zones = {v["AvailabilityZone"] for v in described.values()}
+        if len(zones) > 1:
+            listing = ", ".join(f"{i} in {v['AvailabilityZone']}" for i, v in described.items())
+            raise SclustError(f"the cluster's volumes must all be in one zone: {listing}")
+        for volume_id, volume in described.items():
+            if volume.get("State") == "in-use":
+                users = ", ".join(a["InstanceId"] for a in volume.get("Attachments", []))
+                raise SclustError(f"volume {volume_id} is in use by {users}: detach it first")
+        volume_zone = zones.pop()
+        if zone and zone != volume_zone:
+            raise SclustError(
+                f"AVAILABILITY_ZONE {zone} differs from the volumes' zone {volume_zone}"
+            )
+        return volume_zone
+
+    def launch_master(self, info: ClusterInfo, pinned: bool, user_data: str | None) -> None:
+        settings = info.settings
+        assert settings and settings.subnet_id and info.security_group_id
+        request = LaunchRequest(
+            cluster=info.tag, role="master", count=1, image_id=settings.master_image_id,
+            instance_type=settings.master_instance_type, keyname=settings.keyname,
+            security_group_id=info.security_group_id, subnet_id=settings.subnet_id,
+            aliases=["master"], name_prefix=f"{info.tag}-" if settings.dns_prefix else "",
+            spot_bid=settings.spot_bid if settings.force_spot_master else None,
+            user_data=user_data, root_volume_size=settings.root_volume_size,
+        )
+        self.progress.step(
+            f"launching master ({settings.master_instance_type}, {settings.master_image_id})"
+        )
+        try:
+            self.cloud.launch(request)
+            return
+        except CapacityError as error:
+            if pinned:
+                raise
+            self.progress.step(f"{error}; trying the region's other zones")
+        for subnet in self.cloud.default_subnets():
+            if subnet["SubnetId"] == settings.subnet_id:
+                continue
+            request.subnet_id = subnet["SubnetId"]
+            try:
+                self.cloud.launch(request)
+            except CapacityError as error:
+                self.progress.step(f"{subnet['AvailabilityZone']}: {error}")
+                continue
+            settings.zone, settings.subnet_id = subnet["AvailabilityZone"], subnet["SubnetId"]
+            self.cloud.update_settings(info.security_group_id, settings)
+            self.progress.step(f"master launched in {settings.zone}")
+            return
+        raise CapacityError(
+            f"no zone of {self.cloud.region} has capacity for {settings.master_instance_type}: "
+            "try another MASTER_INSTANCE_TYPE or later"
+        )
+
+    def node_groups(self, settings: ClusterSettings, count: int) -> list[NodeGroup]:
+        """Split COUNT new nodes over NODE_INSTANCE_TYPE's entries (the last takes the rest)."""
+        groups: list[NodeGroup] = []
+        remaining = count
+        for spec in settings.node_types[:-1]:
+            take = min(spec.get("count") or 1, remaining)
+            if take:
+                image = spec.get("image_id") or settings.node_image_id
+                groups.append(NodeGroup(spec["instance_type"], image, take))
+            remaining -= take
+        if remaining > 0:
+            last = settings.node_types[-1] if settings.node_types else {}
+            image = last.get("image_id") or settings.node_image_id
+            groups.append(NodeGroup(settings.node_instance_type, image, remaining))
+        return groups
+
+    def launch_workers(
+        self, info: ClusterInfo, count: int, aliases: list[str], user_data: str | None,
+        spot_bid: float | None = None, instance_type: str | None = None,
+    ) -> None:
+        """Launch COUNT nodes (named ALIASES, or the lowest free numbers) in batched calls."""
+        settings = info.settings
+        assert settings and settings.subnet_id and info.security_group_id
+        if count <= 0:
+            return
+        groups = self.node_groups(settings, count)
+        if instance_type:
+            groups = [NodeGroup(instance_type, settings.node_image_id, count)]
+        used = [n.alias for n in info.nodes]
+        for group in groups:
+            if aliases:
+                names, aliases = aliases[: group.count], aliases[group.count :]
+            else:
+                names = [node_alias(n) for n in free_node_numbers(used, group.count)]
+            used += names
+            self.launch_group(info, group, names, user_data, spot_bid or settings.spot_bid)
+
+    def launch_group(
+        self, info: ClusterInfo, group: NodeGroup, aliases: list[str], user_data: str | None,
+        spot_bid: float | None,
+    ) -> None:
+        settings = info.settings
+        assert settings and settings.subnet_id and info.security_group_id
+        types = [group.instance_type] + [
+            t for t in settings.fallback_instance_types if t != group.instance_type
+        ]
+        for position, instance_type in enumerate(types):
+            request = LaunchRequest(
+                cluster=info.tag, role="node", count=len(aliases), image_id=group.image_id,
+                instance_type=instance_type, keyname=settings.keyname,
+                security_group_id=info.security_group_id, subnet_id=settings.subnet_id,
+                aliases=aliases, name_prefix=f"{info.tag}-" if settings.dns_prefix else "",
+                spot_bid=spot_bid, user_data=user_data,
+                root_volume_size=settings.root_volume_size,
+            )
+            span = aliases[0] if len(aliases) == 1 else f"{aliases[0]}…{aliases[-1]}"
+            self.progress.step(f"launching {span} ({instance_type}"
+                               + (f", spot bid ${spot_bid}" if spot_bid else "") + ")")
+            try:
+                self.cloud.launch(request)
+                return
+            except CapacityError as error:
+                if position + 1 < len(types):
+                    self.progress.step(f"{error}; trying {types[position + 1]}")
+                    continue
+                raise CapacityError(
+                    f"{error} — no capacity for {span} in {settings.zone}; the instances "
+                    f"already launched are kept: retry with `sclust start -x {info.tag}` "
+                    f"(or list FALLBACK_INSTANCE_TYPES), or `sclust terminate {info.tag}`"
+                ) from error
+
+    def finish_launch(self, tag: str) -> ClusterInfo:
+        """Wait for every node to run with an address, then attach the volumes."""
+        info = self.get(tag)
+        ids = [n.instance_id for n in info.nodes if n.state != "running" or not n.address]
+        wait_for_state(self.cloud, ids, "running", self.progress, self.timeout,
+                       what=f"{len(ids)} instance(s) of {tag} to run", need_address=True)
+        info = self.get(tag)
+        self.attach_volumes(info)
+        return info
+
+    def attach_volumes(self, info: ClusterInfo) -> None:
+        settings, master = info.settings, info.master
+        if not settings or not settings.volumes or master is None:
+            return
+        volumes = [Volume(**v) for v in settings.volumes]
+        described = {v["VolumeId"]: v for v in self.cloud.describe_volumes(
+            [v.volume_id for v in volumes])}
+        taken = {a.get("Device") for d in described.values() for a in d.get("Attachments", [])}
+        free_devices = [d for d in DEFAULT_DEVICES if d not in taken]
+        for volume in volumes:
+            attachments = described[volume.volume_id].get("Attachments", [])
+            if any(a["InstanceId"] == master.instance_id for a in attachments):
+                continue
+            if attachments:
+                raise SclustError(
+                    f"volume {volume.volume_id} is attached to {attachments[0]['InstanceId']},"
+                    " not to the master: detach it first"
+                )
+            device = volume.device or free_devices.pop(0)
+            self.progress.step(f"attaching {volume.volume_id} to master as {device}")
+            self.cloud.attach_volume(volume.volume_id, master.instance_id, device)
+
+    # ---- start -x, stop, restart, terminate ------------------------------------------------
+
+    def resume(self, tag: str) -> ClusterInfo:
+        """start -x: start what is stopped and launch what is missing."""
+        info = self.get(tag)
+        settings = self.require_settings(info)
+        stopped = [n.instance_id for n in info.nodes if n.state == "stopped"]
+        stopping = [n.instance_id for n in info.nodes if n.state == "stopping"]
+        if stopping:
+            wait_for_state(self.cloud, stopping, "stopped", self.progress, self.timeout)
+            stopped += stopping
+        if stopped:
+            self.progress.step(f"starting {len(stopped)} stopped instance(s) of {tag}")
+            self.cloud.start_instances(stopped)
+        user_data = None
+        if info.master is None:
+            self.launch_master(info, pinned=True, user_data=user_data)
+        missing = settings.cluster_size - 1 - len(info.workers)
+        if missing > 0:
+            self.progress.step(f"{tag} lacks {missing} node(s) of its size; launching them")
+            self.launch_workers(info, missing, [], user_data)
+        return self.finish_launch(tag)
+
+    def require_settings(self, info: ClusterInfo) -> ClusterSettings:
+        if info.settings is None:
+            raise SclustError(
+                f"cluster {info.tag!r} has instances but no security group with its settings "
+                f"(a launch interrupted early?): remove it with `sclust terminate {info.tag}`"
+            )
+        return info.settings
+
+    def stop(self, tag: str, terminate_unstoppable: bool = False) -> ClusterInfo:
+        """Stop every node; spot and instance-store nodes cannot stop (terminate them if told)."""
+        info = self.get(tag)
+        unstoppable = [n for n in info.nodes if n.spot or n.root_device_type != "ebs"]
+        if unstoppable and not terminate_unstoppable:
+            names = ", ".join(f"{n.alias} ({'spot' if n.spot else 'instance store'})"
+                              for n in unstoppable)
+            raise SclustError(
+                f"cannot stop {names}: EC2 can only terminate them. Use `sclust stop -t {tag}` "
+                f"to terminate those and stop the rest"
+            )
+        if unstoppable:
+            ids = [n.instance_id for n in unstoppable]
+            self.progress.step(f"terminating {len(ids)} node(s) that cannot stop")
+            self.cloud.terminate_instances(ids)
+        running = [n.instance_id for n in info.nodes if n not in unstoppable
+                   and n.state in ("pending", "running")]
+        self.progress.step(f"stopping {len(running)} instance(s) of {tag}")
+        self.cloud.stop_instances(running)
+        wait_for_state(self.cloud, running, "stopped", self.progress, self.timeout)
+        return self.get(tag)
+
+    def restart(self, tag: str) -> ClusterInfo:
+        info = self.get(tag)
+        running = [n.instance_id for n in info.nodes if n.state == "running"]
+        if not running:
+            raise SclustError(f"cluster {tag!r} has no running node: use `sclust start -x {tag}`")
+        self.progress.step(f"rebooting {len(running)} instance(s) of {tag}")
+        self.cloud.reboot_instances(running)
+        return self.finish_launch(tag)
+
+    def terminate(self, tag: str) -> list[str]:
+        """Terminate every instance, cancel spot requests, delete the group. Volumes stay.
+
+        Returns the ids of the user volumes that were kept.
+        """
+        info = self.get(tag)
+        ids = [n.instance_id for n in info.nodes]
+        if ids:
+            self.progress.step(f"terminating {len(ids)} instance(s) of {tag}")
+            self.cloud.terminate_instances(ids)
+        cancelled = self.cloud.cancel_spot_requests(tag)
+        if cancelled:
+            self.progress.step(f"cancelled {cancelled} spot request(s)")
+        wait_for_state(self.cloud, ids, "terminated", self.progress, self.timeout)
+        if info.security_group_id:
+            self.progress.step(f"deleting security group of {tag}")
+            self.cloud.delete_security_group(info.security_group_id)
+        settings = info.settings
+        return [v["volume_id"] for v in settings.volumes] if settings else []
+
+    # ---- addnode, removenode ---------------------------------------------------------------
+
+    def add_nodes(
+        self, tag: str, count: int, aliases: list[str], spot_bid: float | None = None,
+        instance_type: str | None = None,
+    ) -> list[Node]:
+        info = self.get(tag)
+        self.require_settings(info)
+        if info.master is None or info.master.state != "running":
+            raise SclustError(f"cluster {tag!r} has no running master: `sclust start -x {tag}`")
+        if aliases:
+            used = {n.alias for n in info.nodes}
+            clashes = sorted(set(aliases) & used) + sorted(
+                {a for a in aliases if aliases.count(a) > 1})
+            if clashes:
+                raise SclustError(f"cluster {tag!r} already has node(s) named {', '.join(clashes)}")
+            count = len(aliases)
+        before = {n.instance_id for n in info.nodes}
+        self.launch_workers(info, count, list(aliases), None, spot_bid, instance_type)
+        after = self.finish_launch(tag)
+        return [n for n in after.workers if n.instance_id not in before]
+
+    def pick_nodes(self, info: ClusterInfo, aliases: list[str], count: int) -> list[Node]:
+        """Nodes named ALIASES, or the COUNT highest-numbered ones; never the master."""
+        workers = info.workers
+        if aliases:
+            by_alias = {n.alias: n for n in info.nodes}
+            chosen = []
+            for alias in aliases:
+                node = by_alias.get(alias)
+                if node is None:
+                    from cluster.config import did_you_mean
+
+                    hint = did_you_mean(alias, [n.alias for n in workers])
+                    raise SclustError(f"cluster {info.tag!r} has no node {alias!r}{hint}")
+                if node.is_master:
+                    raise SclustError("the master cannot be removed: terminate the cluster")
+                chosen.append(node)
+            return chosen
+        if count > len(workers):
+            raise SclustError(f"cluster {info.tag!r} has only {len(workers)} node(s) besides"
+                              " the master")
+        return workers[len(workers) - count :]
+
+    def remove_nodes(self, tag: str, aliases: list[str], count: int, keep: bool) -> list[Node]:
+        info = self.get(tag)
+        nodes = self.pick_nodes(info, aliases, count)
+        ids = [n.instance_id for n in nodes]
+        names = ", ".join(n.alias for n in nodes)
+        if keep:
+            settings = self.require_settings(info)
+            for node in nodes:
+                self.progress.step(f"taking {node.alias} ({node.instance_id}) out of {tag}")
+                self.cloud.detach_from_cluster(node.instance_id, tag, settings.vpc_id or "")
+            return nodes
+        self.progress.step(f"terminating {names}")
+        self.cloud.terminate_instances(ids)
+        wait_for_state(self.cloud, ids, "terminated", self.progress, self.timeout)
+        return nodes

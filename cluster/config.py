@@ -1,0 +1,530 @@
+"""StarCluster-compatible config: INI sections -> typed, validated templates.
+
+Every mistake becomes one line `FILE:LINE: [section] KEY: what is wrong (did you mean …?)`;
+all of them are collected and raised together as one ConfigError.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cluster.errors import ConfigError
+from cluster.ini import Origin, RawKey, RawSection, read_config_files
+from cluster.schema import NAMED_KINDS, OPEN_KINDS, SECTION_KEYS, KeySpec
+from cluster.values import as_image_id, as_instance_type
+
+CONFIG_SEARCH = ("~/.sclust/config", "~/.starcluster/config")
+
+
+@dataclass(frozen=True)
+class Permission:
+    name: str
+    protocol: str
+    from_port: int
+    to_port: int
+    cidr: str
+
+
+@dataclass(frozen=True)
+class Volume:
+    name: str
+    volume_id: str
+    mount_path: str
+    device: str | None = None
+    partition: int | None = None
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    name: str
+    location: Path
+
+
+@dataclass(frozen=True)
+class PluginSpec:
+    name: str
+    setup_class: str
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NodeTypeSpec:
+    """One entry of NODE_INSTANCE_TYPE: `type[:ami][:count]`; count None = the rest."""
+
+    instance_type: str
+    image_id: str | None = None
+    count: int | None = None
+
+
+@dataclass
+class ClusterTemplate:
+    """A `[cluster NAME]` section with its EXTENDS chain merged and every value typed."""
+
+    name: str
+    key: KeyPair
+    cluster_size: int
+    node_image_id: str
+    node_types: list[NodeTypeSpec]
+    master_image_id: str
+    master_instance_type: str
+    cluster_user: str = "sgeadmin"
+    cluster_shell: str = "bash"
+    availability_zone: str | None = None
+    spot_bid: float | None = None
+    force_spot_master: bool = False
+    subnet_id: str | None = None
+    public_ips: bool | None = None
+    volumes: list[Volume] = field(default_factory=list)
+    plugins: list[PluginSpec] = field(default_factory=list)
+    permissions: list[Permission] = field(default_factory=list)
+    userdata_scripts: list[str] = field(default_factory=list)
+    disable_queue: bool = False
+    disable_cloudinit: bool = False
+    dns_prefix: bool = False
+    login_user: str | None = None
+    slots_per_host: int | None = None
+    master_is_exec_host: bool = True
+    fallback_instance_types: list[str] = field(default_factory=list)
+    root_volume_size: int | None = None
+    ssh_cidr: str = "0.0.0.0/0"
+
+    @property
+    def node_instance_type(self) -> str:
+        """The default node type: the last entry of NODE_INSTANCE_TYPE."""
+        return self.node_types[-1].instance_type
+
+
+@dataclass
+class AwsSettings:
+    """`[aws info]`; anything left None comes from boto3's own credential/region chain."""
+
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    session_token: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    profile: str | None = None
+    verify_certs: bool = True
+    proxy: str | None = None
+
+
+@dataclass
+class Config:
+    """A whole config: its files' sections, checked, with typed access to templates."""
+
+    path: Path
+    sections: list[RawSection]
+    cloud: str = "aws"
+    default_template: str | None = None
+    refresh_interval: int = 30
+    aws: AwsSettings = field(default_factory=AwsSettings)
+
+    def named(self, kind: str) -> dict[str, RawSection]:
+        return {s.name: s for s in self.sections if s.kind == kind}
+
+    @property
+    def template_names(self) -> list[str]:
+        return list(self.named("cluster"))
+
+    def key_pair(self, name: str) -> KeyPair:
+        """The `[key NAME]` section as a KeyPair (not checked on disk: see check_key_file)."""
+        section = self.named("key").get(name)
+        if section is None:
+            raise ConfigError(
+                f"{self.path}: no [key {name}] section{did_you_mean(name, self.named('key'))}"
+            )
+        location = section.keys["KEY_LOCATION"].value
+        return KeyPair(name=name, location=Path(os.path.expandvars(location)).expanduser())
+
+    def template(self, name: str | None = None, check_key_file: bool = True) -> ClusterTemplate:
+        """Build template NAME (default: DEFAULT_TEMPLATE), raising every problem at once."""
+        name = name or self.default_template
+        if not name:
+            raise ConfigError(
+                f"{self.path}: no template given and [global] DEFAULT_TEMPLATE is not set"
+                " (use -c TEMPLATE)"
+            )
+        clusters = self.named("cluster")
+        if name not in clusters:
+            raise ConfigError(
+                f"{self.path}: no [cluster {name}] template{did_you_mean(name, clusters)}"
+            )
+        errors: list[str] = []
+        template = build_template(self, name, errors, check_key_file)
+        if errors or template is None:
+            raise ConfigError("\n".join(errors))
+        return template
+
+    def leaf_templates(self) -> list[str]:
+        """Templates no other template EXTENDS: the ones meant to be started."""
+        parents = {
+            s.keys["EXTENDS"].value for s in self.named("cluster").values() if "EXTENDS" in s.keys
+        }
+        names = [n for n in self.template_names if n not in parents]
+        if self.default_template and self.default_template not in names:
+            names.append(self.default_template)
+        return names
+
+
+def did_you_mean(word: str, candidates: Any) -> str:
+    """` (did you mean 'X'?)` for a close match among candidates, else ''."""
+    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    if not matches:
+        lowered = {str(c).lower(): c for c in candidates}
+        matches = [lowered[word.lower()]] if word.lower() in lowered else []
+    return f" (did you mean {matches[0]!r}?)" if matches else ""
+
+
+def located(origin: Origin, section: RawSection, key: str | None, message: str) -> str:
+    where = f"{section.title} {key}" if key else section.title
+    return f"{origin}: {where}: {message}"
+
+
+def find_config(explicit: str | None) -> Path:
+    """-c/--config FILE, then $SCLUST_CONFIG, then ~/.sclust/config, then ~/.starcluster/config."""
+    if explicit:
+        return Path(explicit).expanduser()
+    from_env = os.environ.get("SCLUST_CONFIG")
+    if from_env:
+        return Path(from_env).expanduser()
+    for candidate in CONFIG_SEARCH:
+        path = Path(candidate).expanduser()
+        if path.exists():
+            return path
+    raise ConfigError(
+        "no config file found: pass --config FILE, set $SCLUST_CONFIG, or create "
+        "~/.sclust/config (a StarCluster ~/.starcluster/config also works)"
+    )
+
+
+def load_config(path: Path) -> Config:
+    """Read and check every section of PATH (and its INCLUDEs)."""
+    sections = read_config_files(path)
+    errors: list[str] = []
+    check_sections(sections, errors)
+    config = Config(path=path, sections=sections)
+    if not errors:
+        apply_global(config, errors)
+    if errors:
+        raise ConfigError("\n".join(errors))
+    return config
+
+
+def check_sections(sections: list[RawSection], errors: list[str]) -> None:
+    """Unknown kinds, duplicates, unknown keys and bad values, section by section."""
+    seen: dict[tuple[str, str], RawSection] = {}
+    for section in sections:
+        schema = SECTION_KEYS.get(section.kind)
+        if schema is None:
+            hint = did_you_mean(section.kind, SECTION_KEYS)
+            errors.append(f"{section.origin}: unknown section {section.title}{hint}")
+            continue
+        if section.kind in NAMED_KINDS and not section.name:
+            errors.append(f"{section.origin}: [{section.kind}] needs a name: [{section.kind} NAME]")
+            continue
+        identity = (section.kind, section.name)
+        if identity in seen:
+            first = seen[identity].origin
+            errors.append(f"{section.origin}: {section.title} defined twice (first at {first})")
+            continue
+        seen[identity] = section
+        for key in section.keys.values():
+            spec = schema.get(key.name)
+            if spec is None:
+                if section.kind not in OPEN_KINDS:
+                    hint = did_you_mean(key.name, schema)
+                    errors.append(located(key.origin, section, key.name, f"unknown key{hint}"))
+                continue
+            message = parse_error(spec, key)
+            if message:
+                errors.append(located(key.origin, section, key.name, message))
+        if section.kind in ("key", "volume", "permission", "plugin"):
+            for name, spec in schema.items():
+                if spec.required and name not in section.keys:
+                    errors.append(located(section.origin, section, name, "required key missing"))
+        if section.kind == "permission" and not errors:
+            check_permission_ports(section, errors)
+
+
+def parse_error(spec: KeySpec, key: RawKey) -> str | None:
+    try:
+        spec.parse(key.value)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def typed(section: RawSection, name: str, spec: KeySpec) -> Any:
+    key = section.keys.get(name)
+    return spec.default if key is None else spec.parse(key.value)
+
+
+def check_permission_ports(section: RawSection, errors: list[str]) -> None:
+    schema = SECTION_KEYS["permission"]
+    protocol = typed(section, "IP_PROTOCOL", schema["IP_PROTOCOL"])
+    from_port = typed(section, "FROM_PORT", schema["FROM_PORT"])
+    to_port = typed(section, "TO_PORT", schema["TO_PORT"])
+    to_key = section.keys["TO_PORT"]
+    if protocol in ("tcp", "udp") and min(from_port, to_port) < 0:
+        errors.append(located(to_key.origin, section, "FROM_PORT", "port must be 0–65535"))
+    elif protocol != "icmp" and from_port > to_port:
+        errors.append(
+            located(to_key.origin, section, "TO_PORT", f"{to_port} is below FROM_PORT {from_port}")
+        )
+
+
+def apply_global(config: Config, errors: list[str]) -> None:
+    """Read [global] and [aws info] into the Config."""
+    globals_ = config.named("global").get("")
+    if globals_ is not None:
+        schema = SECTION_KEYS["global"]
+        config.cloud = typed(globals_, "CLOUD", schema["CLOUD"])
+        config.default_template = typed(globals_, "DEFAULT_TEMPLATE", schema["DEFAULT_TEMPLATE"])
+        config.refresh_interval = typed(globals_, "REFRESH_INTERVAL", schema["REFRESH_INTERVAL"])
+        default = globals_.keys.get("DEFAULT_TEMPLATE")
+        clusters = config.named("cluster")
+        if default is not None and default.value not in clusters:
+            hint = did_you_mean(default.value, clusters)
+            errors.append(
+                located(default.origin, globals_, "DEFAULT_TEMPLATE",
+                        f"no [cluster {default.value}] section{hint}")
+            )
+    aws = config.named("aws info").get("")
+    if aws is not None:
+        config.aws = aws_settings(aws)
+
+
+def aws_settings(section: RawSection) -> AwsSettings:
+    schema = SECTION_KEYS["aws info"]
+
+    def get(name: str) -> Any:
+        return typed(section, name, schema[name])
+
+    endpoint = get("AWS_ENDPOINT_URL")
+    host = get("AWS_REGION_HOST")
+    # StarCluster's AWS_REGION_HOST names the endpoint; only a non-AWS host needs overriding.
+    if endpoint is None and host and not host.endswith(".amazonaws.com"):
+        scheme = "https" if get("AWS_IS_SECURE") else "http"
+        port = get("AWS_PORT")
+        endpoint = f"{scheme}://{host}" + (f":{port}" if port else "")
+    proxy = get("AWS_PROXY")
+    if proxy:
+        user, password, port = get("AWS_PROXY_USER"), get("AWS_PROXY_PASS"), get("AWS_PROXY_PORT")
+        credentials = f"{user}:{password}@" if user else ""
+        proxy = f"http://{credentials}{proxy}" + (f":{port}" if port else "")
+    return AwsSettings(
+        access_key_id=get("AWS_ACCESS_KEY_ID"),
+        secret_access_key=get("AWS_SECRET_ACCESS_KEY"),
+        session_token=get("AWS_SESSION_TOKEN"),
+        region=get("AWS_REGION_NAME"),
+        endpoint_url=endpoint,
+        profile=get("AWS_PROFILE"),
+        verify_certs=get("AWS_VALIDATE_CERTS"),
+        proxy=proxy,
+    )
+
+
+def merged_cluster_keys(
+    config: Config, name: str, errors: list[str]
+) -> tuple[RawSection, dict[str, RawKey]] | None:
+    """Walk the EXTENDS chain of NAME and merge keys root-first (the child wins)."""
+    clusters = config.named("cluster")
+    chain: list[RawSection] = []
+    current = clusters[name]
+    while True:
+        if current in chain:
+            cycle = " -> ".join(s.name for s in chain + [current])
+            key = current.keys["EXTENDS"]
+            errors.append(located(key.origin, current, "EXTENDS", f"EXTENDS cycle: {cycle}"))
+            return None
+        chain.append(current)
+        extends = current.keys.get("EXTENDS")
+        if extends is None:
+            break
+        parent = clusters.get(extends.value)
+        if parent is None:
+            hint = did_you_mean(extends.value, clusters)
+            errors.append(
+                located(extends.origin, current, "EXTENDS",
+                        f"no [cluster {extends.value}] to extend{hint}")
+            )
+            return None
+        current = parent
+    merged: dict[str, RawKey] = {}
+    for section in reversed(chain):
+        merged.update({k: v for k, v in section.keys.items() if k != "EXTENDS"})
+    return chain[0], merged
+
+
+def build_template(
+    config: Config, name: str, errors: list[str], check_key_file: bool
+) -> ClusterTemplate | None:
+    found = merged_cluster_keys(config, name, errors)
+    if found is None:
+        return None
+    section, keys = found
+    schema = SECTION_KEYS["cluster"]
+    for key_name, spec in schema.items():
+        if spec.required and key_name not in keys:
+            errors.append(located(section.origin, section, key_name, "required key missing"))
+    if errors:
+        return None
+
+    def get(key_name: str) -> Any:
+        key = keys.get(key_name)
+        return schema[key_name].default if key is None else schema[key_name].parse(key.value)
+
+    def reference(key_name: str, kind: str) -> list[RawSection]:
+        found_sections = []
+        available = config.named(kind)
+        for item in get(key_name):
+            if item in available:
+                found_sections.append(available[item])
+            else:
+                key = keys[key_name]
+                hint = did_you_mean(item, available)
+                errors.append(located(key.origin, section, key_name, f"no [{kind} {item}]{hint}"))
+        return found_sections
+
+    node_types = parse_node_types(keys["NODE_INSTANCE_TYPE"], section, errors)
+    keyname_key = keys["KEYNAME"]
+    key_sections = config.named("key")
+    key: KeyPair | None = None
+    if keyname_key.value not in key_sections:
+        hint = did_you_mean(keyname_key.value, key_sections)
+        errors.append(
+            located(keyname_key.origin, section, "KEYNAME", f"no [key {keyname_key.value}]{hint}")
+        )
+    else:
+        key = config.key_pair(keyname_key.value)
+        if check_key_file:
+            problem = key_file_problem(key.location)
+            if problem:
+                key_section = key_sections[key.name]
+                origin = key_section.keys["KEY_LOCATION"].origin
+                errors.append(located(origin, key_section, "KEY_LOCATION", problem))
+    volumes = [volume_from(s) for s in reference("VOLUMES", "volume")]
+    permissions = [permission_from(s) for s in reference("PERMISSIONS", "permission")]
+    plugins = [plugin_from(s) for s in reference("PLUGINS", "plugin")]
+    check_volume_paths(volumes, keys.get("VOLUMES"), section, errors)
+    if errors or key is None or node_types is None:
+        return None
+    node_image = get("NODE_IMAGE_ID")
+    return ClusterTemplate(
+        name=name,
+        key=key,
+        cluster_size=get("CLUSTER_SIZE"),
+        node_image_id=node_image,
+        node_types=node_types,
+        master_image_id=get("MASTER_IMAGE_ID") or node_image,
+        master_instance_type=get("MASTER_INSTANCE_TYPE") or node_types[-1].instance_type,
+        cluster_user=get("CLUSTER_USER"),
+        cluster_shell=get("CLUSTER_SHELL"),
+        availability_zone=get("AVAILABILITY_ZONE"),
+        spot_bid=get("SPOT_BID"),
+        force_spot_master=get("FORCE_SPOT_MASTER"),
+        subnet_id=get("SUBNET_ID"),
+        public_ips=get("PUBLIC_IPS"),
+        volumes=volumes,
+        plugins=plugins,
+        permissions=permissions,
+        userdata_scripts=get("USERDATA_SCRIPTS"),
+        disable_queue=get("DISABLE_QUEUE"),
+        disable_cloudinit=get("DISABLE_CLOUDINIT"),
+        dns_prefix=get("DNS_PREFIX"),
+        login_user=get("LOGIN_USER"),
+        slots_per_host=get("SLOTS_PER_HOST"),
+        master_is_exec_host=get("MASTER_IS_EXEC_HOST"),
+        fallback_instance_types=get("FALLBACK_INSTANCE_TYPES"),
+        root_volume_size=get("ROOT_VOLUME_SIZE"),
+        ssh_cidr=get("SSH_CIDR"),
+    )
+
+
+def parse_node_types(key: RawKey, section: RawSection, errors: list[str]) -> list[NodeTypeSpec]:
+    """`m5.large:ami-1:2, c5.xlarge:3, t3.medium` -> specs; the last entry takes the rest."""
+    specs: list[NodeTypeSpec] = []
+    items = [item.strip() for item in key.value.split(",") if item.strip()]
+    for position, item in enumerate(items):
+        parts = item.split(":")
+        try:
+            instance_type = as_instance_type(parts[0].strip())
+            image_id: str | None = None
+            count: int | None = None
+            for part in (p.strip() for p in parts[1:]):
+                if part.startswith("ami-"):
+                    image_id = as_image_id(part)
+                elif part.isdigit() and int(part) >= 1:
+                    count = int(part)
+                else:
+                    raise ValueError(f"{item!r}: expected type[:ami][:count]")
+            if position == len(items) - 1 and count is not None and len(items) > 1:
+                raise ValueError(f"{item!r}: the last entry is the default type and takes no count")
+            if position < len(items) - 1 and count is None:
+                count = 1
+        except ValueError as error:
+            errors.append(located(key.origin, section, "NODE_INSTANCE_TYPE", str(error)))
+            return []
+        specs.append(NodeTypeSpec(instance_type, image_id, count))
+    if not specs:
+        errors.append(located(key.origin, section, "NODE_INSTANCE_TYPE", "is empty"))
+    return specs
+
+
+def check_volume_paths(
+    volumes: list[Volume], key: RawKey | None, section: RawSection, errors: list[str]
+) -> None:
+    paths: dict[str, str] = {}
+    for volume in volumes:
+        if volume.mount_path in paths and key is not None:
+            errors.append(
+                located(key.origin, section, "VOLUMES",
+                        f"[volume {volume.name}] and [volume {paths[volume.mount_path]}] "
+                        f"both mount at {volume.mount_path}")
+            )
+        paths[volume.mount_path] = volume.name
+
+
+def key_file_problem(path: Path) -> str | None:
+    """Why an SSH private key file is unusable, or None (ssh refuses group/world-readable keys)."""
+    if not path.exists():
+        return f"key file {str(path)!r} does not exist"
+    if not path.is_file():
+        return f"key file {str(path)!r} is not a file"
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return (
+            f"key file {str(path)!r} is readable by others (mode {stat.S_IMODE(mode):04o});"
+            f" run: chmod 600 {path}"
+        )
+    return None
+
+
+def section_values(section: RawSection) -> dict[str, Any]:
+    schema = SECTION_KEYS[section.kind]
+    return {name.lower(): typed(section, name, spec) for name, spec in schema.items()}
+
+
+def volume_from(section: RawSection) -> Volume:
+    return Volume(name=section.name, **section_values(section))
+
+
+def permission_from(section: RawSection) -> Permission:
+    values = section_values(section)
+    return Permission(
+        name=section.name,
+        protocol=values["ip_protocol"],
+        from_port=values["from_port"],
+        to_port=values["to_port"],
+        cidr=values["cidr_ip"],
+    )
+
+
+def plugin_from(section: RawSection) -> PluginSpec:
+    settings = {k.lower(): key.value for k, key in section.keys.items() if k != "SETUP_CLASS"}
+    return PluginSpec(section.name, section.keys["SETUP_CLASS"].value, settings)

@@ -1,0 +1,32 @@
+"""Open the cloud a config points at: AWS (boto3's chain), any endpoint, or the local cloud."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from cluster.config import Config
+
+if TYPE_CHECKING:
+    from cluster.ec2 import Cloud
+
+
+def open_cloud(config: Config, region: str | None = None) -> Cloud:
+    """A Cloud for CONFIG; `CLOUD = local` starts the local cloud if needed and uses its URL."""
+    aws = config.aws
+    if config.cloud == "local":
+        from cluster.localcloud import ensure_running
+
+        endpoint = ensure_running()
+        aws = replace(
+            aws,
+            access_key_id=endpoint.access_key,
+            secret_access_key=endpoint.secret_key,
+            session_token=None,
+            profile=None,
+            region=aws.region or endpoint.region,
+            endpoint_url=endpoint.url,
+        )
+    from cluster.ec2 import Cloud
+
+    return Cloud(aws, region)

@@ -1,0 +1,148 @@
+"""Read StarCluster-style INI files, keeping where every section and key came from.
+
+configparser loses line numbers and interpolates `%`; config errors must name file and line,
+and a `%` in a value is just a character, so this small reader replaces it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cluster.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a section header or a key was written."""
+
+    path: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclass
+class RawKey:
+    """One `KEY = value` line (continuation lines joined)."""
+
+    name: str  # upper-cased: option names are case-insensitive
+    value: str
+    origin: Origin
+
+
+@dataclass
+class RawSection:
+    """One `[kind NAME]` section with its keys in file order."""
+
+    kind: str  # "global", "aws info", "cluster", "key", ...
+    name: str  # "" for sections without a name
+    origin: Origin
+    keys: dict[str, RawKey] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return f"[{self.kind} {self.name}]" if self.name else f"[{self.kind}]"
+
+
+# Section kinds whose whole header is the kind (no NAME part).
+UNNAMED_KINDS = ("global", "aws info")
+
+
+def split_header(header: str) -> tuple[str, str]:
+    """`cluster  mycluster` -> ("cluster", "mycluster"); `aws info` -> ("aws info", "")."""
+    words = header.split()
+    lowered = " ".join(words).lower()
+    if lowered in UNNAMED_KINDS:
+        return lowered, ""
+    if len(words) == 1:
+        return words[0].lower(), ""
+    return words[0].lower(), " ".join(words[1:])
+
+
+def strip_inline_comment(value: str) -> str:
+    """StarCluster (configparser) treats `#` or `;` after whitespace as a comment start."""
+    for index, char in enumerate(value):
+        if char in "#;" and index > 0 and value[index - 1] in " \t":
+            return value[:index].rstrip()
+    return value.rstrip()
+
+
+def parse_ini_text(text: str, path: str) -> list[RawSection]:
+    """Parse one file's text into sections; syntax errors raise ConfigError with file:line."""
+    sections: list[RawSection] = []
+    current: RawSection | None = None
+    last_key: RawKey | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        origin = Origin(path, number)
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#;":
+            continue
+        if line[0] in " \t" and last_key is not None:
+            # An indented line continues the previous value, as in configparser.
+            last_key.value = f"{last_key.value}\n{strip_inline_comment(stripped)}".strip()
+            continue
+        if stripped.startswith("["):
+            if not stripped.endswith("]") or len(stripped) < 3:
+                raise ConfigError(f"{origin}: malformed section header {stripped!r}")
+            kind, name = split_header(stripped[1:-1])
+            current = RawSection(kind=kind, name=name, origin=origin)
+            sections.append(current)
+            last_key = None
+            continue
+        separator = min((i for i in (line.find("="), line.find(":")) if i > 0), default=-1)
+        if separator < 0:
+            where = f" in {current.title}" if current else ""
+            raise ConfigError(f"{origin}{where}: expected 'KEY = value', got {stripped!r}")
+        if current is None:
+            raise ConfigError(f"{origin}: key {stripped!r} appears before any [section]")
+        name = line[:separator].strip().upper()
+        value = strip_inline_comment(line[separator + 1 :].strip())
+        if name in current.keys:
+            first = current.keys[name].origin
+            raise ConfigError(
+                f"{origin}: {current.title} {name}: set twice (first at line {first.line})"
+            )
+        last_key = RawKey(name=name, value=value, origin=origin)
+        current.keys[name] = last_key
+    return sections
+
+
+def read_config_files(path: Path) -> list[RawSection]:
+    """Read PATH and every file named by `[global] INCLUDE`, depth first, each once."""
+    seen: set[Path] = set()
+    sections: list[RawSection] = []
+
+    def visit(file: Path, included_from: Origin | None) -> None:
+        resolved = file.expanduser().resolve()
+        if resolved in seen:
+            return
+        seen.add(resolved)
+        try:
+            text = resolved.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            where = f"{included_from}: [global] INCLUDE: " if included_from else ""
+            raise ConfigError(f"{where}config file {str(file)!r} not found") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"cannot read config file {str(file)!r}: {error}") from None
+        parsed = parse_ini_text(text, str(file))
+        sections.extend(parsed)
+        for section in parsed:
+            include = section.keys.get("INCLUDE") if section.kind == "global" else None
+            if include is None:
+                continue
+            for item in split_list(include.value):
+                child = Path(os.path.expandvars(item)).expanduser()
+                if not child.is_absolute():
+                    child = resolved.parent / child
+                visit(child, include.origin)
+
+    visit(path, None)
+    return sections
+
+
+def split_list(value: str) -> list[str]:
+    """A comma (or newline) separated list, blanks dropped."""
+    return [item.strip() for item in value.replace("\n", ",").split(",") if item.strip()]

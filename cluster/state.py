@@ -1,0 +1,195 @@
+"""What a cluster is, as recorded on EC2: nodes, and the settings stored as JSON tags.
+
+Settings live on the cluster's security group as tags `sclust:settings.0`, `.1`, … (EC2 tag
+values hold 256 characters), so any machine with the credentials can manage the cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cluster.config import ClusterTemplate
+from cluster.errors import SclustError
+
+SCHEMA_VERSION = 1
+TAG_CLUSTER = "sclust:cluster"
+TAG_ALIAS = "sclust:alias"
+TAG_ROLE = "sclust:role"
+TAG_ALIAS_FIRST = "sclust:alias-first"  # a multi-instance launch: alias = node(first + index)
+TAG_SETTINGS = "sclust:settings"
+TAG_VERSION = "sclust:version"
+TAG_VALUE_LIMIT = 256
+NODE_NUMBER = re.compile(r"^node(\d+)$")
+
+
+@dataclass
+class ClusterSettings:
+    """Everything later commands need without re-reading the [cluster] template."""
+
+    template: str
+    keyname: str
+    cluster_size: int
+    node_image_id: str
+    node_instance_type: str
+    master_image_id: str
+    master_instance_type: str
+    cluster_user: str = "sgeadmin"
+    cluster_shell: str = "bash"
+    zone: str | None = None
+    subnet_id: str | None = None
+    vpc_id: str | None = None
+    spot_bid: float | None = None
+    force_spot_master: bool = False
+    dns_prefix: bool = False
+    login_user: str | None = None
+    slots_per_host: int | None = None
+    master_is_exec_host: bool = True
+    disable_queue: bool = False
+    fallback_instance_types: list[str] = field(default_factory=list)
+    root_volume_size: int | None = None
+    volumes: list[dict[str, Any]] = field(default_factory=list)
+    plugins: list[dict[str, Any]] = field(default_factory=list)
+    node_types: list[dict[str, Any]] = field(default_factory=list)
+    created: str = ""
+    version: int = SCHEMA_VERSION
+
+    @classmethod
+    def from_template(cls, template: ClusterTemplate) -> ClusterSettings:
+        return cls(
+            template=template.name,
+            keyname=template.key.name,
+            cluster_size=template.cluster_size,
+            node_image_id=template.node_image_id,
+            node_instance_type=template.node_instance_type,
+            master_image_id=template.master_image_id,
+            master_instance_type=template.master_instance_type,
+            cluster_user=template.cluster_user,
+            cluster_shell=template.cluster_shell,
+            zone=template.availability_zone,
+            subnet_id=template.subnet_id,
+            spot_bid=template.spot_bid,
+            force_spot_master=template.force_spot_master,
+            dns_prefix=template.dns_prefix,
+            login_user=template.login_user,
+            slots_per_host=template.slots_per_host,
+            master_is_exec_host=template.master_is_exec_host,
+            disable_queue=template.disable_queue,
+            fallback_instance_types=list(template.fallback_instance_types),
+            root_volume_size=template.root_volume_size,
+            volumes=[asdict(v) for v in template.volumes],
+            plugins=[asdict(p) for p in template.plugins],
+            node_types=[asdict(t) for t in template.node_types],
+            created=datetime.now().astimezone().isoformat(timespec="seconds"),
+        )
+
+    def to_tags(self) -> dict[str, str]:
+        """The settings as JSON split over as many tags as needed."""
+        text = json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+        chunks = [text[i : i + TAG_VALUE_LIMIT] for i in range(0, len(text), TAG_VALUE_LIMIT)]
+        tags = {f"{TAG_SETTINGS}.{index}": chunk for index, chunk in enumerate(chunks)}
+        tags[TAG_VERSION] = str(SCHEMA_VERSION)
+        return tags
+
+    @classmethod
+    def from_tags(cls, tags: dict[str, str], cluster: str) -> ClusterSettings:
+        version = int(tags.get(TAG_VERSION, "0") or 0)
+        if version > SCHEMA_VERSION:
+            raise SclustError(
+                f"cluster {cluster!r} was made by a newer sclust (settings version {version});"
+                " upgrade sclust to manage it"
+            )
+        chunks = []
+        index = 0
+        while f"{TAG_SETTINGS}.{index}" in tags:
+            chunks.append(tags[f"{TAG_SETTINGS}.{index}"])
+            index += 1
+        try:
+            data = json.loads("".join(chunks))
+        except json.JSONDecodeError:
+            raise SclustError(
+                f"cluster {cluster!r}: its settings tags are missing or damaged"
+                f" ({TAG_SETTINGS}.* on its security group)"
+            ) from None
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class Node:
+    """One instance of a cluster."""
+
+    instance_id: str
+    alias: str
+    role: str  # "master" or "node"
+    state: str
+    instance_type: str
+    image_id: str
+    zone: str
+    private_ip: str | None
+    public_ip: str | None
+    spot: bool
+    launch_time: datetime | None
+    root_device_type: str = "ebs"
+
+    @property
+    def address(self) -> str | None:
+        """Where sclust reaches the node: its public address, else its private one."""
+        return self.public_ip or self.private_ip
+
+    @property
+    def is_master(self) -> bool:
+        return self.role == "master"
+
+    def host_name(self, tag: str, dns_prefix: bool) -> str:
+        return f"{tag}-{self.alias}" if dns_prefix else self.alias
+
+
+@dataclass
+class ClusterInfo:
+    """A cluster as found on EC2: its security group, settings and live nodes."""
+
+    tag: str
+    security_group_id: str | None
+    settings: ClusterSettings | None
+    nodes: list[Node] = field(default_factory=list)
+
+    @property
+    def master(self) -> Node | None:
+        return next((n for n in self.nodes if n.is_master), None)
+
+    @property
+    def workers(self) -> list[Node]:
+        return sorted((n for n in self.nodes if not n.is_master), key=lambda n: alias_key(n.alias))
+
+    @property
+    def state(self) -> str:
+        states = {n.state for n in self.nodes}
+        if not states:
+            return "empty"
+        return states.pop() if len(states) == 1 else "mixed (" + ", ".join(sorted(states)) + ")"
+
+
+def alias_key(alias: str) -> tuple[int, str]:
+    match = NODE_NUMBER.match(alias)
+    return (int(match.group(1)), alias) if match else (10**9, alias)
+
+
+def node_alias(number: int) -> str:
+    """node001 … node999, then node1000 and on: names never collide or wrap."""
+    return f"node{number:03d}"
+
+
+def free_node_numbers(used_aliases: list[str], count: int) -> list[int]:
+    """The lowest block of COUNT consecutive free node numbers (gaps are reused when they fit).
+
+    Consecutive, because a multi-instance launch names its nodes first + launch index.
+    """
+    used = {int(m.group(1)) for a in used_aliases if (m := NODE_NUMBER.match(a))}
+    start = 1
+    while any(n in used for n in range(start, start + count)):
+        start += 1
+    return list(range(start, start + count))

@@ -1,0 +1,95 @@
+"""The real CLI against a moto server: start → list → stop → start -x → add → remove → terminate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+
+from tests.conftest import run_sclust
+
+
+@pytest.fixture
+def endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    requests.post(f"{moto_server}/moto-api/reset", timeout=10)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    return moto_server
+
+
+def ec2(endpoint: str):
+    return boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1")
+
+
+def cluster_resources(endpoint: str, tag: str) -> dict[str, list[str]]:
+    client = ec2(endpoint)
+    filters = [{"Name": "tag:sclust:cluster", "Values": [tag]}]
+    reservations = client.describe_instances(Filters=filters)["Reservations"]
+    live = [i["InstanceId"] for r in reservations for i in r["Instances"]
+            if i["State"]["Name"] != "terminated"]
+    groups = [g["GroupId"] for g in client.describe_security_groups(Filters=filters)[
+        "SecurityGroups"]]
+    spots = [s["SpotInstanceRequestId"] for s in client.describe_spot_instance_requests(
+        Filters=filters)["SpotInstanceRequests"] if s["State"] in ("open", "active")]
+    return {"instances": live, "groups": groups, "spot_requests": spots}
+
+
+def listed(config: Path, tag: str) -> dict:
+    result = run_sclust("-c", str(config), "listclusters", tag, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)[0]
+
+
+def test_cluster_round_trip_leaves_nothing_behind(endpoint: str, config_file: Path,
+                                                  key_file: Path) -> None:
+    cfg = ["-c", str(config_file)]
+    result = run_sclust(*cfg, "createkey", "mykey", "-i", str(key_file))
+    assert result.returncode == 0, result.stderr
+
+    result = run_sclust(*cfg, "start", "demo", "--create-only")
+    assert result.returncode == 0, result.stderr
+    info = listed(config_file, "demo")
+    assert [n["alias"] for n in info["nodes"]] == ["master", "node001", "node002"]
+    assert {n["state"] for n in info["nodes"]} == {"running"}
+    assert info["template"] == "small"
+
+    result = run_sclust(*cfg, "stop", "demo", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert {n["state"] for n in listed(config_file, "demo")["nodes"]} == {"stopped"}
+
+    result = run_sclust(*cfg, "start", "-x", "demo", "--create-only")
+    assert result.returncode == 0, result.stderr
+    assert {n["state"] for n in listed(config_file, "demo")["nodes"]} == {"running"}
+
+    result = run_sclust(*cfg, "addnode", "demo", "-n", "2")
+    assert result.returncode == 0, result.stderr
+    aliases = [n["alias"] for n in listed(config_file, "demo")["nodes"]]
+    assert aliases == ["master", "node001", "node002", "node003", "node004"]
+
+    result = run_sclust(*cfg, "removenode", "demo", "-a", "node002", "--yes")
+    assert result.returncode == 0, result.stderr
+    aliases = [n["alias"] for n in listed(config_file, "demo")["nodes"]]
+    assert aliases == ["master", "node001", "node003", "node004"]
+
+    # The freed number is reused by the next single node.
+    result = run_sclust(*cfg, "addnode", "demo")
+    assert result.returncode == 0, result.stderr
+    assert "node002" in result.stdout
+
+    result = run_sclust(*cfg, "terminate", "demo", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert cluster_resources(endpoint, "demo") == {
+        "instances": [], "groups": [], "spot_requests": []}
+
+
+def test_terminate_without_yes_and_no_terminal_refuses(endpoint: str, config_file: Path,
+                                                       key_file: Path) -> None:
+    cfg = ["-c", str(config_file)]
+    assert run_sclust(*cfg, "createkey", "mykey", "-i", str(key_file)).returncode == 0
+    assert run_sclust(*cfg, "start", "keep", "-o").returncode == 0
+    result = run_sclust(*cfg, "terminate", "keep")
+    assert result.returncode == 1
+    assert "pass --yes" in result.stderr
+    assert len(cluster_resources(endpoint, "keep")["instances"]) == 3
