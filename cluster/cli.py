@@ -59,7 +59,7 @@ class SclustGroup(click.Group):
             return super().invoke(ctx)
         except SclustError as error:
             if debug_requested(ctx):
-                log.exception("failed")
+                log.exception("failed", extra={"file_only": False})
             fail(str(error))
         except KeyboardInterrupt:
             click.echo(
@@ -78,7 +78,7 @@ def debug_requested(ctx: click.Context) -> bool:
 def fail(message: str) -> NoReturn:
     for line in message.splitlines() or ["failed"]:
         click.echo(f"sclust: error: {line}", err=True)
-    log.error(message)
+    log.error(message, extra={"file_only": True})
     sys.exit(1)
 
 
@@ -93,6 +93,8 @@ def setup_logging(debug: bool) -> None:
     console = logging.StreamHandler()
     console.setLevel(logging.DEBUG if debug else logging.WARNING)
     console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    # What the CLI already printed itself goes to the log file only.
+    console.addFilter(lambda record: not getattr(record, "file_only", False))
     root.addHandler(console)
     try:
         log_dir().mkdir(parents=True, exist_ok=True)

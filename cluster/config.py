@@ -185,6 +185,11 @@ def located(origin: Origin, section: RawSection, key: str | None, message: str) 
     return f"{origin}: {where}: {message}"
 
 
+def at_key(key: RawKey, message: str) -> str:
+    """An error about KEY where it was written (perhaps in a parent template)."""
+    return f"{key.origin}: {key.section_title} {key.name}: {message}"
+
+
 def find_config(explicit: str | None) -> Path:
     """-c/--config FILE, then $SCLUST_CONFIG, then ~/.sclust/config, then ~/.starcluster/config."""
     if explicit:
@@ -219,6 +224,7 @@ def check_sections(sections: list[RawSection], errors: list[str]) -> None:
     """Unknown kinds, duplicates, unknown keys and bad values, section by section."""
     seen: dict[tuple[str, str], RawSection] = {}
     for section in sections:
+        errors_before = len(errors)
         schema = SECTION_KEYS.get(section.kind)
         if schema is None:
             hint = did_you_mean(section.kind, SECTION_KEYS)
@@ -247,7 +253,7 @@ def check_sections(sections: list[RawSection], errors: list[str]) -> None:
             for name, spec in schema.items():
                 if spec.required and name not in section.keys:
                     errors.append(located(section.origin, section, name, "required key missing"))
-        if section.kind == "permission" and not errors:
+        if section.kind == "permission" and len(errors) == errors_before:
             check_permission_ports(section, errors)
 
 
@@ -270,8 +276,10 @@ def check_permission_ports(section: RawSection, errors: list[str]) -> None:
     from_port = typed(section, "FROM_PORT", schema["FROM_PORT"])
     to_port = typed(section, "TO_PORT", schema["TO_PORT"])
     to_key = section.keys["TO_PORT"]
+    negative = "FROM_PORT" if from_port < 0 else "TO_PORT"
     if protocol in ("tcp", "udp") and min(from_port, to_port) < 0:
-        errors.append(located(to_key.origin, section, "FROM_PORT", "port must be 0–65535"))
+        key = section.keys[negative]
+        errors.append(located(key.origin, section, negative, "-1 is only for icmp: use 0–65535"))
     elif protocol != "icmp" and from_port > to_port:
         errors.append(
             located(to_key.origin, section, "TO_PORT", f"{to_port} is below FROM_PORT {from_port}")
@@ -386,20 +394,17 @@ def build_template(
             if item in available:
                 found_sections.append(available[item])
             else:
-                key = keys[key_name]
                 hint = did_you_mean(item, available)
-                errors.append(located(key.origin, section, key_name, f"no [{kind} {item}]{hint}"))
+                errors.append(at_key(keys[key_name], f"no [{kind} {item}]{hint}"))
         return found_sections
 
-    node_types = parse_node_types(keys["NODE_INSTANCE_TYPE"], section, errors)
+    node_types = parse_node_types(keys["NODE_INSTANCE_TYPE"], errors)
     keyname_key = keys["KEYNAME"]
     key_sections = config.named("key")
     key: KeyPair | None = None
     if keyname_key.value not in key_sections:
         hint = did_you_mean(keyname_key.value, key_sections)
-        errors.append(
-            located(keyname_key.origin, section, "KEYNAME", f"no [key {keyname_key.value}]{hint}")
-        )
+        errors.append(at_key(keyname_key, f"no [key {keyname_key.value}]{hint}"))
     else:
         key = config.key_pair(keyname_key.value)
         if check_key_file:
@@ -411,7 +416,7 @@ def build_template(
     volumes = [volume_from(s) for s in reference("VOLUMES", "volume")]
     permissions = [permission_from(s) for s in reference("PERMISSIONS", "permission")]
     plugins = [plugin_from(s) for s in reference("PLUGINS", "plugin")]
-    check_volume_paths(volumes, keys.get("VOLUMES"), section, errors)
+    check_volume_paths(volumes, keys.get("VOLUMES"), errors)
     if errors or key is None or node_types is None:
         return None
     node_image = get("NODE_IMAGE_ID")
@@ -446,7 +451,7 @@ def build_template(
     )
 
 
-def parse_node_types(key: RawKey, section: RawSection, errors: list[str]) -> list[NodeTypeSpec]:
+def parse_node_types(key: RawKey, errors: list[str]) -> list[NodeTypeSpec]:
     """`m5.large:ami-1:2, c5.xlarge:3, t3.medium` -> specs; the last entry takes the rest."""
     specs: list[NodeTypeSpec] = []
     items = [item.strip() for item in key.value.split(",") if item.strip()]
@@ -468,25 +473,21 @@ def parse_node_types(key: RawKey, section: RawSection, errors: list[str]) -> lis
             if position < len(items) - 1 and count is None:
                 count = 1
         except ValueError as error:
-            errors.append(located(key.origin, section, "NODE_INSTANCE_TYPE", str(error)))
+            errors.append(at_key(key, str(error)))
             return []
         specs.append(NodeTypeSpec(instance_type, image_id, count))
     if not specs:
-        errors.append(located(key.origin, section, "NODE_INSTANCE_TYPE", "is empty"))
+        errors.append(at_key(key, "is empty"))
     return specs
 
 
-def check_volume_paths(
-    volumes: list[Volume], key: RawKey | None, section: RawSection, errors: list[str]
-) -> None:
+def check_volume_paths(volumes: list[Volume], key: RawKey | None, errors: list[str]) -> None:
     paths: dict[str, str] = {}
     for volume in volumes:
         if volume.mount_path in paths and key is not None:
-            errors.append(
-                located(key.origin, section, "VOLUMES",
-                        f"[volume {volume.name}] and [volume {paths[volume.mount_path]}] "
-                        f"both mount at {volume.mount_path}")
-            )
+            errors.append(at_key(key, f"[volume {volume.name}] and [volume "
+                                      f"{paths[volume.mount_path]}] both mount at "
+                                      f"{volume.mount_path}"))
         paths[volume.mount_path] = volume.name
 
 

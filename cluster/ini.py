@@ -31,6 +31,7 @@ class RawKey:
     name: str  # upper-cased: option names are case-insensitive
     value: str
     origin: Origin
+    section_title: str = ""  # where it was written (EXTENDS merges keys across sections)
 
 
 @dataclass
@@ -105,7 +106,7 @@ def parse_ini_text(text: str, path: str) -> list[RawSection]:
             raise ConfigError(
                 f"{origin}: {current.title} {name}: set twice (first at line {first.line})"
             )
-        last_key = RawKey(name=name, value=value, origin=origin)
+        last_key = RawKey(name=name, value=value, origin=origin, section_title=current.title)
         current.keys[name] = last_key
     return sections
 
