@@ -1,0 +1,20 @@
+"""sclust's local cloud: an EC2 endpoint on this machine whose instances are real hosts.
+
+Light to import (sclust's CLI imports it): moto and friends load only in the daemon."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cluster.localcloud.settings import LocalEndpoint
+
+__all__ = ["LocalEndpoint", "ensure_running"]
+
+
+def ensure_running(state_dir: Path | None = None) -> LocalEndpoint:
+    """The local cloud's endpoint, starting the daemon first if it is not running.
+
+    `state_dir` defaults to $SCLUST_LOCAL_DIR, else ~/.sclust/local. Fast when already up."""
+    from cluster.localcloud.control import up
+
+    return up(state_dir)

@@ -1,0 +1,319 @@
+"""The realizer: keeps the machine (hosts, addresses, loop devices) in step with moto's EC2
+state. Level-triggered: `sync()` compares what moto says with what exists and fixes the
+difference; long steps (boot, halt, destroy) run on worker threads, one at a time per host.
+
+Locking: `lock` guards moto's objects (the endpoint holds it for every request); a host's own
+lock guards its realization. Order is always cloud lock → host lock, and workers never take the
+cloud lock while holding a host lock."""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cluster.localcloud import hostinit, network, volumes
+from cluster.localcloud.hosts import Host, HostSpec
+from cluster.localcloud.journal import Journal
+from cluster.localcloud.patches import AddressPool
+from cluster.localcloud.settings import PRIVATE_RANGE, DaemonSettings, Layout
+
+log = logging.getLogger("sclust.localcloud")
+
+
+@dataclass
+class Desired:
+    """What moto says one instance should be, read under the cloud lock."""
+
+    state: str
+    spec: HostSpec
+    public_ips: set[str]
+    volumes: dict[str, tuple[str, int]] = field(default_factory=dict)  # id → (device, GiB)
+
+
+class Cloud:
+    def __init__(self, layout: Layout, settings: DaemonSettings, journal: Journal):
+        self.layout = layout
+        self.settings = settings
+        self.journal = journal
+        self.lock = threading.RLock()
+        self.addresses = AddressPool()
+        self.hosts: dict[str, Host] = {}
+        self._busy: set[str] = set()
+        self._since: dict[str, float] = {}
+        self._reboots: set[str] = set()
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="host")
+        self._stopping = threading.Event()
+        self.init_script = layout.root / "host-init.sh"
+        self.mark_failed: Any = None  # set by patches.install
+        self.state_class: Any = None
+        # Hooks of other services (NFS): called with the host after each boot, with the
+        # instance id after each halt.
+        self.on_boot: list[Callable[[Host], None]] = []
+        self.on_halt: list[Callable[[str], None]] = []
+
+    # --- called from the moto patches (cloud lock held) ---------------------------------------
+    def transition_started(self, instance_id: str) -> None:
+        self._since[instance_id] = time.monotonic()
+
+    def request_reboot(self, instance_id: str) -> None:
+        self._reboots.add(instance_id)
+
+    def check_realizable(self, instances: list[Any]) -> str | None:
+        """Why these new instances cannot become hosts, or None."""
+        taken = {h.spec.private_ip for h in self.hosts.values()}
+        for instance in instances:
+            ip = instance.private_ip
+            if ip is None or ipaddress.IPv4Address(ip) not in PRIVATE_RANGE:
+                return (f"the local cloud realizes private addresses in {PRIVATE_RANGE} only, "
+                        f"not {ip}")
+            if ip in taken:
+                return f"private address {ip} is already used by another local host"
+            taken.add(ip)
+        return None
+
+    # --- lifecycle of the realizer ------------------------------------------------------------
+    def start(self) -> None:
+        self.layout.hosts_dir.mkdir(parents=True, exist_ok=True)
+        self.layout.volumes_dir.mkdir(parents=True, exist_ok=True)
+        hostinit.write_image_layer(self.layout.image_dir)
+        self.init_script.write_text(hostinit.INIT_SCRIPT)
+        network.bridge_up(self.journal)
+        threading.Thread(target=self._periodic, name="sync", daemon=True).start()
+
+    def _periodic(self) -> None:
+        while not self._stopping.wait(1.0):
+            try:
+                self.sync()
+            except Exception:  # keep the loop alive; the next request retries
+                log.exception("periodic sync failed")
+
+    def shutdown(self) -> None:
+        """Remove every host (in parallel), their loop devices and the bridge."""
+        self._stopping.set()
+        self._pool.shutdown(wait=True)
+        hosts = list(self.hosts.values())
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(self._teardown_host, hosts))
+        self.hosts.clear()
+        network.bridge_down(self.journal)
+        # moto's state ends with the daemon: root layers and volume files belong to nothing.
+        remove_tree(self.layout.hosts_dir)
+        remove_tree(self.layout.volumes_dir)
+
+    def _teardown_host(self, host: Host) -> None:
+        with host.lock:
+            try:
+                host.halt()
+            finally:
+                self._release_volumes(host)
+
+    # --- reading moto --------------------------------------------------------------------------
+    def _backend(self) -> Any:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.ec2.models import ec2_backends
+
+        return ec2_backends[DEFAULT_ACCOUNT_ID][self.settings.region]
+
+    def _desired(self) -> dict[str, Desired]:
+        backend = self._backend()
+        wanted: dict[str, Desired] = {}
+        for instance in backend.all_instances():
+            ip = instance.private_ip
+            subnet = backend.get_subnet(instance.subnet_id) if instance.subnet_id else None
+            key = backend.key_pairs.get(instance.key_name) if instance.key_name else None
+            ud = instance.user_data
+            if isinstance(ud, list):  # older moto kept a list
+                ud = ud[0] if ud else None
+            spec = HostSpec(
+                instance_id=instance.id,
+                hostname="ip-" + str(ip).replace(".", "-"),
+                private_ip=str(ip),
+                prefixlen=subnet.cidr.prefixlen if subnet else 16,
+                authorized_key=key.material_public.decode() if key is not None else None,
+                user_data=base64.b64decode(ud.as_bytes()) if ud is not None else None,
+            )
+            public = {nic.public_ip for nic in instance.nics.values() if nic.public_ip}
+            vols = {}
+            for device, bdt in instance.block_device_mapping.items():
+                if device == instance.root_device_name:
+                    continue  # the root volume is the host's overlay root layer
+                volume = backend.volumes.get(bdt.volume_id)
+                if volume is not None:
+                    vols[volume.id] = (volumes.device_in_host(device), volume.size)
+            wanted[instance.id] = Desired(instance._state.name, spec, public, vols)
+        return wanted
+
+    # --- reconciling ---------------------------------------------------------------------------
+    def sync(self) -> None:
+        """Bring the machine in line with moto: quick fixes now, long steps on workers."""
+        if self._stopping.is_set():
+            return
+        with self.lock:
+            wanted = self._desired()
+            for instance_id, want in wanted.items():
+                if instance_id in self._busy:
+                    continue
+                host = self.hosts.get(instance_id)
+                step = self._next_step(want, host)
+                if step is not None:
+                    self._busy.add(instance_id)
+                    self._pool.submit(self._run_step, step, instance_id, want)
+                elif host is not None and host.running and want.state == "running":
+                    if host.lock.acquire(blocking=False):
+                        try:
+                            self._apply_quick(host, want)
+                        finally:
+                            host.lock.release()
+            self._delete_unused_volume_files()
+
+    def _next_step(self, want: Desired, host: Host | None) -> str | None:
+        running = host is not None and host.running
+        if want.state == "pending":
+            return "finish-start" if running else "boot"
+        if want.state == "running" and want.spec.instance_id in self._reboots:
+            return "reboot"
+        if want.state == "stopping":
+            return "halt"
+        if want.state == "stopped" and running:
+            return "halt"
+        if want.state == "shutting-down":
+            return "destroy"
+        if want.state == "terminated" and host is not None:
+            return "destroy"
+        return None
+
+    def _run_step(self, step: str, instance_id: str, want: Desired) -> None:
+        try:
+            self._do_step(step, instance_id, want)
+        except Exception as exc:
+            log.exception("%s of %s failed", step, instance_id)
+            if step == "boot":
+                with self.lock:
+                    instance = self._backend().get_instance(instance_id)
+                    self.mark_failed(instance, str(exc)[:200])
+        finally:
+            with self.lock:
+                self._busy.discard(instance_id)
+            self.sync()
+
+    def _do_step(self, step: str, instance_id: str, want: Desired) -> None:
+        host = self.hosts.get(instance_id)
+        if host is None:
+            host = Host(want.spec, self.layout, self.journal, self.init_script)
+            with self.lock:
+                self.hosts[instance_id] = host
+        with host.lock:
+            if step == "boot":
+                host.public_ips = set(want.public_ips)
+                host.boot()
+                self._sync_volumes(host, want.volumes)
+            elif step == "reboot":
+                with self.lock:
+                    self._reboots.discard(instance_id)
+                self._release_volumes(host)
+                host.restart_processes()
+                self._sync_volumes(host, want.volumes)
+            elif step == "halt":
+                host.halt()
+                self._release_volumes(host)
+            elif step == "destroy":
+                host.halt()
+                self._release_volumes(host)
+                host.destroy()
+        if step == "destroy":
+            with self.lock:
+                self.hosts.pop(instance_id, None)
+        for halted in self.on_halt if step in ("halt", "destroy", "reboot") else ():
+            halted(instance_id)
+        for hook in self.on_boot if step in ("boot", "reboot") else ():
+            hook(host)
+        # Hold the transition state for its minimum time, then move on (if nobody changed it).
+        final = {"boot": ("pending", "running", 16),
+                 "finish-start": ("pending", "running", 16),
+                 "halt": ("stopping", "stopped", 80),
+                 "destroy": ("shutting-down", "terminated", 48)}
+        if step in final:
+            since = self._since.get(instance_id, 0.0)
+            time.sleep(max(0.0, since + self.settings.min_transition - time.monotonic()))
+            was, now, code = final[step]
+            with self.lock:
+                instance = self._backend().get_instance(instance_id)
+                if instance._state.name == was:
+                    if now == "running":
+                        fresh = self._desired().get(instance_id)
+                        if fresh is not None:
+                            with host.lock:
+                                self._apply_quick(host, fresh)
+                    instance._state = self.state_class(now, code)
+
+    def _apply_quick(self, host: Host, want: Desired) -> None:
+        """Public addresses and volumes of a running host (host lock held)."""
+        if want.public_ips != host.public_ips:
+            network.set_public_addresses(host.spec.instance_id, host.public_ips, want.public_ips)
+            host.public_ips = set(want.public_ips)
+        self._sync_volumes(host, want.volumes)
+
+    def _sync_volumes(self, host: Host, wanted: dict[str, tuple[str, int]]) -> None:
+        for volume_id in list(host.volumes):
+            if wanted.get(volume_id, (None,))[0] != host.volumes[volume_id][1]:
+                loop, device = host.volumes.pop(volume_id)
+                volumes.remove_node(host.path("/"), device)
+                volumes.detach_loop(self.journal, loop)
+        for volume_id, (device, size) in wanted.items():
+            if volume_id in host.volumes:
+                continue
+            backing = volumes.ensure_volume_file(self.layout.volumes_dir, volume_id, size)
+            loop = volumes.attach_loop(self.journal, backing)
+            try:
+                volumes.make_node(host.path("/"), device, loop)
+            except Exception:
+                volumes.detach_loop(self.journal, loop)
+                raise
+            host.volumes[volume_id] = (loop, device)
+
+    def _release_volumes(self, host: Host) -> None:
+        """After a halt: the host's mounts are gone with it; free its loop devices."""
+        for loop, _device in host.volumes.values():
+            volumes.detach_loop(self.journal, loop)
+        host.volumes.clear()
+
+    def _delete_unused_volume_files(self) -> None:
+        """DeleteVolume removes the file (cloud lock held)."""
+        known = set(self._backend().volumes)
+        for path in self.layout.volumes_dir.glob("vol-*.img"):
+            if path.stem not in known:
+                path.unlink(missing_ok=True)
+
+    # --- for status and NFS --------------------------------------------------------------------
+    def host_status(self) -> list[dict[str, Any]]:
+        with self.lock:
+            wanted = self._desired()
+        rows = []
+        for instance_id, want in sorted(wanted.items()):
+            if want.state == "terminated" and instance_id not in self.hosts:
+                continue
+            rows.append({
+                "instance_id": instance_id,
+                "private_ip": want.spec.private_ip,
+                "public_ip": sorted(want.public_ips)[0] if want.public_ips else None,
+                "state": want.state,
+                "hostname": want.spec.hostname,
+            })
+        return rows
+
+    def running_hosts(self) -> list[Host]:
+        with self.lock:
+            return [h for h in self.hosts.values() if h.running]
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,132 @@
+"""The local cloud's daemon: `python -m cluster.localcloud.daemon --state-dir DIR`.
+
+Holds the machine-wide lock, serves the endpoint on 127.0.0.1, realizes instances, and on
+SIGTERM (or POST /_sclust/shutdown) removes everything it made before exiting."""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from cluster.localcloud import cleanup
+from cluster.localcloud.journal import Journal
+from cluster.localcloud.settings import (
+    ACCESS_KEY,
+    MACHINE_LOCK,
+    SECRET_KEY,
+    DaemonSettings,
+    Layout,
+)
+
+log = logging.getLogger("sclust.localcloud")
+DEFAULT_PORT = 5757
+
+
+def take_machine_lock(layout: Layout) -> int:
+    """Hold the machine lock for the daemon's life (the kernel drops it if we die)."""
+    fd = os.open(MACHINE_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner = os.read(fd, 4096).decode(errors="replace").strip()
+        os.close(fd)
+        raise SystemExit(f"another local cloud runs on this machine (state dir {owner})") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(layout.root).encode())
+    return fd
+
+
+def serve(layout: Layout, port: int) -> int:
+    settings = DaemonSettings.from_env()
+    # moto reads these at import time.
+    os.environ.update({
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_DEFAULT_REGION": settings.region, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
+    })
+    from cluster.localcloud import patches
+    from cluster.localcloud.cloud import Cloud
+    from cluster.localcloud.nfs import NfsService
+
+    left = cleanup.recover(layout)  # a crashed predecessor's hosts, if any
+    if left:
+        log.warning("could not remove leftovers of a previous run: %s", left)
+    journal = Journal(layout.journal_file)
+    cloud = Cloud(layout, settings, journal)
+    patches.install(cloud)
+    nfs = NfsService(cloud)
+    cloud.on_boot.append(lambda host: nfs.load_exports(host))  # nfs-server starts at boot
+    cloud.on_halt.append(nfs.forget)
+    try:
+        cloud.start()
+        nfs.start()
+        run_endpoint(layout, cloud, settings.region, port)
+    finally:
+        layout.endpoint_file.unlink(missing_ok=True)
+        nfs.stop()
+        cloud.shutdown()
+    left = cleanup.wait_until_clean(layout, journal)
+    if left:
+        log.error("left behind: %s", left)
+    else:
+        log.info("nothing left behind")
+    return 1 if left else 0
+
+
+def run_endpoint(layout: Layout, cloud: object, region: str, port: int) -> None:
+    """Serve until SIGTERM/SIGINT or POST /_sclust/shutdown."""
+    from werkzeug.serving import make_server
+
+    from cluster.localcloud.endpoint import Endpoint
+
+    stop = threading.Event()
+    endpoint = Endpoint(cloud, on_shutdown=stop.set)  # type: ignore[arg-type]
+    server = make_server("127.0.0.1", port, endpoint, threaded=True)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+    layout.endpoint_file.write_text(json.dumps({
+        "url": url, "region": region, "pid": os.getpid(),
+        "access_key": ACCESS_KEY, "secret_key": SECRET_KEY,
+    }))
+    log.info("local cloud up at %s (state %s)", url, layout.root)
+    while not stop.wait(1.0):
+        pass
+    log.info("shutting down")
+    server.shutdown()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sclust-localcloud-daemon")
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--port", type=int,
+                        default=int(os.environ.get("SCLUST_LOCAL_PORT", DEFAULT_PORT)))
+    args = parser.parse_args(argv)
+    layout = Layout(args.state_dir.absolute())
+    layout.root.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=[logging.FileHandler(layout.log_file)],
+    )
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    lock_fd = take_machine_lock(layout)
+    layout.pid_file.write_text(f"{os.getpid()}\n")
+    try:
+        return serve(layout, args.port)
+    except BaseException:
+        log.exception("daemon failed")
+        raise
+    finally:
+        layout.pid_file.unlink(missing_ok=True)
+        os.close(lock_fd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

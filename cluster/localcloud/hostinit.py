@@ -1,0 +1,119 @@
+"""The program that runs as PID 1 of every host (a bash script), and the image layer placed
+above this machine's `/` in every host's root (the "AMI" additions)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from cluster.localcloud.nfs_shims import EXPORTFS_SHIM, MOUNT_NFS_SHIM
+
+# Runs in a fresh mount/UTS/IPC/PID namespace, already inside the host's network namespace.
+# Environment: H (host dir), IMGSRC (image layer source), SOCK (NFS control socket).
+# Prints READY on stdout once sshd listens; everything else goes to $H/console.log.
+INIT_SCRIPT = r"""#!/bin/bash
+set -eu
+exec 2>>"$H/console.log" 3>&1 1>&2
+echo "=== boot $(date -u +%FT%TZ)"
+R="$H/root"
+mkdir -p "$H/upper" "$H/work" "$H/image" "$R"
+# The image layer lives on a tmpfs: overlayfs refuses two lower layers on one filesystem tree.
+mount -t tmpfs -o mode=755 image "$H/image"
+cp -a "$IMGSRC/." "$H/image/"
+mount -t overlay overlay -o "lowerdir=$H/image:/,upperdir=$H/upper,workdir=$H/work" "$R"
+# A private /dev with the usual nodes: EBS volumes appear here as /dev/xvdX, and nowhere else.
+mount -t tmpfs -o mode=755,size=4m dev "$R/dev"
+cd "$R/dev"
+mknod -m 666 null c 1 3; mknod -m 666 zero c 1 5; mknod -m 666 full c 1 7
+mknod -m 666 random c 1 8; mknod -m 666 urandom c 1 9; mknod -m 666 tty c 5 0
+mkdir -m 755 pts; mkdir -m 1777 shm
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts pts
+ln -s pts/ptmx ptmx; ln -s /proc/self/fd fd
+ln -s /proc/self/fd/0 stdin; ln -s /proc/self/fd/1 stdout; ln -s /proc/self/fd/2 stderr
+mount -t tmpfs -o mode=1777 shm shm
+cd /
+mount -t tmpfs -o mode=755 run "$R/run"
+mkdir -p "$R/run/sshd" "$R/run/lock" "$R/run/sclust"
+chmod 1777 "$R/run/lock"
+mount -t tmpfs -o mode=1777 tmp "$R/tmp"
+mount -t proc proc "$R/proc"
+mount -t sysfs sysfs "$R/sys"
+if [ -S "$SOCK" ]; then
+  : > "$R/run/sclust/nfs.sock"
+  mount --bind "$SOCK" "$R/run/sclust/nfs.sock"
+fi
+cp -a "$H/seed" "$R/run/sclust/seed"
+cd "$R"
+pivot_root . .
+umount -l .
+cd /
+S=/run/sclust/seed
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+if [ ! -e /var/lib/sclust/first-boot ]; then
+  # What cloud-init does on an Ubuntu AMI's first boot.
+  cat "$S/hostname" > /etc/hostname
+  printf '127.0.0.1 localhost\n%s %s.ec2.internal %s\n::1 localhost ip6-localhost ip6-loopback\n' \
+    "$(cat $S/private-ip)" "$(cat $S/hostname)" "$(cat $S/hostname)" > /etc/hosts
+  rm -f /etc/resolv.conf; echo "nameserver 127.0.0.1" > /etc/resolv.conf
+  rm -f /etc/ssh/ssh_host_*
+  ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
+  cat > /etc/ssh/sshd_config.d/50-sclust-local.conf <<'CONF'
+HostKey /etc/ssh/ssh_host_ed25519_key
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+UseDNS no
+CONF
+  id ubuntu >/dev/null 2>&1 || useradd -m -s /bin/bash -G sudo,adm ubuntu
+  echo 'ubuntu ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/90-cloud-init-users
+  chmod 440 /etc/sudoers.d/90-cloud-init-users
+  for home in /root /home/ubuntu; do
+    mkdir -p $home/.ssh; chmod 700 $home/.ssh
+    cp $S/authorized_keys $home/.ssh/authorized_keys
+    chmod 600 $home/.ssh/authorized_keys
+  done
+  chown -R ubuntu:ubuntu /home/ubuntu/.ssh
+  mkdir -p /var/lib/sclust /var/lib/cloud/instance /var/log
+  touch /var/lib/sclust/first-boot
+fi
+hostname -F /etc/hostname
+/usr/sbin/sshd
+if [ -s $S/user-data ] && [ ! -e /var/lib/cloud/instance/user-data-done ]; then
+  touch /var/lib/cloud/instance/user-data-done
+  cp $S/user-data /var/lib/cloud/instance/user-data.txt
+  chmod 700 /var/lib/cloud/instance/user-data.txt
+  # Like cloud-init: a script runs once, as root, after the network and sshd are up.
+  setsid bash -c 'f=/var/lib/cloud/instance/user-data.txt
+    if head -c2 $f | grep -q "^#!"; then $f; echo "user-data exited $?"
+    else echo "user-data is not a script (#!): not run"; fi
+    touch /var/lib/cloud/instance/boot-finished' </dev/null >>/var/log/cloud-init-output.log 2>&1 &
+else
+  touch /var/lib/cloud/instance/boot-finished
+fi
+echo READY >&3
+exec 3>&- </dev/null >/dev/null 2>&1
+trap 'exit 0' TERM
+while :; do sleep 3600 & wait $! || true; done
+"""
+
+
+def write_image_layer(image_dir: Path) -> None:
+    """The files every host sees above this machine's `/`: NFS shims and plain dotfiles
+    for root (this machine's own root .bashrc is slow, e.g. `pyenv init`)."""
+    if image_dir.exists():
+        shutil.rmtree(image_dir)
+    sbin = image_dir / "usr" / "sbin"
+    sbin.mkdir(parents=True)
+    for path in (image_dir, image_dir / "usr", sbin):
+        path.chmod(0o755)
+    (sbin / "exportfs").write_text(EXPORTFS_SHIM)
+    (sbin / "mount.nfs").write_text(MOUNT_NFS_SHIM)
+    for name in ("exportfs", "mount.nfs"):
+        (sbin / name).chmod(0o755)
+    (sbin / "mount.nfs4").symlink_to("mount.nfs")
+    root = image_dir / "root"
+    root.mkdir(mode=0o700)
+    root.chmod(0o700)
+    for dotfile in (".bashrc", ".profile"):
+        skel = Path("/etc/skel") / dotfile
+        if skel.exists():
+            shutil.copy(skel, root / dotfile)

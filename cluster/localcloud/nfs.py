@@ -1,0 +1,253 @@
+"""NFS, emulated (the kernel here has no NFS): the `exportfs` and `mount.nfs` shims in every host
+ask this service, over a unix socket, to do what NFS would. An export table per server host
+comes from its /etc/exports at `exportfs -ra` (and at boot); a permitted mount is a bind of the
+server's directory into the client's mount namespace (open_tree + move_mount), so every client
+sees the server's very files with their uids and permissions."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import socket
+import struct
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cluster.localcloud.exports import Export, find_export, hosts_table, parse_exports
+
+if TYPE_CHECKING:
+    from cluster.localcloud.cloud import Cloud
+    from cluster.localcloud.hosts import Host
+
+log = logging.getLogger("sclust.localcloud.nfs")
+
+# x86_64 syscall numbers (Linux ≥ 5.2; mount_setattr ≥ 5.12).
+SYS_OPEN_TREE, SYS_MOVE_MOUNT, SYS_MOUNT_SETATTR = 428, 429, 442
+OPEN_TREE_CLONE, OPEN_TREE_CLOEXEC = 1, 0o2000000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+AT_FDCWD, AT_EMPTY_PATH = -100, 0x1000
+MOUNT_ATTR_RDONLY = 0x1
+CLONE_NEWNS = 0x00020000
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+
+class NfsService:
+    def __init__(self, cloud: Cloud):
+        self.cloud = cloud
+        self.path = cloud.layout.nfs_socket
+        self.exports: dict[str, list[Export]] = {}  # server instance id → its export table
+        self._sock: socket.socket | None = None
+
+    # --- server ------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.path.unlink(missing_ok=True)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(str(self.path))
+        os.chmod(self.path, 0o666)  # any user in a host may run `mount` (it then fails as non-root)
+        sock.listen(64)
+        self._sock = sock
+        threading.Thread(target=self._accept, name="nfs", daemon=True).start()
+
+    def stop(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+        self.path.unlink(missing_ok=True)
+
+    def _accept(self) -> None:
+        assert self._sock is not None
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                        struct.calcsize("3i"))
+                pid, uid, _gid = struct.unpack("3i", creds)
+                data = b""
+                while not data.endswith(b"\n") and len(data) < 65536:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                request = json.loads(data)
+                answer = self.handle(pid, uid, request)
+            except Exception as exc:  # answer something: the shim must not hang
+                log.exception("NFS request failed")
+                answer = {"ok": False, "message": f"internal error: {exc}"}
+            conn.sendall(json.dumps(answer).encode() + b"\n")
+
+    def host_of_pid(self, pid: int) -> Host | None:
+        try:
+            ns = os.readlink(f"/proc/{pid}/ns/mnt")
+        except OSError:
+            return None
+        return next((h for h in self.cloud.running_hosts() if h.mount_namespace() == ns), None)
+
+    # --- operations --------------------------------------------------------------------------
+    def handle(self, pid: int, uid: int, request: dict[str, Any]) -> dict[str, Any]:
+        host = self.host_of_pid(pid)
+        if host is None:
+            return {"ok": False, "message": "request from outside any local host"}
+        if uid != 0:
+            return {"ok": False, "message": "only root can do that"}
+        op = request.get("op")
+        if op == "exportfs":
+            return self.load_exports(host)
+        if op == "unexport_all":
+            self.exports.pop(host.spec.instance_id, None)
+            return {"ok": True}
+        if op == "list":
+            lines = []
+            for export in self.exports.get(host.spec.instance_id, []):
+                for rule in export.clients:
+                    verbose = request.get("verbose") and rule.options
+                    opts = f"({','.join(rule.options)})" if verbose else ""
+                    lines.append(f"{export.path:<15}\t{rule.spec or '<world>'}{opts}\n")
+            return {"ok": True, "output": "".join(lines)}
+        if op == "mount":
+            return self.mount(host, request)
+        return {"ok": False, "message": f"unknown request {op!r}"}
+
+    def load_exports(self, host: Host) -> dict[str, Any]:
+        """`exportfs -ra`: the table becomes what /etc/exports says (paths that exist)."""
+        try:
+            text = host.path("/etc/exports").read_text()
+        except FileNotFoundError:
+            text = ""
+        exports, warnings = parse_exports(text)
+        kept = []
+        for export in exports:
+            if host.path(export.path).is_dir():
+                kept.append(export)
+            else:
+                warnings.append(f"Failed to stat {export.path}: No such file or directory")
+        self.exports[host.spec.instance_id] = kept
+        log.info("exports of %s: %s", host.spec.instance_id, [e.path for e in kept])
+        return {"ok": True, "message": "\n".join(warnings)}
+
+    def forget(self, instance_id: str) -> None:
+        self.exports.pop(instance_id, None)
+
+    def mount(self, client: Host, request: dict[str, Any]) -> dict[str, Any]:
+        server_ip, path, target = request["server_ip"], request["path"], request["target"]
+        spec = f"{request.get('server', server_ip)}:{path}"
+        server = next((h for h in self.cloud.running_hosts()
+                       if server_ip == h.spec.private_ip or server_ip in h.public_ips), None)
+        if server is None:
+            return {"ok": False, "message": "Connection timed out"}
+        export = find_export(self.exports.get(server.spec.instance_id, []), path)
+        names_of = _server_names(server)
+        client_ips = {client.spec.private_ip} | client.public_ips
+        client_names = {name for name, ips in names_of.items() if ips & client_ips}
+        rule = None
+        if export is not None:
+            rule = next((r for r in export.clients
+                         if r.matches(client_ips, client_names, names_of)), None)
+        if rule is None:
+            log.info("refused %s to %s", spec, client.spec.instance_id)
+            return {"ok": False, "message": f"access denied by server while mounting {spec}"}
+        options = set(filter(None, str(request.get("options", "")).split(",")))
+        read_only = rule.read_only or "ro" in options or bool(request.get("read_only"))
+        if _already_mounted(client, path, target):
+            return {"ok": True}
+        failure = bind_between(server.pid1, path, client.pid1, target, read_only)  # type: ignore[arg-type]
+        if failure:
+            return {"ok": False,
+                    "message": f"mounting {spec} failed, reason given by server: {failure}"}
+        log.info("mounted %s on %s:%s%s", spec, client.spec.instance_id, target,
+                 " (ro)" if read_only else "")
+        return {"ok": True}
+
+
+def _server_names(server: Host) -> dict[str, set[str]]:
+    try:
+        return hosts_table(server.path("/etc/hosts").read_text())
+    except OSError:
+        return {}
+
+
+def _already_mounted(client: Host, path: str, target: str) -> bool:
+    """`mount -a` runs mount.nfs again for entries it cannot recognize as mounted (ours show
+    as overlay): a second identical mount is a no-op instead of a stacked one."""
+    try:
+        mountinfo = Path(f"/proc/{client.pid1}/mountinfo").read_text()
+    except OSError:
+        return False
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if len(fields) > 4 and fields[4] == target and fields[3] == (path.rstrip("/") or "/"):
+            return True
+    return False
+
+
+def bind_between(server_pid1: int, path: str, client_pid1: int, target: str,
+                 read_only: bool) -> str | None:
+    """Clone `path` of the server's mount namespace onto `target` in the client's. Returns an
+    error text or None. Runs in a forked child: setns(CLONE_NEWNS) needs a single thread."""
+    server_ns = os.open(f"/proc/{server_pid1}/ns/mnt", os.O_RDONLY)
+    client_ns = os.open(f"/proc/{client_pid1}/ns/mnt", os.O_RDONLY)
+    read_end, write_end = os.pipe()
+    try:
+        pid = os.fork()
+        if pid == 0:  # child: only syscalls, then _exit
+            os.close(read_end)
+            os._exit(_child_bind(server_ns, client_ns, path.encode(), target.encode(),
+                                 read_only, write_end))
+        os.close(write_end)
+        write_end = -1
+        message = b""
+        while chunk := os.read(read_end, 512):
+            message += chunk
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            return message.decode(errors="replace") or "unknown error"
+        return None
+    finally:
+        for fd in (server_ns, client_ns, read_end, write_end):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+
+def _child_bind(server_ns: int, client_ns: int, path: bytes, target: bytes,
+                read_only: bool, report: int) -> int:
+    def fail(what: str) -> int:
+        err = ctypes.get_errno()
+        os.write(report, f"{what}: {os.strerror(err)}".encode())
+        return 1
+
+    try:
+        if _libc.setns(server_ns, CLONE_NEWNS) != 0:
+            return fail("setns(server)")
+        tree = _libc.syscall(SYS_OPEN_TREE, AT_FDCWD, ctypes.c_char_p(path),
+                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
+        if tree < 0:
+            return fail(os.fsdecode(path))
+        if not os.path.isdir(os.fsdecode(path)):
+            os.write(report, b"Not a directory")
+            return 1
+        if read_only:
+            attr = struct.pack("QQQQ", MOUNT_ATTR_RDONLY, 0, 0, 0)
+            buf = ctypes.create_string_buffer(attr, len(attr))
+            if _libc.syscall(SYS_MOUNT_SETATTR, tree, ctypes.c_char_p(b""), AT_EMPTY_PATH,
+                             buf, len(attr)) != 0:
+                return fail("mount_setattr")
+        if _libc.setns(client_ns, CLONE_NEWNS) != 0:
+            return fail("setns(client)")
+        if _libc.syscall(SYS_MOVE_MOUNT, tree, ctypes.c_char_p(b""), AT_FDCWD,
+                         ctypes.c_char_p(target), MOVE_MOUNT_F_EMPTY_PATH) != 0:
+            return fail("move_mount")
+        return 0
+    except BaseException:
+        return 2

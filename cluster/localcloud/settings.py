@@ -1,0 +1,113 @@
+"""Where the local cloud keeps its files and which address ranges it owns."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# The emulated default VPC (moto's) and the local cloud's "internet" range, in 198.18.0.0/15, the
+# RFC 2544 benchmark space: never routed on the internet, so no real host can be hit by mistake.
+PRIVATE_RANGE = ipaddress.IPv4Network("172.31.0.0/16")
+PUBLIC_RANGE = ipaddress.IPv4Network("198.18.0.0/16")
+OWN_RANGES = (PRIVATE_RANGE, PUBLIC_RANGE)
+# The bridge holds the VPC router address (as on AWS, .1 of the VPC) and the first public address.
+BRIDGE_NAME = "sclbr0"
+BRIDGE_PRIVATE_IP = ipaddress.IPv4Address("172.31.0.1")
+BRIDGE_PUBLIC_IP = ipaddress.IPv4Address("198.18.0.1")
+
+REGION = "us-east-1"
+ACCESS_KEY = "testing"
+SECRET_KEY = "testing"
+DEFAULT_EIP_LIMIT = 5
+# How long `pending`/`stopping`/`shutting-down` last at least, so waiters see them.
+DEFAULT_MIN_TRANSITION = 0.5
+# One local cloud per machine: its bridge and routes are machine-wide.
+MACHINE_LOCK = Path("/run/sclust-localcloud.lock")
+
+
+@dataclass(frozen=True)
+class LocalEndpoint:
+    """How to reach the local cloud with boto3 (`endpoint_url=url`, these keys, this region)."""
+
+    url: str
+    region: str
+    access_key: str
+    secret_key: str
+
+
+def state_dir(explicit: Path | None = None) -> Path:
+    """The local cloud's directory: explicit, else $SCLUST_LOCAL_DIR, else ~/.sclust/local."""
+    if explicit is not None:
+        return Path(explicit).absolute()
+    env = os.environ.get("SCLUST_LOCAL_DIR")
+    if env:
+        return Path(env).absolute()
+    return Path.home() / ".sclust" / "local"
+
+
+def in_own_ranges(address: str) -> bool:
+    """True when `address` lies in one of the ranges the local cloud routes into its bridge."""
+    try:
+        ip = ipaddress.IPv4Address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in OWN_RANGES)
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    """Knobs read once when the daemon starts (from the environment of `sclust local up`)."""
+
+    eip_limit: int = DEFAULT_EIP_LIMIT
+    min_transition: float = DEFAULT_MIN_TRANSITION
+    region: str = REGION
+
+    @classmethod
+    def from_env(cls) -> DaemonSettings:
+        return cls(
+            eip_limit=int(os.environ.get("SCLUST_LOCAL_EIP_LIMIT", DEFAULT_EIP_LIMIT)),
+            min_transition=float(
+                os.environ.get("SCLUST_LOCAL_MIN_TRANSITION", DEFAULT_MIN_TRANSITION)
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths inside one state directory."""
+
+    root: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "daemon.pid"
+
+    @property
+    def endpoint_file(self) -> Path:
+        return self.root / "endpoint.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "daemon.log"
+
+    @property
+    def journal_file(self) -> Path:
+        return self.root / "resources.json"
+
+    @property
+    def hosts_dir(self) -> Path:
+        return self.root / "hosts"
+
+    @property
+    def volumes_dir(self) -> Path:
+        return self.root / "volumes"
+
+    @property
+    def image_dir(self) -> Path:
+        return self.root / "image"
+
+    @property
+    def nfs_socket(self) -> Path:
+        return self.root / "nfs.sock"
