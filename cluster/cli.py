@@ -125,7 +125,8 @@ def confirm(question: str, yes: bool) -> None:
 @click.option("-c", "--config", "config_path", metavar="FILE",
               help="Config file (default: $SCLUST_CONFIG, ~/.sclust/config, "
                    "~/.starcluster/config).")
-@click.option("-r", "--region", help="EC2 region (default: [aws info] AWS_REGION_NAME or boto3's).")
+@click.option("-r", "--region",
+              help="EC2 region (default: [aws info] AWS_REGION_NAME or boto3's).")
 @click.option("--debug", is_flag=True, help="Verbose logs on stderr and tracebacks on errors.")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, region: str | None, debug: bool) -> None:
@@ -187,7 +188,8 @@ def validate(app: AppContext, template: str | None) -> None:
               help="Reuse the existing (e.g. stopped) cluster TAG: start what is stopped, "
                    "launch what is missing.")
 @click.option("-o", "--create-only", is_flag=True, help="Launch the instances; skip node setup.")
-@click.option("-v", "--validate-only", is_flag=True, help="Only check the template, launch nothing.")
+@click.option("-v", "--validate-only", is_flag=True,
+              help="Only check the template, launch nothing.")
 @click.option("-s", "--cluster-size", type=click.IntRange(min=1), help="Nodes, master included.")
 @click.option("-b", "--bid", type=click.FloatRange(min=0, min_open=True),
               help="Spot bid in $/hour for the nodes.")

@@ -110,7 +110,8 @@ def ec2_errors(doing: str) -> Iterator[None]:
             f"{doing}: no AWS region: set AWS_REGION_NAME in [aws info] or AWS_DEFAULT_REGION"
         ) from None
     except botocore.exceptions.EndpointConnectionError as error:
-        raise CloudError(f"{doing}: cannot reach EC2 at {error.kwargs.get('endpoint_url')}") from None
+        endpoint = error.kwargs.get("endpoint_url")
+        raise CloudError(f"{doing}: cannot reach EC2 at {endpoint}") from None
 
 
 def tags_of(resource: dict[str, Any]) -> dict[str, str]:

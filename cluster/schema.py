@@ -67,7 +67,9 @@ CLUSTER_KEYS: dict[str, KeySpec] = {
     "MASTER_IMAGE_ID": KeySpec(v.as_image_id),
     "MASTER_INSTANCE_TYPE": KeySpec(v.as_instance_type),
     "CLUSTER_USER": KeySpec(v.as_alias, default="sgeadmin"),
-    "CLUSTER_SHELL": KeySpec(v.as_choice("bash", "zsh", "csh", "tcsh", "ksh", "sh"), default="bash"),
+    "CLUSTER_SHELL": KeySpec(
+        v.as_choice("bash", "zsh", "csh", "tcsh", "ksh", "sh"), default="bash"
+    ),
     "AVAILABILITY_ZONE": KeySpec(v.as_str),
     "SPOT_BID": KeySpec(v.as_positive_float),
     "FORCE_SPOT_MASTER": KeySpec(v.as_bool, default=False),

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from botocore.awsrequest import AWSResponse
 import requests
+from botocore.awsrequest import AWSResponse
 
 from cluster.cluster import ClusterManager
 from cluster.config import AwsSettings, load_config

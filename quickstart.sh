@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# sclust quick start on a fresh Debian/Ubuntu machine, as root.
+#   ./quickstart.sh demo   install what is needed, bring up the local cloud, start the demo cluster
+#   ./quickstart.sh test   install what is needed and run the whole test suite
+#   ./quickstart.sh install   only install (system packages, and sclust into ./.venv)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+APT_PACKAGES=(python3 python3-venv python3-pip iproute2 util-linux procps psmisc
+              openssh-server openssh-client e2fsprogs)
+
+install() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "quickstart: run as root (the local cloud makes network namespaces and mounts)" >&2
+    exit 1
+  fi
+  local missing=()
+  for package in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
+      || missing+=("$package")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo ">>> installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  if [ ! -x .venv/bin/sclust ]; then
+    echo ">>> installing sclust into .venv"
+    python3 -m venv .venv
+    .venv/bin/pip install -q --upgrade pip
+  fi
+  .venv/bin/pip install -q -e '.[test,local]'
+}
+
+demo() {
+  local sclust=(.venv/bin/sclust -c configs/local.ini)
+  local key="$HOME/.sclust/keys/demo.pem"
+  if [ ! -f "$key" ]; then
+    mkdir -p "$(dirname "$key")"
+    ssh-keygen -q -t ed25519 -N '' -m PEM -f "$key"
+  fi
+  "${sclust[@]}" local up
+  "${sclust[@]}" createkey demo -i "$key"
+  if "${sclust[@]}" listclusters demo >/dev/null 2>&1; then
+    "${sclust[@]}" start -x demo
+  else
+    "${sclust[@]}" start demo
+  fi
+  "${sclust[@]}" listclusters demo
+  "${sclust[@]}" sshmaster demo 'hostname; uptime'
+  echo ">>> the demo cluster runs; try: ${sclust[*]} sshmaster demo"
+  echo ">>> remove it with: ${sclust[*]} terminate demo && ${sclust[*]} local down"
+}
+
+tests() {
+  .venv/bin/ruff check .
+  .venv/bin/python -m pytest -q -ra "$@"
+}
+
+case "${1:-}" in
+  install) install ;;
+  demo) install; demo ;;
+  test) install; shift; tests "$@" ;;
+  *) sed -n '2,6p' "$0"; exit 2 ;;
+esac
