@@ -450,6 +450,17 @@ def createkey(app: AppContext, name: str, output_file: str | None,
     if bool(output_file) == bool(import_file):
         raise SclustError("give either -o FILE (new key) or -i KEYFILE (import)")
     cloud = open_cloud(app.config, app.region)
+    existing = cloud.key_fingerprint(name)
+    if import_file and existing is not None:
+        from cluster.keys import fingerprints
+
+        if existing and existing not in fingerprints(Path(import_file)):
+            raise SclustError(f"key pair {name!r} already exists in {cloud.region} with another "
+                              f"key (fingerprint {existing})")
+        click.echo(f"key pair {name!r} is already in {cloud.region} and matches {import_file}")
+        return
+    if existing is not None:
+        raise SclustError(f"key pair {name!r} already exists in {cloud.region}")
     if import_file:
         cloud.import_key_pair(name, public_key_openssh(Path(import_file)))
         click.echo(f"imported {import_file} as key pair {name!r} in {cloud.region}")

@@ -93,3 +93,19 @@ def test_terminate_without_yes_and_no_terminal_refuses(endpoint: str, config_fil
     assert result.returncode == 1
     assert "pass --yes" in result.stderr
     assert len(cluster_resources(endpoint, "keep")["instances"]) == 3
+
+
+def test_createkey_import_is_idempotent_and_refuses_another_key(
+    endpoint: str, config_file: Path, key_file: Path, tmp_path: Path
+) -> None:
+    from tests.conftest import write_key
+
+    cfg = ["-c", str(config_file)]
+    assert run_sclust(*cfg, "createkey", "mykey", "-i", str(key_file)).returncode == 0
+    again = run_sclust(*cfg, "createkey", "mykey", "-i", str(key_file))
+    assert again.returncode == 0 and "already" in again.stdout
+    other = run_sclust(*cfg, "createkey", "mykey", "-i", str(write_key(tmp_path / "o.pem")))
+    assert other.returncode == 1 and "with another key" in other.stderr
+    created = run_sclust(*cfg, "createkey", "fresh", "-o", str(tmp_path / "fresh.pem"))
+    assert created.returncode == 0, created.stderr
+    assert (tmp_path / "fresh.pem").stat().st_mode & 0o777 == 0o600
