@@ -127,8 +127,11 @@ class Cloud:
         backend = self._backend()
         wanted: dict[str, Desired] = {}
         for instance in backend.all_instances():
+            if instance._state.name == "terminated" and instance.id not in self.hosts:
+                continue  # long gone: nothing to realize (its subnet may be gone too)
             ip = instance.private_ip
-            subnet = backend.get_subnet(instance.subnet_id) if instance.subnet_id else None
+            subnet = next((zone[instance.subnet_id] for zone in backend.subnets.values()
+                           if instance.subnet_id in zone), None)
             key = backend.key_pairs.get(instance.key_name) if instance.key_name else None
             ud = instance.user_data
             if isinstance(ud, list):  # older moto kept a list

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -14,6 +15,8 @@ from urllib.parse import parse_qs
 
 from cluster.localcloud.cloud import Cloud
 
+log = logging.getLogger("sclust.localcloud")
+log = logging.getLogger("sclust.localcloud")
 READ_ONLY_PREFIXES = ("Describe", "Get", "List")
 
 
@@ -38,7 +41,10 @@ class Endpoint:
             # Consume moto's response under the lock: the realizer changes the same objects.
             body = b"".join(self.moto(environ, start_response))
         if action and not action.startswith(READ_ONLY_PREFIXES):
-            self.cloud.sync()
+            try:
+                self.cloud.sync()
+            except Exception:  # the request itself succeeded; the periodic sync retries
+                log.exception("sync after %s failed", action)
         return [body]
 
     def _ours(

@@ -114,9 +114,10 @@ def install(cloud: Cloud) -> None:
                 kwargs["subnet_id"] = defaults[zone].id
         reservation = orig_run(self, image_id, count, user_data, security_group_names, **kwargs)
         problem = cloud.check_realizable(reservation.instances)
-        if problem:
+        if problem:  # undo the launch entirely: no client ever sees these instances
             for instance in reservation.instances:
                 instance.terminate()
+            self.reservations.pop(reservation.id, None)
             raise error("Unsupported", problem)
         for instance in reservation.instances:
             instance._state = InstanceState("pending", 0)
