@@ -61,6 +61,16 @@ class SclustGroup(click.Group):
             if debug_requested(ctx):
                 log.exception("failed", extra={"file_only": False})
             fail(str(error))
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:  # an EC2 endpoint's garbage, a bug: one line, log has the rest
+            if debug_requested(ctx):
+                raise
+            log.debug("unexpected error", exc_info=True, extra={"file_only": True})
+            from cluster.paths import log_dir
+
+            fail(f"unexpected {type(error).__name__}: {error} (details: {log_dir()}/sclust.log;"
+                 " rerun with --debug for the traceback)")
         except KeyboardInterrupt:
             click.echo(
                 "\nsclust: interrupted — everything launched so far is tagged with its cluster; "

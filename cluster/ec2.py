@@ -8,6 +8,7 @@ number of nodes; errors users can act on become CloudError with a message saying
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -135,7 +136,9 @@ class Cloud:
         )
         config = botocore.config.Config(
             # botocore's standard mode backs off and retries throttling and transient errors.
-            retries={"mode": "standard", "max_attempts": 8},
+            # AWS_MAX_ATTEMPTS (boto3's own variable) still wins when set.
+            retries={"mode": "standard",
+                     "max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS", "6"))},
             proxies={"https": aws.proxy, "http": aws.proxy} if aws.proxy else None,
             connect_timeout=10,
             read_timeout=60,

@@ -273,3 +273,32 @@ def test_removenode_keep_takes_the_instance_out_of_the_cluster(
     assert info.security_group_id not in [g["GroupId"] for g in instance["SecurityGroups"]]
     manager.terminate("keep")
     assert cloud.find_clusters("keep") == []
+
+
+def test_a_wait_that_times_out_names_the_nodes_it_waited_for(
+    tmp_path, key_file, cloud, manager
+) -> None:
+    from cluster.errors import WaitTimeout
+    from cluster.waits import wait_for_state
+
+    template = template_for(tmp_path, key_file, cloud)
+    info = manager.start("slow", template)
+    with pytest.raises(WaitTimeout) as raised:
+        wait_for_state(cloud, [n.instance_id for n in info.nodes], "stopped",
+                       Progress(quiet=True), timeout=0.3, sleep=lambda _: None)
+    message = str(raised.value)
+    assert "timed out after 0 s waiting for 3 instance(s) to be stopped" in message
+    assert all(f"{alias} (" in message for alias in ("master", "node001", "node002"))
+
+
+def test_endpoint_garbage_is_one_line_not_a_traceback(config_file: Path) -> None:
+    from tests.conftest import free_port, run_sclust
+
+    # Nothing listens there: connection refused must read as one line.
+    url = f"http://127.0.0.1:{free_port()}"
+    result = run_sclust("-c", str(config_file), "listclusters",
+                        env={"AWS_ENDPOINT_URL": url, "AWS_MAX_ATTEMPTS": "2"})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("sclust: error: ")
+    assert len(result.stderr.strip().splitlines()) == 1
