@@ -58,7 +58,7 @@ def api_calls(url: str, sizes: list[int]) -> list[tuple[int, int, int, int, Coun
             template = load_config(cluster_config(Path(tmp), key, size=size)).template()
             manager = ClusterManager(cloud, Progress(quiet=True))
             calls.clear()
-            manager.start("bench", template)
+            manager.start("bench", template, configure=False)
             start_calls = sum(calls.values())
             start_detail = Counter(calls)
             calls.clear()

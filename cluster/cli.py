@@ -45,7 +45,9 @@ class AppContext:
         from cluster.connect import open_cloud
         from cluster.progress import Progress
 
-        return ClusterManager(open_cloud(self.config, self.region), Progress())
+        config = self.config
+        return ClusterManager(open_cloud(config, self.region), Progress(),
+                              key_file=lambda name: config.key_pair(name).location)
 
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -197,7 +199,8 @@ def validate(app: AppContext, template: str | None) -> None:
 @click.option("-x", "--no-create", "reuse", is_flag=True,
               help="Reuse the existing (e.g. stopped) cluster TAG: start what is stopped, "
                    "launch what is missing.")
-@click.option("-o", "--create-only", is_flag=True, help="Launch the instances; skip node setup.")
+@click.option("-o", "--create-only", is_flag=True,
+              help="Launch the instances; skip node setup over SSH.")
 @click.option("-v", "--validate-only", is_flag=True,
               help="Only check the template, launch nothing.")
 @click.option("-s", "--cluster-size", type=click.IntRange(min=1), help="Nodes, master included.")
@@ -219,23 +222,17 @@ def start(app: AppContext, tag: str, template_name: str | None, reuse: bool, cre
     subnet, attaches the template's [volume]s to the master, and waits until every node runs.
     All state is kept as tags on EC2: any machine with the credentials can manage the cluster.
     """
-    manager = None
     if reuse:
-        manager = app.manager()
-        info = manager.resume(tag)
+        info = app.manager().resume(tag, configure=not create_only)
     else:
         template = apply_overrides(app.config, template_name, overrides)
         if validate_only:
             click.echo(f"template {template.name!r} is valid")
             return
-        manager = app.manager()
-        info = manager.start(tag, template)
+        info = app.manager().start(tag, template, configure=not create_only)
     from cluster.report import print_cluster
 
     print_cluster(info)
-    if not create_only:
-        click.echo("note: node setup (SSH, NFS, SGE) is not part of this version yet; the "
-                   "instances are up and reachable with `sclust sshmaster`.", err=True)
 
 
 def apply_overrides(config: Config, template_name: str | None, overrides: dict[str, Any]):
@@ -282,18 +279,23 @@ def stop(app: AppContext, tag: str, terminate_unstoppable: bool, yes: bool) -> N
     click.echo(f"cluster {tag!r} stopped; resume with `sclust start -x {tag}`")
 
 
+NO_SETUP = click.option("--no-setup", is_flag=True,
+                        help="Only the EC2 side: do not configure nodes over SSH.")
+
+
 @main.command()
 @click.argument("tag")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@NO_SETUP
 @pass_app
-def restart(app: AppContext, tag: str, yes: bool) -> None:
-    """Reboot every node of TAG and wait until they run again."""
+def restart(app: AppContext, tag: str, yes: bool, no_setup: bool) -> None:
+    """Reboot every node of TAG, wait until they run, and set them up again."""
     manager = app.manager()
     manager.get(tag)
     confirm(f"Reboot every node of {tag!r}? Running jobs will be killed.", yes)
     from cluster.report import print_cluster
 
-    print_cluster(manager.restart(tag))
+    print_cluster(manager.restart(tag, configure=not no_setup))
 
 
 @main.command()
@@ -344,10 +346,15 @@ def listclusters(app: AppContext, tag: str | None, as_json: bool) -> None:
 @click.option("-b", "--bid", type=click.FloatRange(min=0, min_open=True),
               help="Spot bid in $/hour.")
 @click.option("-i", "--instance-type", help="Instance type (default: the cluster's node type).")
+@NO_SETUP
 @pass_app
 def addnode(app: AppContext, tag: str, count: int, aliases: tuple[str, ...], bid: float | None,
-            instance_type: str | None) -> None:
-    """Add nodes to cluster TAG (named node001, node002… unless -a gives names)."""
+            instance_type: str | None, no_setup: bool) -> None:
+    """Add nodes to cluster TAG (named node001, node002… unless -a gives names).
+
+    The new nodes are set up in parallel and join Grid Engine; the others update their hosts,
+    exports and queue without disturbing running jobs.
+    """
     from cluster.values import as_alias
 
     names = [a.strip() for item in aliases for a in item.split(",") if a.strip()]
@@ -355,7 +362,8 @@ def addnode(app: AppContext, tag: str, count: int, aliases: tuple[str, ...], bid
         names = [as_alias(a) for a in names]
     except ValueError as error:
         raise SclustError(f"--alias: {error}") from None
-    added = app.manager().add_nodes(tag, count, names, bid, instance_type)
+    added = app.manager().add_nodes(tag, count, names, bid, instance_type,
+                                    configure=not no_setup)
     click.echo(f"added {', '.join(n.alias for n in added)} to {tag!r}")
 
 
@@ -366,11 +374,17 @@ def addnode(app: AppContext, tag: str, count: int, aliases: tuple[str, ...], bid
               help="Remove this many nodes (the highest-numbered).")
 @click.option("-k", "--keep-instance", is_flag=True,
               help="Take the node out of the cluster but keep its instance.")
+@click.option("-f", "--force", is_flag=True, help="Remove nodes even while jobs run on them.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@NO_SETUP
 @pass_app
 def removenode(app: AppContext, tag: str, aliases: tuple[str, ...], count: int | None,
-               keep_instance: bool, yes: bool) -> None:
-    """Remove nodes from cluster TAG (by -a alias or -n count); the master stays."""
+               keep_instance: bool, force: bool, yes: bool, no_setup: bool) -> None:
+    """Remove nodes from cluster TAG (by -a alias or -n count); the master stays.
+
+    Each node is first disabled in the queue; while jobs still run on it the removal is refused
+    (unless --force). Then it leaves Grid Engine, the NFS exports and every /etc/hosts.
+    """
     names = [a.strip() for item in aliases for a in item.split(",") if a.strip()]
     if bool(names) == bool(count):
         raise SclustError("give either -a ALIAS or -n COUNT")
@@ -378,7 +392,8 @@ def removenode(app: AppContext, tag: str, aliases: tuple[str, ...], count: int |
     nodes = manager.pick_nodes(manager.get(tag), names, count or 0)
     verb = "Take out" if keep_instance else "Terminate"
     confirm(f"{verb} {', '.join(n.alias for n in nodes)} of {tag!r}?", yes)
-    removed = manager.remove_nodes(tag, [n.alias for n in nodes], 0, keep_instance)
+    removed = manager.remove_nodes(tag, [n.alias for n in nodes], 0, keep_instance, force,
+                                   configure=not no_setup)
     click.echo(f"removed {', '.join(n.alias for n in removed)} from {tag!r}")
 
 

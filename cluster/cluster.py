@@ -7,7 +7,9 @@ start / start -x / stop / restart / terminate / addnode / removenode / listclust
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from cluster.config import ClusterTemplate, Volume
 from cluster.ec2 import CapacityError, Cloud, LaunchRequest
@@ -35,10 +37,33 @@ class NodeGroup:
 class ClusterManager:
     """Runs cluster operations against one cloud region."""
 
-    def __init__(self, cloud: Cloud, progress: Progress, timeout: float = 900) -> None:
+    def __init__(self, cloud: Cloud, progress: Progress, timeout: float = 900,
+                 key_file: Callable[[str], Path] | None = None) -> None:
         self.cloud = cloud
         self.progress = progress
         self.timeout = timeout
+        # KEYNAME -> private key file (the config's [key] sections); needed for node setup.
+        self.key_file = key_file
+
+    def configurator(self, info: ClusterInfo, user: str | None = None):
+        from cluster.configure import Configurator
+        from cluster.paths import known_hosts_file
+
+        settings = self.require_settings(info)
+        if self.key_file is None:
+            raise SclustError("node setup needs the config's [key] section")
+        return Configurator(info, self.key_file(settings.keyname),
+                            known_hosts_file(self.cloud.region, info.tag), self.progress, user)
+
+    def configure(self, tag: str) -> ClusterInfo:
+        """Set up (or re-set up) every running node of TAG over SSH."""
+        info = self.get(tag)
+        configurator = self.configurator(info)
+        try:
+            configurator.setup()
+        finally:
+            configurator.close()
+        return info
 
     # ---- lookups ---------------------------------------------------------------------------
 
@@ -56,8 +81,9 @@ class ClusterManager:
 
     # ---- start -----------------------------------------------------------------------------
 
-    def start(self, tag: str, template: ClusterTemplate) -> ClusterInfo:
-        """Create cluster TAG from TEMPLATE: security group, master, nodes, volumes."""
+    def start(self, tag: str, template: ClusterTemplate, configure: bool = True) -> ClusterInfo:
+        """Create cluster TAG from TEMPLATE: security group, master, nodes, volumes, then set
+        the nodes up over SSH (unless CONFIGURE is False: `start --create-only`)."""
         existing = self.cloud.find_clusters(tag)
         if existing:
             raise SclustError(
@@ -85,7 +111,8 @@ class ClusterManager:
         user_data = user_data_for(template.userdata_scripts)
         self.launch_master(info, pinned, user_data)
         self.launch_workers(info, settings.cluster_size - 1, [], user_data)
-        return self.finish_launch(tag)
+        info = self.finish_launch(tag)
+        return self.configure(tag) if configure else info
 
     def check_key_pair(self, template: ClusterTemplate) -> None:
         name, path = template.key.name, template.key.location
@@ -267,8 +294,8 @@ class ClusterManager:
 
     # ---- start -x, stop, restart, terminate ------------------------------------------------
 
-    def resume(self, tag: str) -> ClusterInfo:
-        """start -x: start what is stopped and launch what is missing."""
+    def resume(self, tag: str, configure: bool = True) -> ClusterInfo:
+        """start -x: start what is stopped, launch what is missing, set everything up again."""
         info = self.get(tag)
         settings = self.require_settings(info)
         stopped = [n.instance_id for n in info.nodes if n.state == "stopped"]
@@ -286,7 +313,8 @@ class ClusterManager:
         if missing > 0:
             self.progress.step(f"{tag} lacks {missing} node(s) of its size; launching them")
             self.launch_workers(info, missing, [], user_data)
-        return self.finish_launch(tag)
+        info = self.finish_launch(tag)
+        return self.configure(tag) if configure else info
 
     def require_settings(self, info: ClusterInfo) -> ClusterSettings:
         if info.settings is None:
@@ -318,14 +346,15 @@ class ClusterManager:
         wait_for_state(self.cloud, running, "stopped", self.progress, self.timeout)
         return self.get(tag)
 
-    def restart(self, tag: str) -> ClusterInfo:
+    def restart(self, tag: str, configure: bool = True) -> ClusterInfo:
         info = self.get(tag)
         running = [n.instance_id for n in info.nodes if n.state == "running"]
         if not running:
             raise SclustError(f"cluster {tag!r} has no running node: use `sclust start -x {tag}`")
         self.progress.step(f"rebooting {len(running)} instance(s) of {tag}")
         self.cloud.reboot_instances(running)
-        return self.finish_launch(tag)
+        info = self.finish_launch(tag)
+        return self.configure(tag) if configure else info
 
     def terminate(self, tag: str) -> list[str]:
         """Terminate every instance, cancel spot requests, delete the group. Volumes stay.
@@ -351,7 +380,7 @@ class ClusterManager:
 
     def add_nodes(
         self, tag: str, count: int, aliases: list[str], spot_bid: float | None = None,
-        instance_type: str | None = None,
+        instance_type: str | None = None, configure: bool = True,
     ) -> list[Node]:
         info = self.get(tag)
         self.require_settings(info)
@@ -367,6 +396,10 @@ class ClusterManager:
         before = {n.instance_id for n in info.nodes}
         self.launch_workers(info, count, list(aliases), None, spot_bid, instance_type)
         after = self.finish_launch(tag)
+        if configure:
+            # The whole setup is idempotent: the new nodes join, the others update their
+            # hosts, exports and queue without disturbing running jobs.
+            after = self.configure(tag)
         return [n for n in after.workers if n.instance_id not in before]
 
     def pick_nodes(self, info: ClusterInfo, aliases: list[str], count: int) -> list[Node]:
@@ -391,18 +424,39 @@ class ClusterManager:
                               " the master")
         return workers[len(workers) - count :]
 
-    def remove_nodes(self, tag: str, aliases: list[str], count: int, keep: bool) -> list[Node]:
+    def remove_nodes(self, tag: str, aliases: list[str], count: int, keep: bool,
+                     force: bool = False, configure: bool = True) -> list[Node]:
+        """Drain the nodes, take them out of SGE, NFS and /etc/hosts, then terminate them."""
         info = self.get(tag)
         nodes = self.pick_nodes(info, aliases, count)
         ids = [n.instance_id for n in nodes]
         names = ", ".join(n.alias for n in nodes)
+        master = info.master
+        configured = configure and master is not None and master.state == "running"
+        if configured:
+            configurator = self.configurator(info)
+            try:
+                self.progress.step(f"draining {names}")
+                configurator.remove_from_scheduler(nodes, force)
+            finally:
+                configurator.close()
         if keep:
             settings = self.require_settings(info)
             for node in nodes:
                 self.progress.step(f"taking {node.alias} ({node.instance_id}) out of {tag}")
                 self.cloud.detach_from_cluster(node.instance_id, tag, settings.vpc_id or "")
-            return nodes
-        self.progress.step(f"terminating {names}")
-        self.cloud.terminate_instances(ids)
-        wait_for_state(self.cloud, ids, "terminated", self.progress, self.timeout)
+        else:
+            self.progress.step(f"terminating {names}")
+            self.cloud.terminate_instances(ids)
+            wait_for_state(self.cloud, ids, "terminated", self.progress, self.timeout)
+        if configured:
+            self.forget_host_keys(info, nodes)
+            self.configure(tag)
         return nodes
+
+    def forget_host_keys(self, info: ClusterInfo, nodes: list[Node]) -> None:
+        from cluster.paths import known_hosts_file
+        from cluster.ssh import PinnedHostKeys
+
+        PinnedHostKeys(known_hosts_file(self.cloud.region, info.tag)).forget(
+            [n.address for n in nodes if n.address])

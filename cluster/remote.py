@@ -13,6 +13,7 @@ from cluster.cluster import ClusterManager
 from cluster.config import Config
 from cluster.errors import SclustError
 from cluster.paths import known_hosts_file
+from cluster.ssh import check_destination
 from cluster.state import ClusterInfo, Node
 
 DEFAULT_LOGIN_USER = "root"
@@ -57,6 +58,7 @@ class Remote:
 
     def ssh(self, alias: str, command: list[str]) -> int:
         node = self.node(alias)
+        check_destination(node.address)
         argv = ["ssh", *self.options(), f"{self.user}@{node.address}"]
         if command:
             argv.append(" ".join(shlex.quote(c) if len(command) > 1 else c for c in command))
@@ -66,6 +68,7 @@ class Remote:
 
     def copy(self, alias: str, sources: list[str], destination: str, upload: bool) -> int:
         node = self.node(alias)
+        check_destination(node.address)
         remote = f"{self.user}@{node.address}"
         if upload:
             argv = ["scp", "-r", *self.options(), *sources, f"{remote}:{destination}"]

@@ -19,6 +19,8 @@ os.environ.update({
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
     "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
+    # moto invents real internet addresses: sclust may only ever SSH into the local cloud.
+    "SCLUST_SSH_ONLY_TO": "127.0.0.0/8,172.31.0.0/16,198.18.0.0/15",
 })
 for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "SCLUST_CONFIG"):
     os.environ.pop(variable, None)

@@ -63,18 +63,18 @@ def test_cluster_round_trip_leaves_nothing_behind(endpoint: str, config_file: Pa
     assert result.returncode == 0, result.stderr
     assert {n["state"] for n in listed(config_file, "demo")["nodes"]} == {"running"}
 
-    result = run_sclust(*cfg, "addnode", "demo", "-n", "2")
+    result = run_sclust(*cfg, "addnode", "demo", "-n", "2", "--no-setup")
     assert result.returncode == 0, result.stderr
     aliases = [n["alias"] for n in listed(config_file, "demo")["nodes"]]
     assert aliases == ["master", "node001", "node002", "node003", "node004"]
 
-    result = run_sclust(*cfg, "removenode", "demo", "-a", "node002", "--yes")
+    result = run_sclust(*cfg, "removenode", "demo", "-a", "node002", "--yes", "--no-setup")
     assert result.returncode == 0, result.stderr
     aliases = [n["alias"] for n in listed(config_file, "demo")["nodes"]]
     assert aliases == ["master", "node001", "node003", "node004"]
 
     # The freed number is reused by the next single node.
-    result = run_sclust(*cfg, "addnode", "demo")
+    result = run_sclust(*cfg, "addnode", "demo", "--no-setup")
     assert result.returncode == 0, result.stderr
     assert "node002" in result.stdout
 

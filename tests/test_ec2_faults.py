@@ -89,7 +89,7 @@ def test_capacity_error_moves_the_cluster_to_another_zone(
 ) -> None:
     template = template_for(tmp_path, key_file, cloud)
     faults.arm("RunInstances", "InsufficientInstanceCapacity")
-    info = manager.start("c1", template)
+    info = manager.start("c1", template, configure=False)
     zones = zones_of(manager, "c1")
     assert len(zones) == 1
     assert zones != {"us-east-1a"}
@@ -104,17 +104,17 @@ def test_capacity_error_for_nodes_tries_fallback_instance_types(
 ) -> None:
     template = template_for(tmp_path, key_file, cloud,
                             extra="FALLBACK_INSTANCE_TYPES = m5.large, c5.large\n")
-    info = manager.start("c2", template)
+    info = manager.start("c2", template, configure=False)
     assert len(info.nodes) == 3
     faults.arm("RunInstances", "InsufficientInstanceCapacity", times=1)
-    added = manager.add_nodes("c2", 2, [])
+    added = manager.add_nodes("c2", 2, [], configure=False)
     assert {n.instance_type for n in added} == {"m5.large"}
 
 
 def test_throttling_is_retried(tmp_path, key_file, cloud, manager, faults) -> None:
     template = template_for(tmp_path, key_file, cloud)
     faults.arm("DescribeInstances", "RequestLimitExceeded", times=2, status=503)
-    manager.start("c3", template)
+    manager.start("c3", template, configure=False)
     assert faults.calls["DescribeInstances"] >= 3
     assert len(manager.get("c3").nodes) == 3
 
@@ -129,7 +129,7 @@ def test_limits_and_bad_amis_say_what_to_do(tmp_path, key_file, cloud, manager, 
     template = template_for(tmp_path, key_file, cloud)
     faults.arm("RunInstances", code)
     with pytest.raises(CloudError) as raised:
-        manager.start("c4", template)
+        manager.start("c4", template, configure=False)
     assert code in str(raised.value) and advice in str(raised.value)
     assert "Traceback" not in str(raised.value)
 
@@ -151,14 +151,14 @@ def test_launch_failing_halfway_leaves_everything_tagged_and_resumable(
     cloud.client.meta.events.unregister("before-send.ec2.*", original)
     cloud.client.meta.events.register("before-send.ec2.*", fail_second_launch)
     with pytest.raises(CloudError, match="InstanceLimitExceeded"):
-        manager.start("half", template)
+        manager.start("half", template, configure=False)
     partial = manager.get("half")
     assert [n.alias for n in partial.nodes] == ["master"]
     # Every instance EC2 has carries the cluster tag: nothing orphaned.
     everything = cloud.client.describe_instances()["Reservations"]
     assert all(any(t["Key"] == "sclust:cluster" for t in i.get("Tags", []))
                for r in everything for i in r["Instances"])
-    resumed = manager.resume("half")
+    resumed = manager.resume("half", configure=False)
     assert [n.alias for n in [resumed.master, *resumed.workers]] == [
         "master", "node001", "node002", "node003"]
     manager.terminate("half")
@@ -169,7 +169,7 @@ def test_security_group_deletion_waits_out_dependency_violation(
     tmp_path, key_file, cloud, manager, faults
 ) -> None:
     template = template_for(tmp_path, key_file, cloud)
-    manager.start("dep", template)
+    manager.start("dep", template, configure=False)
     faults.arm("DeleteSecurityGroup", "DependencyViolation", times=2)
     sleeps: list[float] = []
     original = cloud.delete_security_group
@@ -182,13 +182,13 @@ def test_security_group_deletion_waits_out_dependency_violation(
 def test_key_pair_missing_or_not_matching(tmp_path, key_file, cloud, manager) -> None:
     template = load_config(cluster_config(tmp_path, key_file)).template()
     with pytest.raises(CloudError, match="does not exist in EC2 region us-east-1"):
-        manager.start("k", template)
+        manager.start("k", template, configure=False)
     other = tmp_path / "other.pem"
     from tests.conftest import write_key
 
     cloud.import_key_pair("mykey", public_key_openssh(write_key(other)))
     with pytest.raises(CloudError, match="is not the private key of EC2 key pair 'mykey'"):
-        manager.start("k", template)
+        manager.start("k", template, configure=False)
     assert cloud.find_clusters("k") == []
 
 
@@ -196,7 +196,7 @@ def test_spot_nodes_with_on_demand_master_and_stop_refuses_them(
     tmp_path, key_file, cloud, manager
 ) -> None:
     template = template_for(tmp_path, key_file, cloud, extra="SPOT_BID = 0.05\n")
-    info = manager.start("spot", template)
+    info = manager.start("spot", template, configure=False)
     assert info.master.spot is False
     assert all(n.spot for n in info.workers)
     with pytest.raises(SclustError, match="stop -t spot"):
@@ -215,7 +215,7 @@ def test_volumes_attach_to_the_master_and_survive_terminate(
         VOLUME_ID = {volume}
         MOUNT_PATH = /data
         """)
-    info = manager.start("vol", template)
+    info = manager.start("vol", template, configure=False)
     assert zones_of(manager, "vol") == {"us-east-1c"}
     attachments = cloud.describe_volumes([volume])[0]["Attachments"]
     assert attachments[0]["InstanceId"] == info.master.instance_id
@@ -238,13 +238,13 @@ def test_volumes_in_two_zones_are_refused_before_anything_is_made(
         MOUNT_PATH = /b
         """)
     with pytest.raises(SclustError, match="must all be in one zone"):
-        manager.start("two", template)
+        manager.start("two", template, configure=False)
     assert cloud.find_clusters() == []
 
 
 def test_dns_prefix_names_and_settings_survive_on_ec2(tmp_path, key_file, cloud, manager):
     template = template_for(tmp_path, key_file, cloud, extra="DNS_PREFIX = True\n", size=4)
-    manager.start("pfx", template)
+    manager.start("pfx", template, configure=False)
     reservations = cloud.client.describe_instances()["Reservations"]
     names = sorted(t["Value"] for r in reservations for i in r["Instances"]
                    for t in i["Tags"] if t["Key"] == "Name")
@@ -264,8 +264,8 @@ def test_removenode_keep_takes_the_instance_out_of_the_cluster(
     tmp_path, key_file, cloud, manager
 ) -> None:
     template = template_for(tmp_path, key_file, cloud)
-    info = manager.start("keep", template)
-    kept = manager.remove_nodes("keep", ["node002"], 0, keep=True)[0]
+    info = manager.start("keep", template, configure=False)
+    kept = manager.remove_nodes("keep", ["node002"], 0, keep=True, configure=False)[0]
     assert [n.alias for n in manager.get("keep").nodes if not n.is_master] == ["node001"]
     instance = cloud.client.describe_instances(InstanceIds=[kept.instance_id])[
         "Reservations"][0]["Instances"][0]
@@ -282,7 +282,7 @@ def test_a_wait_that_times_out_names_the_nodes_it_waited_for(
     from cluster.waits import wait_for_state
 
     template = template_for(tmp_path, key_file, cloud)
-    info = manager.start("slow", template)
+    info = manager.start("slow", template, configure=False)
     with pytest.raises(WaitTimeout) as raised:
         wait_for_state(cloud, [n.instance_id for n in info.nodes], "stopped",
                        Progress(quiet=True), timeout=0.3, sleep=lambda _: None)

@@ -1,0 +1,227 @@
+"""SSH to cluster nodes: one reused paramiko connection per node, host keys pinned per cluster,
+and parallel fan-out with a result per node. The only module that imports paramiko."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import paramiko
+
+from cluster.errors import SclustError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_PARALLEL = 32
+
+
+class RemoteError(SclustError):
+    """A command failed on a node (its output is in the message)."""
+
+
+class HostKeyMismatch(SclustError):
+    """A node answered with another host key than the one pinned for it."""
+
+
+@dataclass
+class Result:
+    """What one remote command did."""
+
+    node: str
+    command: str
+    status: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 0
+
+    def check(self) -> Result:
+        if not self.ok:
+            output = (self.stderr.strip() or self.stdout.strip())[-2000:]
+            raise RemoteError(
+                f"{self.node}: `{short(self.command)}` exited {self.status}: {output}"
+            )
+        return self
+
+
+def short(command: str, limit: int = 80) -> str:
+    first = command.strip().splitlines()[0] if command.strip() else ""
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
+class PinnedHostKeys(paramiko.MissingHostKeyPolicy):
+    """Trust on first use, then refuse a changed key: the cluster's own known-hosts file.
+
+    The file is per cluster, so an address reused by another cluster starts fresh, and
+    removing a node forgets its key.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+
+    def check(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        with self.lock:
+            keys = paramiko.HostKeys()
+            if self.path.exists():
+                keys.load(str(self.path))
+            known = keys.lookup(hostname)
+            if known is not None and key.get_name() in known:
+                if known[key.get_name()] != key:
+                    raise HostKeyMismatch(
+                        f"{hostname}: host key changed (pinned in {self.path}); if the node "
+                        "was replaced, `sclust` forgets its key when the node is removed"
+                    )
+                return
+            keys.add(hostname, key.get_name(), key)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            keys.save(str(self.path))
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
+                         key: paramiko.PKey) -> None:
+        self.check(client, hostname, key)
+
+    def forget(self, names: Iterable[str]) -> None:
+        with self.lock:
+            if not self.path.exists():
+                return
+            keys = paramiko.HostKeys(str(self.path))
+            for name in names:
+                for stored in [h for h in keys.keys() if h == name]:
+                    del keys[stored]
+            keys.save(str(self.path))
+
+
+def check_destination(address: str) -> None:
+    """Refuse addresses outside $SCLUST_SSH_ONLY_TO (CIDRs), when set: a safety net for tests
+    and sandboxes, where an emulated EC2 may hand out real internet addresses."""
+    import ipaddress
+    import os
+
+    allowed = os.environ.get("SCLUST_SSH_ONLY_TO")
+    if not allowed:
+        return
+    ip = ipaddress.ip_address(address)
+    if not any(ip in ipaddress.ip_network(net.strip()) for net in allowed.split(",")):
+        raise SclustError(f"refusing to connect to {address}: outside SCLUST_SSH_ONLY_TO={allowed}")
+
+
+class Connection:
+    """One node's SSH connection, opened on first use and reused for every command."""
+
+    def __init__(self, alias: str, address: str, user: str, key_file: Path,
+                 host_keys: PinnedHostKeys, connect_timeout: float = 10) -> None:
+        self.alias = alias
+        self.address = address
+        self.user = user
+        self.key_file = key_file
+        self.host_keys = host_keys
+        self.connect_timeout = connect_timeout
+        self.client: paramiko.SSHClient | None = None
+        self.lock = threading.Lock()
+        self.commands_sent = 0
+
+    def open(self, wait: float = 0) -> paramiko.SSHClient:
+        """Connect, retrying for up to WAIT seconds while sshd comes up."""
+        with self.lock:
+            if self.client is not None and self.client.get_transport() is not None \
+                    and self.client.get_transport().is_active():
+                return self.client
+            deadline = time.monotonic() + wait
+            delay = 0.2
+            while True:
+                try:
+                    self.client = self._connect()
+                    return self.client
+                except SclustError:
+                    raise
+                except (OSError, paramiko.SSHException, EOFError) as error:
+                    if time.monotonic() + delay > deadline:
+                        raise SclustError(
+                            f"{self.alias} ({self.address}): SSH as {self.user} failed: "
+                            f"{error or type(error).__name__}"
+                        ) from None
+                    log.debug("%s: ssh not ready (%s); retrying", self.alias, error)
+                    time.sleep(delay)
+                    delay = min(delay * 1.5, 3)
+
+    def _connect(self) -> paramiko.SSHClient:
+        check_destination(self.address)
+        sock = socket.create_connection((self.address, 22), timeout=self.connect_timeout)
+        # Without TCP_NODELAY each small command waits on Nagle's algorithm (~40 ms).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        client = paramiko.SSHClient()
+        # No keys are loaded into the client, so every key goes through the pinning policy.
+        client.set_missing_host_key_policy(self.host_keys)
+        try:
+            client.connect(
+                self.address, username=self.user, key_filename=str(self.key_file), sock=sock,
+                timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
+                auth_timeout=self.connect_timeout, allow_agent=False, look_for_keys=False,
+            )
+        except BaseException:
+            client.close()
+            sock.close()
+            raise
+        return client
+
+    def run(self, command: str, sudo: bool = False, stdin: str | None = None,
+            timeout: float = 600, check: bool = True) -> Result:
+        """Run COMMAND (a shell script) on the node; as root through sudo when asked."""
+        client = self.open()
+        script = command
+        if sudo and self.user != "root":
+            script = f"sudo -n bash -c {shlex.quote(command)}"
+        self.commands_sent += 1
+        log.debug("%s$ %s", self.alias, short(command))
+        stdin_stream, stdout, stderr = client.exec_command(script, timeout=timeout)
+        if stdin is not None:
+            stdin_stream.write(stdin)
+        stdin_stream.channel.shutdown_write()
+        out = stdout.read().decode(errors="replace")
+        err = stderr.read().decode(errors="replace")
+        status = stdout.channel.recv_exit_status()
+        result = Result(self.alias, command, status, out, err)
+        return result.check() if check else result
+
+    def close(self) -> None:
+        with self.lock:
+            if self.client is not None:
+                self.client.close()
+                self.client = None
+
+
+def fan_out(items: list[T], action: Callable[[T], object], name: Callable[[T], str]
+            ) -> dict[str, object]:
+    """Run ACTION on every item in parallel; a dict name -> result or the exception raised."""
+    results: dict[str, object] = {}
+    if not items:
+        return results
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(items))) as pool:
+        futures = {name(item): pool.submit(action, item) for item in items}
+        for key, future in futures.items():
+            try:
+                results[key] = future.result()
+            except Exception as error:  # reported per node by the caller
+                results[key] = error
+    return results
+
+
+def raise_failures(results: dict[str, object], doing: str) -> None:
+    """One error naming every node that failed, each with its own reason."""
+    failures = {k: v for k, v in results.items() if isinstance(v, BaseException)}
+    if failures:
+        lines = [f"{doing} failed on {len(failures)} node(s):"]
+        lines += [f"  {str(error)}" if str(error).startswith(node) else f"  {node}: {error}"
+                  for node, error in sorted(failures.items())]
+        raise SclustError("\n".join(lines))
