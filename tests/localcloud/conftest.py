@@ -6,17 +6,15 @@ a skip is a failure."""
 
 from __future__ import annotations
 
-import io
 import os
-import socket
-import subprocess
-import time
+import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # for localcloud_helpers
+from localcloud_helpers import LocalCloud, connect, restart  # noqa: E402
 
 
 def require_local_cloud() -> None:
@@ -31,19 +29,6 @@ def require_local_cloud() -> None:
         pytest.skip(reason)
 
 
-@dataclass
-class LocalCloud:
-    """The session's local cloud: its state dir, endpoint and an EC2 client."""
-
-    state_dir: Path
-    url: str
-    ec2: Any
-    key_name: str
-    key_pem: str
-    subnet_id: str
-    zone: str
-
-
 @pytest.fixture(scope="session")
 def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     require_local_cloud()
@@ -52,7 +37,7 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud
     state_dir = tmp_path_factory.mktemp("localcloud")
     os.environ["SCLUST_LOCAL_PORT"] = "0"  # any free port: never clash with a user's daemon
     endpoint = control.up(state_dir)
-    cloud = _connect(state_dir, endpoint.url)
+    cloud = connect(state_dir, endpoint.url)
     try:
         yield cloud
     finally:
@@ -60,132 +45,11 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud
         assert left == [], f"local cloud left {left}"
 
 
-def _connect(state_dir: Path, url: str) -> LocalCloud:
-    import boto3
-
-    ec2 = boto3.client("ec2", endpoint_url=url, region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
-    key = ec2.create_key_pair(KeyName="localcloud-tests", KeyType="ed25519")
-    subnet = sorted(ec2.describe_subnets()["Subnets"], key=lambda s: s["AvailabilityZone"])[0]
-    return LocalCloud(state_dir, url, ec2, "localcloud-tests", key["KeyMaterial"],
-                      subnet["SubnetId"], subnet["AvailabilityZone"])
-
-
 @pytest.fixture
 def cloud(local_cloud: LocalCloud) -> LocalCloud:
     """The session cloud, brought back up if a test took it down."""
     from cluster.localcloud import control
 
-    endpoint = control.running_endpoint(control.Layout(local_cloud.state_dir))
-    if endpoint is None:
-        endpoint = control.up(local_cloud.state_dir)
-        fresh = _connect(local_cloud.state_dir, endpoint.url)
-        local_cloud.__dict__.update(fresh.__dict__)
+    if control.running_endpoint(control.Layout(local_cloud.state_dir)) is None:
+        restart(local_cloud)
     return local_cloud
-
-
-def launch(cloud: LocalCloud, count: int = 1, **extra: Any) -> list[dict[str, Any]]:
-    """Run `count` instances into the test subnet and wait until all are running."""
-    response = cloud.ec2.run_instances(
-        ImageId="ami-12345678", InstanceType="t3.micro", MinCount=count, MaxCount=count,
-        KeyName=cloud.key_name, SubnetId=cloud.subnet_id, **extra)
-    ids = [i["InstanceId"] for i in response["Instances"]]
-    return wait_state(cloud, ids, "running")
-
-
-def wait_state(cloud: LocalCloud, ids: list[str], state: str,
-               timeout: float = 30) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = describe(cloud, ids)
-        if all(i["State"]["Name"] == state for i in found):
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not {state} after {timeout} s: "
-                                 f"{[(i['InstanceId'], i['State']['Name']) for i in found]}")
-        time.sleep(0.1)
-
-
-def describe(cloud: LocalCloud, ids: list[str]) -> list[dict[str, Any]]:
-    reservations = cloud.ec2.describe_instances(InstanceIds=ids)["Reservations"]
-    by_id = {i["InstanceId"]: i for r in reservations for i in r["Instances"]}
-    return [by_id[i] for i in ids]
-
-
-def terminate(cloud: LocalCloud, instances: list[dict[str, Any]]) -> None:
-    ids = [i["InstanceId"] for i in instances]
-    if ids:
-        cloud.ec2.terminate_instances(InstanceIds=ids)
-        wait_state(cloud, ids, "terminated")
-
-
-class Ssh:
-    """One paramiko connection (TCP_NODELAY, as sclust does) to an instance."""
-
-    def __init__(self, address: str, key_pem: str, user: str = "root"):
-        import paramiko
-
-        key = paramiko.Ed25519Key.from_private_key(io.StringIO(key_pem))
-        sock = socket.create_connection((address, 22), timeout=10)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.client = paramiko.SSHClient()
-        self.client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-        self.client.connect(address, username=user, pkey=key, sock=sock, timeout=10,
-                            allow_agent=False, look_for_keys=False)
-
-    def run(self, command: str, check: bool = True) -> tuple[int, str, str]:
-        _, stdout, stderr = self.client.exec_command(command, timeout=60)
-        out, err = stdout.read().decode(), stderr.read().decode()
-        code = stdout.channel.recv_exit_status()
-        if check and code != 0:
-            raise AssertionError(f"{command!r} exited {code}: {err or out}")
-        return code, out, err
-
-    def close(self) -> None:
-        self.client.close()
-
-
-def ssh_to(cloud: LocalCloud, instance: dict[str, Any], user: str = "root") -> Ssh:
-    address = instance.get("PublicIpAddress") or instance["PrivateIpAddress"]
-    return Ssh(address, cloud.key_pem, user)
-
-
-def reboot_and_wait(cloud: LocalCloud, instance: dict[str, Any], timeout: float = 20) -> Ssh:
-    """Reboot, then wait until the host has really restarted (its /run is fresh); a new SSH."""
-    ssh = ssh_to(cloud, instance)
-    ssh.run("touch /run/before-reboot")
-    ssh.close()
-    cloud.ec2.reboot_instances(InstanceIds=[instance["InstanceId"]])
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            ssh = ssh_to(cloud, instance)
-        except Exception:
-            time.sleep(0.1)
-            continue
-        if ssh.run("test -e /run/before-reboot", check=False)[0] != 0:
-            return ssh
-        ssh.close()
-        time.sleep(0.1)
-    raise AssertionError("the instance did not reboot")
-
-
-def machine_leftovers(state_dir: Path, daemon_running: bool = False) -> list[str]:
-    """What of the local cloud exists on the machine, found with the system's own tools
-    (independently of the code under test). With the daemon running, its bridge and its own
-    process are expected and not reported."""
-    def lines(*argv: str) -> list[str]:
-        return subprocess.run(argv, capture_output=True, text=True).stdout.splitlines()
-
-    left = [f"netns {n}" for n in lines("ip", "netns", "list") if n.startswith("scl-")]
-    left += [f"link {n}" for n in lines("ip", "-o", "link", "show")
-             if ": sv-" in n or (": sclbr0" in n and not daemon_running)]
-    left += [f"mount {m}" for m in lines("findmnt", "-rn", "-o", "TARGET")
-             if m.startswith(str(state_dir))]
-    left += [f"loop {n}" for n in lines("losetup", "-a") if str(state_dir) in n]
-    left += [f"process {p}" for p in lines("ps", "-eo", "pid,args")
-             if str(state_dir) in p and "pytest" not in p
-             and not (daemon_running and "cluster.localcloud.daemon" in p)]
-    if not daemon_running:  # no sshd runs on the machine itself: any would be a host's
-        left += [f"process {p}" for p in lines("ps", "-eo", "pid,comm") if p.endswith(" sshd")]
-    return left

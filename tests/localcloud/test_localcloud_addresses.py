@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import launch, ssh_to, terminate, wait_state
+from localcloud_helpers import launch, ssh_to, terminate, wait_state
 
 PUBLIC = ipaddress.IPv4Network("198.18.0.0/16")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import time
 
-from conftest import describe, launch, reboot_and_wait, ssh_to, terminate, wait_state
+from localcloud_helpers import describe, launch, reboot_and_wait, ssh_to, terminate, wait_state
 
 
 def test_three_instances_answer_ssh_with_their_own_hostnames(cloud):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import launch, ssh_to, terminate, wait_state
+from localcloud_helpers import launch, ssh_to, terminate, wait_state
 
 
 def volume_state(cloud, volume_id):
