@@ -216,9 +216,13 @@ class Cloud:
                 self.hosts[instance_id] = host
         with host.lock:
             if step == "boot":
+                began = time.monotonic()
                 host.public_ips = set(want.public_ips)
                 host.boot()
                 self._sync_volumes(host, want.volumes)
+                log.info("booted %s (%s, %s) in %.2f s", instance_id, want.spec.private_ip,
+                         ",".join(sorted(want.public_ips)) or "no public address",
+                         time.monotonic() - began)
             elif step == "reboot":
                 with self.lock:
                     self._reboots.discard(instance_id)

@@ -138,6 +138,12 @@ def up(directory: Path | None = None) -> LocalEndpoint:
     if other is not None and other != str(layout.root):
         raise AnotherCloudRunning(f"another local cloud runs on this machine (state dir {other}); "
                                   f"stop it first: SCLUST_LOCAL_DIR={other} sclust local down")
+    from cluster.localcloud.network import routes_colliding_with_ours
+
+    colliding = routes_colliding_with_ours()
+    if colliding:
+        raise LocalCloudError("this machine routes part of the local cloud's ranges "
+                              f"(172.31.0.0/16, 198.18.0.0/16) elsewhere: {colliding[0]}")
     layout.root.mkdir(parents=True, exist_ok=True)
     if _daemon_pid(layout) is not None:  # alive but not answering: wait for it below
         pid = _daemon_pid(layout)
@@ -149,7 +155,10 @@ def up(directory: Path | None = None) -> LocalEndpoint:
         if endpoint is not None:
             return endpoint
         if pid is None or not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
-            raise LocalCloudError(f"the local cloud daemon exited: {_log_tail(layout)}")
+            # Ours died; another `up` of this same state dir may have won the race.
+            pid = _daemon_pid(layout)
+            if pid is None:
+                raise LocalCloudError(f"the local cloud daemon exited: {_log_tail(layout)}")
         time.sleep(0.1)
     raise LocalCloudError(
         f"the local cloud did not answer within {START_TIMEOUT:.0f} s: {_log_tail(layout)}")

@@ -70,9 +70,11 @@ class Host:
         network.create_host_network(self.journal, self.spec.instance_id,
                                     self.spec.private_ip, self.spec.prefixlen)
         try:
-            self._start_init()
+            # Addresses first: a client already trying SSH gets "refused" (and retries at
+            # once) instead of an unanswered ARP and a dropped SYN (retried after 1 s).
             if self.public_ips:
                 network.set_public_addresses(self.spec.instance_id, set(), self.public_ips)
+            self._start_init()
         except BaseException:
             self.halt()
             raise

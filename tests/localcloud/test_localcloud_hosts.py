@@ -116,3 +116,23 @@ def test_host_files_never_reach_the_real_machine(cloud):
         assert "zed:" not in Path("/etc/passwd").read_text()
     finally:
         terminate(cloud, [instance])
+
+
+def test_spot_request_is_fulfilled_by_a_real_host(cloud):
+    request = cloud.ec2.request_spot_instances(
+        SpotPrice="0.05", InstanceCount=1,
+        LaunchSpecification={"ImageId": "ami-1", "InstanceType": "t3.micro",
+                             "KeyName": cloud.key_name, "SubnetId": cloud.subnet_id},
+    )["SpotInstanceRequests"][0]
+    described = cloud.ec2.describe_spot_instance_requests(
+        SpotInstanceRequestIds=[request["SpotInstanceRequestId"]])["SpotInstanceRequests"][0]
+    [instance] = wait_state(cloud, [described["InstanceId"]], "running")
+    try:
+        assert instance.get("InstanceLifecycle") == "spot"
+        ssh = ssh_to(cloud, instance)
+        assert ssh.run("hostname")[1].startswith("ip-172-31-")
+        ssh.close()
+    finally:
+        cloud.ec2.cancel_spot_instance_requests(
+            SpotInstanceRequestIds=[request["SpotInstanceRequestId"]])
+        terminate(cloud, [instance])
