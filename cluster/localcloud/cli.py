@@ -31,7 +31,7 @@ def up(state_dir: Path | None) -> None:
                f"AWS_SECRET_ACCESS_KEY={endpoint.secret_key} AWS_DEFAULT_REGION={endpoint.region}")
 
 
-@local.command()
+@local.command(short_help="Stop the local cloud and remove everything it made.")
 @click.option("--state-dir", type=click.Path(path_type=Path), default=None, help=STATE_DIR_HELP)
 def down(state_dir: Path | None) -> None:
     """Stop the local cloud and remove every host, volume, address and process it made."""
@@ -45,7 +45,7 @@ def down(state_dir: Path | None) -> None:
                "(namespaces, links, mounts, loop devices, processes)")
 
 
-@local.command()
+@local.command(short_help="Show the endpoint and the hosts.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: endpoint, region, hosts.")
 @click.option("--state-dir", type=click.Path(path_type=Path), default=None, help=STATE_DIR_HELP)
 def status(as_json: bool, state_dir: Path | None) -> None:

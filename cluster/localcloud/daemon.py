@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         raise
     finally:
         layout.pid_file.unlink(missing_ok=True)
+        MACHINE_LOCK.unlink(missing_ok=True)  # still ours: we hold the lock
         os.close(lock_fd)
 
 
