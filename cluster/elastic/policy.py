@@ -1,0 +1,344 @@
+"""The elastic policy: cluster stats + settings in, decisions out. Pure: no I/O, no clock.
+
+`sclust loadbalance` (live, one SSH round trip for stats per iteration) and `sclust simulate`
+(trace replay) both call `Policy.decide`; whatever the policy remembers between calls travels in
+`Decision.memory`, so a policy object holds only its parameters.
+
+Counting rules, the same for every policy:
+- `min_nodes`/`max_nodes` count **workers**, never the master (StarCluster's `-n`/`-m` count the
+  master: the live loop subtracts it; the StarCluster port does the same internally).
+- Capacity = free slots of enabled hosts + slots of booting nodes (already paid for: never launch
+  twice for one backlog) + slots of hosts we drained and could re-enable.
+- Demand = the eligible pending jobs (held `hqw` and error `Eqw` jobs cannot start, so they never
+  launch nodes) and their array tasks, slot- and GPU-aware; a job no cluster within `max_nodes`
+  could ever run is reported as unschedulable instead of growing the cluster forever.
+- Removal never touches the master, a host running anything, or the last `min_nodes`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from cluster.elastic.stats import DRAINING, UP, ClusterStats, Host
+
+SECOND, HOUR = "second", "hour"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every policy is told about the cluster it scales."""
+
+    min_nodes: int = 0
+    max_nodes: int = 16
+    node_slots: int = 8  # slots of a node we launch
+    node_gpus: int = 0
+    boot_time: float = 120.0  # expected launch → exec host, seconds (billed: EC2 bills `running`)
+    billing: str = SECOND  # "second" (60 s minimum) or "hour"
+    interval: float = 30.0  # seconds between two decisions
+
+    def __post_init__(self) -> None:
+        if self.billing not in (SECOND, HOUR):
+            raise ValueError(f"billing must be {SECOND!r} or {HOUR!r}, not {self.billing!r}")
+        if not 0 <= self.min_nodes <= self.max_nodes:
+            raise ValueError("need 0 <= min_nodes <= max_nodes")
+        if self.node_slots < 1:
+            raise ValueError("node_slots must be at least 1")
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What a policy carries from one decision to the next (returned in every Decision)."""
+
+    last_change: float | None = None  # time of the last launch or removal
+    notes: tuple[tuple[str, float], ...] = ()  # policy-specific numbers
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do now. The executor applies, in this order: enable, launch, drain, remove.
+
+    Removal is drain → confirm still idle → remove from SGE → terminate: every host in `remove`
+    is also in `drain`, and the executor skips (and re-enables) any that picked up a job meanwhile.
+    Hosts only in `drain` are busy ones to retire once their jobs end (e.g. above a lowered max).
+    """
+
+    launch: int = 0
+    enable: tuple[str, ...] = ()
+    drain: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+    reason: str = ""
+    unschedulable: tuple[str, ...] = ()
+    memory: Memory = field(default_factory=Memory)
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.launch or self.enable or self.drain or self.remove)
+
+
+class Policy(Protocol):
+    """A scaling rule. Implementations are frozen dataclasses of their parameters."""
+
+    name: str
+
+    def decide(self, stats: ClusterStats, settings: Settings, memory: Memory) -> Decision:
+        """Decisions for this observation; must not mutate anything."""
+        ...
+
+
+# -- shared arithmetic ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    """One pass over the hosts: what is there, free, drained, idle, and allowed."""
+
+    workers: int  # non-master hosts not down, booting excluded
+    free_slots: int  # on enabled hosts + booting nodes
+    free_gpus: int
+    drained_slots: int  # free on hosts we drained (re-enabling them costs nothing)
+    drained_gpus: int
+    max_slots: int  # the cluster at `max_nodes`
+    max_gpus: int
+    room: int  # nodes `max_nodes` still allows (booting ones count)
+    excess: int  # nodes above `max_nodes` (the user lowered it)
+    idle: tuple[Host, ...]  # idle workers, enabled or drained, longest idle first
+
+
+def capacity(stats: ClusterStats, settings: Settings) -> Capacity:
+    """Summarize the hosts once per decision (a policy runs every few seconds, a simulation
+    runs it hundreds of thousands of times)."""
+    workers = free_slots = free_gpus = drained_slots = drained_gpus = slots = gpus = 0
+    idle: list[Host] = []
+    for host in stats.hosts:
+        if host.state == "down":
+            continue
+        slots += host.slots
+        gpus += host.gpus
+        if host.state == UP:
+            free_slots += max(0, host.slots - host.used_slots)
+            free_gpus += max(0, host.gpus - host.used_gpus)
+        elif host.state == DRAINING:
+            drained_slots += max(0, host.slots - host.used_slots)
+            drained_gpus += max(0, host.gpus - host.used_gpus)
+        if not host.is_master:
+            workers += 1
+            if not host.busy and host.idle_since is not None:
+                idle.append(host)
+    for node in stats.booting:
+        slots += node.slots
+        gpus += node.gpus
+        free_slots += node.slots
+        free_gpus += node.gpus
+    room = max(0, settings.max_nodes - workers - len(stats.booting))
+    idle.sort(key=lambda h: h.idle_since or 0.0)
+    return Capacity(
+        workers=workers,
+        free_slots=free_slots,
+        free_gpus=free_gpus,
+        drained_slots=drained_slots,
+        drained_gpus=drained_gpus,
+        max_slots=slots + room * settings.node_slots,
+        max_gpus=gpus + room * settings.node_gpus,
+        room=room,
+        excess=max(0, workers + len(stats.booting) - settings.max_nodes),
+        idle=tuple(idle),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    """What the eligible pending jobs want (`slots` is a lower bound once past `enough`)."""
+
+    slots: int = 0
+    gpus: int = 0
+    unschedulable: tuple[str, ...] = ()
+
+
+def demand(stats: ClusterStats, settings: Settings, cap: Capacity) -> Demand:
+    """Slots/GPUs of the eligible pending jobs and array tasks, in scheduler order.
+
+    Aggregate slots: SGE's fill-up PEs spread a parallel job over hosts, a serial job needs one
+    slot anywhere. Held (`hqw`) and error (`Eqw`) jobs cannot start, so they never count; a job
+    wider than the cluster at `max_nodes` is reported instead of growing it forever. Iteration
+    stops once every allowed node would be wanted, so a 100,000-job queue costs as a short one.
+    """
+    enough_slots = cap.free_slots + cap.drained_slots + cap.room * settings.node_slots
+    enough_gpus = cap.free_gpus + cap.drained_gpus + cap.room * settings.node_gpus
+    slots = gpus = 0
+    unschedulable: list[str] = []
+    for job in stats.pending:
+        if not job.eligible:
+            continue
+        if job.slots > cap.max_slots or job.gpus > cap.max_gpus:
+            unschedulable.append(job.job_id)
+            continue
+        slots += job.slots * job.tasks
+        gpus += job.gpus * job.tasks
+        if slots >= enough_slots and gpus >= enough_gpus:
+            break
+    return Demand(slots, gpus, tuple(unschedulable))
+
+
+def nodes_for(slots: int, gpus: int, settings: Settings) -> int:
+    """New nodes of the launch template covering a shortfall (ceil, unlike StarCluster's //)."""
+    nodes = math.ceil(max(0, slots) / settings.node_slots)
+    if gpus > 0 and settings.node_gpus:
+        nodes = max(nodes, math.ceil(gpus / settings.node_gpus))
+    return nodes
+
+
+def grow(
+    stats: ClusterStats, settings: Settings, memory: Memory, name: str, cap: Capacity,
+    wanted: Demand,
+) -> Decision | None:
+    """Re-enable drained hosts, then launch, for what the backlog (or `min_nodes`) needs."""
+    short_slots = wanted.slots - cap.free_slots
+    short_gpus = wanted.gpus - cap.free_gpus
+    enable: list[str] = []
+    if (short_slots > 0 or short_gpus > 0) and (cap.drained_slots or cap.drained_gpus):
+        # Drained hosts are paid for already: take them back before launching; busy ones first.
+        drained = sorted(
+            (h for h in stats.hosts if h.state == DRAINING and not h.is_master),
+            key=lambda h: -h.used_slots,
+        )
+        for host in drained:
+            if short_slots <= 0 and short_gpus <= 0:
+                break
+            enable.append(host.name)
+            short_slots -= max(0, host.slots - host.used_slots)
+            short_gpus -= max(0, host.gpus - host.used_gpus)
+    below_min = max(0, settings.min_nodes - cap.workers - len(stats.booting))
+    launch = min(cap.room, max(nodes_for(short_slots, short_gpus, settings), below_min))
+    if not (launch or enable):
+        return None
+    why = f"{max(0, short_slots)} slots short" if launch > below_min else "min nodes"
+    return Decision(
+        launch=launch,
+        enable=tuple(enable),
+        reason=f"{name}: launch {launch}, enable {len(enable)} ({why})",
+        unschedulable=wanted.unschedulable,
+        memory=replace(memory, last_change=stats.now),
+    )
+
+
+def removable(
+    stats: ClusterStats, settings: Settings, cap: Capacity, wanted: Demand, idle_for: float,
+    keep_idle: int = 0,
+) -> list[Host]:
+    """Idle workers idle ≥ `idle_for`, longest idle first, above `min_nodes`, whose slots the
+    eligible backlog does not need; the `keep_idle` most recently idle ones stay."""
+    spare = cap.free_slots + cap.drained_slots - wanted.slots
+    budget = cap.workers - settings.min_nodes
+    candidates = cap.idle[: max(0, len(cap.idle) - keep_idle)]
+    chosen: list[Host] = []
+    for host in candidates:
+        if len(chosen) >= budget or stats.now - (host.idle_since or stats.now) < idle_for:
+            break
+        if host.slots <= spare:
+            chosen.append(host)
+            spare -= host.slots
+    return chosen
+
+
+def shrink(
+    stats: ClusterStats, memory: Memory, cap: Capacity, hosts: list[Host], why: str
+) -> Decision:
+    """Remove idle hosts (drain → confirm → remove); above a lowered `max_nodes`, also remove
+    idle ones regardless of time and drain busy ones, least loaded first, to retire later."""
+    chosen = {h.name for h in hosts}
+    names = [h.name for h in hosts]
+    busy: list[str] = []
+    if cap.excess > len(names):
+        enabled = sorted(
+            (h for h in stats.hosts if not h.is_master and h.state == UP and h.name not in chosen),
+            key=lambda h: (h.used_slots, -(h.launched_at or 0.0)),
+        )
+        for host in enabled[: cap.excess - len(names)]:
+            (busy if host.busy else names).append(host.name)
+    if not (names or busy):
+        return Decision(memory=memory)
+    return Decision(
+        drain=tuple(names + busy),
+        remove=tuple(names),
+        reason=f"{why}: remove {', '.join(names) or '-'}; drain {', '.join(busy) or '-'}",
+        memory=replace(memory, last_change=stats.now) if names else memory,
+    )
+
+
+def billed_hour_ends_soon(host: Host, now: float, margin: float) -> bool:
+    """Under hourly billing: is the host within `margin` s of the end of a paid hour?"""
+    if host.launched_at is None:
+        return True
+    into_hour = (now - host.launched_at) % 3600.0
+    return into_hour >= 3600.0 - margin
+
+
+# -- the sclust policy ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SclustPolicy:
+    """Ours: grow at once to what the backlog needs (plus a hedge against slow boots); shrink by
+    idle time priced by the billing rule.
+
+    Per-second billing: an idle node costs its idle seconds; removing it costs a boot (billed) the
+    next time demand comes back, so keeping it `keep_boots` boot-times is near the ski-rental
+    break-even (one boot) while covering short gaps; `idle_timeout` overrides. Hourly billing: an
+    hour started is paid, so an idle node stays until just before its hour ends, then goes.
+    """
+
+    name: str = "sclust"
+    idle_timeout: float | None = None  # None: keep_boots × boot_time, at least 60 s
+    keep_boots: float = 1.5
+    hedge: float = 0.5  # extra fraction launched for a shortfall of 2+ nodes
+
+    def timeout(self, settings: Settings) -> float:
+        if self.idle_timeout is not None:
+            return self.idle_timeout
+        return max(60.0, self.keep_boots * settings.boot_time)
+
+    def decide(self, stats: ClusterStats, settings: Settings, memory: Memory) -> Decision:
+        cap = capacity(stats, settings)
+        wanted = demand(stats, settings, cap)
+        grown = grow(stats, settings, memory, self.name, cap, wanted)
+        if grown is not None:
+            if grown.launch >= 2 and self.hedge > 0:
+                # A job needing k new nodes waits for the slowest of k boots; a few spares cut
+                # that tail (the first k up take the work) and cost one boot plus a short idle.
+                extra = math.ceil(self.hedge * grown.launch)
+                grown = replace(grown, launch=min(cap.room, grown.launch + extra))
+            return grown
+        if not cap.idle and not cap.excess:
+            return Decision(memory=memory, unschedulable=wanted.unschedulable)
+        if settings.billing == HOUR:
+            margin = settings.interval + 60.0  # the next decision would be in the next paid hour
+            hosts = [
+                h
+                for h in removable(stats, settings, cap, wanted, idle_for=0.0)
+                if billed_hour_ends_soon(h, stats.now, margin)
+            ]
+        else:
+            hosts = removable(stats, settings, cap, wanted, idle_for=self.timeout(settings))
+        decision = shrink(stats, memory, cap, hosts, f"{self.name}: idle")
+        return replace(decision, unschedulable=wanted.unschedulable)
+
+
+def make_policy(name: str, **params: float | int | None) -> Policy:
+    """A policy by its CLI name with its parameters (unknown names raise ValueError)."""
+    from cluster.elastic import baselines
+
+    registry: dict[str, type] = {
+        "sclust": SclustPolicy,
+        "starcluster": baselines.StarClusterPolicy,
+        "idle-timeout": baselines.IdleTimeoutPolicy,
+        "static": baselines.StaticPolicy,
+    }
+    if name not in registry:
+        raise ValueError(f"unknown policy {name!r}; choose from {', '.join(registry)}")
+    given = {k: v for k, v in params.items() if v is not None}
+    return registry[name](**given)
+
+
+POLICY_NAMES = ("sclust", "starcluster", "idle-timeout", "static")
