@@ -130,6 +130,21 @@ def install(cloud: Cloud) -> None:
                 raise error("IncorrectInstanceState", f"The instance '{instance.id}' is not "
                             f"in a state from which it can be {action}.")
 
+    def change_states(instances: list[Any], already: tuple[str, ...], move: Any,
+                      name: str, code: int) -> list[Any]:
+        """Move each instance (moto's own start/stop) into transition state `name`, except
+        those already where asked (reported unchanged, as EC2 does)."""
+        result = []
+        for instance in instances:
+            if instance._state.name in already:
+                result.append((instance, InstanceState(instance._state.name, instance._state.code)))
+                continue
+            previous = move(instance)
+            instance._state = InstanceState(name, code)
+            cloud.transition_started(instance.id)
+            result.append((instance, previous))
+        return result
+
     def start_instances(self: Any, instance_ids: list[str]) -> Any:
         instances = self.get_multi_instances_by_id(instance_ids)
         refuse_terminated(instances, "started")
@@ -137,36 +152,19 @@ def install(cloud: Cloud) -> None:
             if instance._state.name == "stopping":
                 raise error("IncorrectInstanceState", f"The instance '{instance.id}' is not "
                             "in a state from which it can be started.")
-        already = {i.id for i in instances if i._state.name in ("pending", "running")}
-        result = []
-        for instance in instances:
-            if instance.id in already:
-                result.append((instance, InstanceState(instance._state.name, instance._state.code)))
-                continue
-            previous = instance.start()
-            instance._state = InstanceState("pending", 0)
-            cloud.transition_started(instance.id)
-            result.append((instance, previous))
-        return result
+        return change_states(instances, ("pending", "running"), lambda i: i.start(),
+                             "pending", 0)
 
     orig_stop = EC2Backend.stop_instances
 
     def stop_instances(self: Any, instance_ids: list[str]) -> Any:
         instances = self.get_multi_instances_by_id(instance_ids)
         refuse_terminated(instances, "stopped")
-        result = []
-        for instance in instances:
-            if instance._state.name in ("stopping", "stopped"):
-                result.append((instance, InstanceState(instance._state.name, instance._state.code)))
-                continue
-            if instance.disable_api_stop is True:
-                result.extend(orig_stop(self, [instance.id]))  # raises moto's own error
-                continue
-            previous = instance.stop()
-            instance._state = InstanceState("stopping", 64)
-            cloud.transition_started(instance.id)
-            result.append((instance, previous))
-        return result
+        protected = [i.id for i in instances if i.disable_api_stop is True]
+        if protected:
+            orig_stop(self, protected)  # raises moto's OperationDisableApiStopNotPermitted
+        return change_states(instances, ("stopping", "stopped"), lambda i: i.stop(),
+                             "stopping", 64)
 
     orig_terminate = EC2Backend.terminate_instances
 
