@@ -43,6 +43,7 @@ class RunningJob:
     slots: int
     started: float
     task: int | None = None
+    gpus: int = 0
 
 
 @dataclass(frozen=True, slots=True)
