@@ -6,8 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(python3 python3-venv python3-pip iproute2 util-linux procps psmisc
-              openssh-server openssh-client e2fsprogs)
+# The local cloud's hosts are overlays of this machine's root: what they run is installed here.
+APT_PACKAGES=(python3 python3-venv python3-pip iproute2 util-linux mount procps psmisc passwd sudo
+              openssh-server openssh-client e2fsprogs
+              gridengine-master gridengine-exec gridengine-client)
 
 install() {
   if [ "$(id -u)" != 0 ]; then
@@ -22,7 +24,14 @@ install() {
   if [ ${#missing[@]} -gt 0 ]; then
     echo ">>> installing ${missing[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Packages must not start their daemons (sshd, sge_qmaster) on this machine itself.
+    local policy=/usr/sbin/policy-rc.d created=""
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && created=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" >/dev/null
+    [ -z "$created" ] || rm -f "$policy"
   fi
   if [ ! -x .venv/bin/sclust ]; then
     echo ">>> installing sclust into .venv"

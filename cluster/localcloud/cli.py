@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-STATE_DIR_HELP = "State directory (default: $SCLUST_LOCAL_DIR or ~/.sclust/local)."
+STATE_DIR_HELP = "State directory (default: $SCLUST_LOCAL_DIR, else ~/.sclust/local)."
 
 
 @click.group("local")

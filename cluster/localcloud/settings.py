@@ -38,13 +38,15 @@ class LocalEndpoint:
 
 
 def state_dir(explicit: Path | None = None) -> Path:
-    """The local cloud's directory: explicit, else $SCLUST_LOCAL_DIR, else ~/.sclust/local."""
+    """The local cloud's directory: explicit, else $SCLUST_LOCAL_DIR, else $SCLUST_HOME/local (~/.sclust/local)."""
     if explicit is not None:
         return Path(explicit).absolute()
     env = os.environ.get("SCLUST_LOCAL_DIR")
     if env:
         return Path(env).absolute()
-    return Path.home() / ".sclust" / "local"
+    from cluster.paths import sclust_home
+
+    return sclust_home() / "local"
 
 
 def in_own_ranges(address: str) -> bool:
