@@ -9,6 +9,7 @@ queued, and then removes idle nodes whose uptime is ≥ `-k` minutes past a full
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from cluster.elastic.policy import (
@@ -18,6 +19,7 @@ from cluster.elastic.policy import (
     capacity,
     demand,
     grow,
+    next_timeout,
     removable,
     shrink,
 )
@@ -141,9 +143,12 @@ class IdleTimeoutPolicy:
         if grown is not None:
             return grown
         if not cap.idle and not cap.excess:
-            return Decision(memory=memory)
+            return Decision(memory=memory, quiet_until=math.inf)
         hosts = removable(stats, settings, cap, wanted, idle_for=self.idle_timeout)
-        return shrink(stats, memory, cap, hosts, f"{self.name}: idle ≥ {self.idle_timeout:g} s")
+        decision = shrink(stats, memory, cap, hosts, f"{self.name}: idle ≥ {self.idle_timeout:g} s")
+        if decision.changes:
+            return decision
+        return replace(decision, quiet_until=next_timeout(cap, self.idle_timeout))
 
 
 @dataclass(frozen=True)
@@ -161,4 +166,5 @@ class StaticPolicy:
         if launch > 0:
             return Decision(launch=launch, reason=f"static: {target} nodes",
                             memory=replace(memory, last_change=stats.now))
-        return shrink(stats, memory, capacity(stats, settings), [], "static")
+        decision = shrink(stats, memory, capacity(stats, settings), [], "static")
+        return decision if decision.changes else replace(decision, quiet_until=math.inf)

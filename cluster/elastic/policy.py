@@ -71,6 +71,9 @@ class Decision:
     reason: str = ""
     unschedulable: tuple[str, ...] = ()
     memory: Memory = field(default_factory=Memory)
+    # Unless the stats change (a job arrives or ends, a node joins), deciding again before this
+    # time gives nothing new: the live loop may poll less, the simulator skips decisions.
+    quiet_until: float | None = None
 
     @property
     def changes(self) -> bool:
@@ -267,6 +270,11 @@ def shrink(
     )
 
 
+def next_timeout(cap: Capacity, idle_for: float) -> float:
+    """When the first idle host reaches `idle_for` (∞ with none idle)."""
+    return min(((h.idle_since or 0.0) + idle_for for h in cap.idle), default=math.inf)
+
+
 def billed_hour_ends_soon(host: Host, now: float, margin: float) -> bool:
     """Under hourly billing: is the host within `margin` s of the end of a paid hour?"""
     if host.launched_at is None:
@@ -311,7 +319,8 @@ class SclustPolicy:
                 grown = replace(grown, launch=min(cap.room, grown.launch + extra))
             return grown
         if not cap.idle and not cap.excess:
-            return Decision(memory=memory, unschedulable=wanted.unschedulable)
+            return Decision(memory=memory, unschedulable=wanted.unschedulable,
+                            quiet_until=math.inf)
         if settings.billing == HOUR:
             margin = settings.interval + 60.0  # the next decision would be in the next paid hour
             hosts = [
@@ -322,6 +331,8 @@ class SclustPolicy:
         else:
             hosts = removable(stats, settings, cap, wanted, idle_for=self.timeout(settings))
         decision = shrink(stats, memory, cap, hosts, f"{self.name}: idle")
+        if not decision.changes and settings.billing != HOUR:
+            decision = replace(decision, quiet_until=next_timeout(cap, self.timeout(settings)))
         return replace(decision, unschedulable=wanted.unschedulable)
 
 

@@ -249,8 +249,14 @@ class Simulation:
     def run(self) -> SimResult:
         jobs, events = self.jobs, self.events
         total, done, next_job = len(jobs), 0, 0
-        now = next_tick = jobs[0].submit if jobs else 0.0
+        now = next_tick = origin = jobs[0].submit if jobs else 0.0
         idle_since = now  # last time anything ran, booted or arrived
+        quiet_until: float | None = None  # the policy's word: nothing to do before then
+
+        def grid(moment: float) -> float:
+            """The first decision time at or after `moment` (decisions keep their rhythm)."""
+            return origin + math.ceil((moment - origin) / self.interval) * self.interval
+
         while done < total:
             candidates = [next_tick]
             if next_job < total:
@@ -258,6 +264,16 @@ class Simulation:
             if events:
                 candidates.append(events[0][0])
             now = min(candidates)
+            if not events and next_job >= total and now - idle_since > STALL_LIMIT:
+                # Jobs wait, nothing runs or boots, and the policy will not act: give up.
+                now = idle_since + STALL_LIMIT
+                self.unfinished = total - done
+                break
+            changed = (events and events[0][0] <= now) or (
+                next_job < total and jobs[next_job].submit <= now
+            )
+            if changed and quiet_until is not None:
+                quiet_until, next_tick = None, grid(now)
             while events and events[0][0] <= now:
                 _, kind, _, payload = heapq.heappop(events)
                 if kind == _FINISH:
@@ -277,11 +293,11 @@ class Simulation:
                     self._apply(decision, now)
                     self._dispatch(now)
                 next_tick = now + self.interval
+                if decision.quiet_until is not None and not decision.changes:
+                    quiet_until = decision.quiet_until
+                    next_tick = max(next_tick, grid(min(quiet_until, 1e300)))
             if events or next_job < total:
                 idle_since = now
-            elif now - idle_since > STALL_LIMIT:
-                self.unfinished = total - done
-                break
         return self._result(now)
 
     def _result(self, end: float) -> SimResult:

@@ -87,6 +87,12 @@ def test_a_policy_that_never_launches_ends_with_unfinished_jobs():
     assert result.unfinished == 1 and result.node_hours == 0
 
 
+def test_a_policy_quiet_forever_with_waiting_jobs_stops_with_finite_bills():
+    result = simulate([job("a", 0, 10)], StaticPolicy(nodes=0), sim())
+    assert result.unfinished == 1 and result.node_hours == 0
+    assert result.makespan < 10 * 86400
+
+
 def test_boot_delays_are_seeded():
     jobs = [job(str(i), i * 3000, 100) for i in range(6)]
     policy = IdleTimeoutPolicy(idle_timeout=60)
