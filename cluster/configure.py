@@ -148,7 +148,8 @@ class Configurator:
         clients = [h for h in hosts if h.name != self.name(master)]
         script += steps.exports_script(self.shared_paths(), clients)
         if not s.disable_queue:
-            script += sge.master_script(self.name(master), [h.name for h in hosts])
+            script += sge.master_script(self.name(master), [h.name for h in hosts],
+                                        s.cluster_user)
         output = self.run_each({master.alias: script}, "master setup")[master.alias].stdout
         return parse_master_output(output)
 
@@ -196,7 +197,8 @@ class Configurator:
             cpus, gpus = found
             exec_hosts.append(sge.ExecHost(self.name(by_alias[alias]),
                                            self.settings.slots_per_host or cpus, gpus))
-        self.run_each({master.alias: sge.queue_script(exec_hosts, list(gone))}, "queue setup")
+        script = sge.queue_script(exec_hosts, list(gone))
+        self.run_each({master.alias: script}, "queue setup")
 
 
 def parse_master_output(output: str) -> tuple[int, int, str]:

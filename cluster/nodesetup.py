@@ -125,6 +125,12 @@ def volume_mount_script(volume_id: str, device: str, mount_path: str,
 dev=""
 for candidate in {candidates}; do [ -b "$candidate" ] && dev=$candidate && break; done
 [ -n "$dev" ] || {{ echo "no block device for {volume_id} (tried {candidates})" >&2; exit 3; }}
+# A brand-new volume (no filesystem, no partition table at all) gets ext4; anything else
+# on it is never touched.
+if [ -z "$(blkid -p -o value -s TYPE "$dev" 2>/dev/null)" ] \
+    && [ -z "$(blkid -p -o value -s PTTYPE "$dev" 2>/dev/null)" ]; then
+  mkfs.ext4 -q "$dev"
+fi
 mkdir -p {path}
 if ! mountpoint -q {path}; then
   mount "$dev" {path} \

@@ -40,13 +40,16 @@ def wait_until(test: str, what: str, seconds: int = 60) -> str:
             f"{test} || {{ echo {shlex.quote(f'timed out: {what}')} >&2; exit 6; }}\n")
 
 
-def master_script(master: str, hosts: list[str]) -> str:
+def master_script(master: str, hosts: list[str], user: str) -> str:
     """Ensure a qmaster for this cluster runs on MASTER; HOSTS become admin and submit hosts.
 
     The image's own spool was made for another host, so it is rebuilt once (marker file);
-    later runs (start -x) keep the spool and with it the jobs.
+    later runs (start -x) keep the spool and with it the jobs. SGE refuses jobs of ids below
+    min_uid/min_gid (1000), and an image's own `sgeadmin` is a system account (Debian: 104),
+    so the minimum is lowered to the cluster USER's ids — before any execd reads it.
     """
     q = shlex.quote(master)
+    u = shlex.quote(user)
     host_list = ",".join(hosts)
     return ENV + INSTALL.format(
         probe="sge_qmaster", apt="gridengine-master gridengine-client gridengine-exec",
@@ -68,6 +71,13 @@ su -s /bin/sh sgeadmin -c 'echo {q} > {CELL_DIR}/common/act_qmaster'
 mkdir -p /run/gridengine && chown sgeadmin: /run/gridengine
 qconf -sh >/dev/null 2>&1 || /etc/init.d/gridengine-master start >/dev/null 2>&1 || true
 {wait_until("qconf -sh >/dev/null 2>&1", "sge_qmaster did not start", 60)}\
+conf=$(mktemp -d)  # qconf -Mconf takes the configuration's name from the file's
+qconf -sconf global > $conf/global
+uid=$(id -u {u}); gid=$(id -g {u})
+sed -i -e "s/^min_uid .*/min_uid $(( uid < 1000 ? uid : 1000 ))/" \
+  -e "s/^min_gid .*/min_gid $(( gid < 1000 ? gid : 1000 ))/" $conf/global
+(cd $conf && qconf -Mconf global >/dev/null) || {{ echo "cannot set min_uid" >&2; exit 10; }}
+rm -rf $conf
 qconf -ah {host_list} >/dev/null 2>&1 || true
 qconf -as {host_list} >/dev/null 2>&1 || true
 for h in {" ".join(hosts)}; do
@@ -183,7 +193,8 @@ qconf -Msconf sched >/dev/null
 """
     for name in names:
         script += f"qmod -e all.q@{name} >/dev/null 2>&1 || true\n"
-    script += "qhost >/dev/null\n"
+    # A queue put in error by an earlier failed setup would refuse every job.
+    script += "qmod -c all.q >/dev/null 2>&1 || true\nqhost >/dev/null\n"
     return script
 
 

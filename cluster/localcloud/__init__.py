@@ -14,7 +14,7 @@ __all__ = ["LocalEndpoint", "ensure_running"]
 def ensure_running(state_dir: Path | None = None) -> LocalEndpoint:
     """The local cloud's endpoint, starting the daemon first if it is not running.
 
-    `state_dir` defaults to $SCLUST_LOCAL_DIR, else $SCLUST_HOME/local (~/.sclust/local). Fast when already up."""
+    `state_dir` defaults to $SCLUST_LOCAL_DIR, else $SCLUST_HOME/local. Fast when already up."""
     from cluster.localcloud.control import up
 
     return up(state_dir)

@@ -38,7 +38,7 @@ class LocalEndpoint:
 
 
 def state_dir(explicit: Path | None = None) -> Path:
-    """The local cloud's directory: explicit, else $SCLUST_LOCAL_DIR, else $SCLUST_HOME/local (~/.sclust/local)."""
+    """The local cloud's directory: explicit, else $SCLUST_LOCAL_DIR, else $SCLUST_HOME/local."""
     if explicit is not None:
         return Path(explicit).absolute()
     env = os.environ.get("SCLUST_LOCAL_DIR")
