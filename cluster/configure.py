@@ -107,8 +107,12 @@ class Configurator:
         if busy and not force:
             raise SclustError(
                 f"jobs still run on {', '.join(busy)}: the node(s) are disabled in the queue "
-                "so no new job lands there; retry when they finish, or use --force to kill them"
+                "so no new job lands there; retry when they finish, or use --force to "
+                "reschedule them elsewhere"
             )
+        if busy:
+            evict = "".join(sge.evict_script(name) for name in names)
+            self.run_each({master.alias: evict}, "rescheduling jobs")
         staying = [n for n in self.exec_nodes if n not in gone]
         self.connect_all(staying)
         reports = self.run_each({n.alias: sge.exec_script(self.name(n)) for n in staying},

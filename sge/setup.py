@@ -205,6 +205,16 @@ def drain_script(name: str) -> str:
             f"| tail -n +3 | wc -l)\n")
 
 
+def evict_script(name: str) -> str:
+    """--force: reschedule NAME's jobs elsewhere (back to the queue, not lost); what cannot be
+    moved within 20 s is deleted, so the host can leave SGE."""
+    jobs = f"qstat -u '*' -s rs -q all.q@{name} 2>/dev/null | awk 'NR>2 {{print $1}}'"
+    return (ENV + f"qmod -f -rq all.q@{name} >/dev/null 2>&1 || true\n"
+            + f"for i in $(seq 100); do [ -z \"$({jobs})\" ] && break; sleep 0.2; done\n"
+            + f"left=$({jobs}); [ -z \"$left\" ] || qdel -f $left >/dev/null 2>&1 || true\n"
+            + f"for i in $(seq 50); do [ -z \"$({jobs})\" ] && break; sleep 0.2; done\n")
+
+
 def parse_running_jobs(output: str) -> int:
     for line in output.splitlines():
         if line.startswith("running-jobs "):
