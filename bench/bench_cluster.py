@@ -1,0 +1,71 @@
+"""Node setup benchmark on the local cloud: wall time of `start` until SGE is ready, and SSH
+commands sent per node, for N = 2, 5, 10, 20 nodes (master included).
+
+Run as root: python bench/bench_cluster.py   (brings up and tears down its own local cloud)
+Goals: N = 10 ready in <= 20 s; N = 20 in <= 1.5 x the time of N = 5; commands per node
+independent of N.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def main(sizes: tuple[int, ...] = (2, 5, 10, 20)) -> None:
+    from cluster import configure
+    from cluster.cluster import ClusterManager
+    from cluster.config import AwsSettings, load_config
+    from cluster.ec2 import Cloud
+    from cluster.keys import public_key_openssh
+    from cluster.localcloud import control
+    from cluster.progress import Progress
+    from tests.conftest import cluster_config, write_key
+
+    commands: dict[str, int] = {}
+    original_run = configure.Connection.run
+
+    def counting_run(self, command, *args, **kwargs):
+        commands[self.alias] = commands.get(self.alias, 0) + 1
+        return original_run(self, command, *args, **kwargs)
+
+    configure.Connection.run = counting_run  # type: ignore[method-assign]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["SCLUST_HOME"] = tmp
+        os.environ["SCLUST_LOCAL_PORT"] = "0"
+        endpoint = control.up(Path(tmp) / "local")
+        try:
+            cloud = Cloud(AwsSettings(region=endpoint.region, endpoint_url=endpoint.url,
+                                      access_key_id="testing", secret_access_key="testing"))
+            key = write_key(Path(tmp) / "k.pem")
+            cloud.import_key_pair("mykey", public_key_openssh(key))
+            for size in sizes:
+                config = load_config(cluster_config(Path(tmp), key, size=size,
+                                                    extra="LOGIN_USER = root\n"))
+                manager = ClusterManager(cloud, Progress(quiet=True),
+                                         key_file=lambda _: key)
+                commands.clear()
+                started = time.perf_counter()
+                manager.start(f"b{size}", config.template())
+                elapsed = time.perf_counter() - started
+                master = commands.pop("master", 0)
+                per_node = sorted(set(commands.values()))
+                rows.append((size, elapsed, master, per_node))
+                manager.terminate(f"b{size}")
+        finally:
+            control.down(Path(tmp) / "local")
+    print("| N (master included) | start until SGE ready | SSH commands: master | per node |")
+    print("|---|---|---|---|")
+    for size, elapsed, master, per_node in rows:
+        print(f"| {size} | {elapsed:.1f} s | {master} | {', '.join(map(str, per_node))} |")
+
+
+if __name__ == "__main__":
+    main()
