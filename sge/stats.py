@@ -16,6 +16,7 @@ the master and hands the texts here. What real SGE 8.1.9 prints and this handles
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -74,54 +75,80 @@ def count_tasks(ranges: str | None) -> int:
     return max(total, 1)
 
 
-def _request(job: ET.Element, names: tuple[str, ...]) -> int:
-    for request in job.iterfind("hard_request"):
-        if request.get("name") in names:
-            try:
-                return int(float(request.text or 0))
-            except ValueError:
-                return 0
-    return 0
+# qstat's job records are flat and regular: one regular-expression pass over the text picks the
+# few tags we need, several times faster than building an ElementTree (10,000 jobs: goal 0.2 s).
+_TOKENS = re.compile(
+    r"<job_list\s+state=[\"'](\w+)[\"']"
+    r"|<(JB_job_number|state|slots|tasks|queue_name|JAT_start_time|JB_submission_time)>([^<]*)"
+    r"|<hard_request\s+name=[\"']([^\"']+)[\"'][^>]*>([^<]*)"
+    r"|(</job_list>)"
+)
 
 
 def parse_qstat(
     text: str, utc_offset: float = 0.0, gpu_resources: tuple[str, ...] = ("gpu", "gpus")
 ) -> tuple[list[PendingJob], list[RunningJob]]:
     """Pending jobs (scheduler order) and running jobs/tasks from `qstat -u '*' -xml [-r] [-f]`."""
-    root = _xml(text, "qstat")
+    body = text.lstrip()
+    if not body.startswith("<") or "<job_info" not in body[:300]:
+        first = body.splitlines()[0][:80] if body else ""
+        raise StatsError(f"qstat: not XML job info: {first!r}")
     pending: list[PendingJob] = []
     running: list[RunningJob] = []
-    for job in root.iter("job_list"):
-        number = job.findtext("JB_job_number") or "?"
-        state = (job.findtext("state") or "").strip()
-        slots = int(job.findtext("slots") or 1)
-        tasks = job.findtext("tasks")
-        gpus = _request(job, gpu_resources)
-        queue = job.findtext("queue_name") or ""
-        if job.get("state") == "running" or queue:
-            task = int(tasks) if tasks and tasks.isdigit() else None
+    times: dict[str, float | None] = {}  # scripts submit many jobs in the same second
+
+    def when(stamp: str | None) -> float | None:
+        if stamp not in times:
+            times[stamp] = sge_time(stamp, utc_offset)  # type: ignore[index]
+        return times[stamp]  # type: ignore[index]
+
+    def flush(kind: str, fields: dict[str, str], gpus: int) -> None:
+        number = fields.get("JB_job_number", "?")
+        slots = int(fields.get("slots") or 1)
+        tasks = fields.get("tasks")
+        queue = fields.get("queue_name", "")
+        if kind == "running" or queue:
             running.append(
                 RunningJob(
                     job_id=number,
                     host=queue.partition("@")[2] or queue,
                     slots=slots,
-                    started=sge_time(job.findtext("JAT_start_time"), utc_offset) or 0.0,
-                    task=task,
+                    started=when(fields.get("JAT_start_time")) or 0.0,
+                    task=int(tasks) if tasks and tasks.isdigit() else None,
                     gpus=gpus,
                 )
             )
         else:
-            submitted = sge_time(job.findtext("JB_submission_time"), utc_offset)
             pending.append(
                 PendingJob(
                     job_id=number,
                     slots=slots,
-                    submitted=submitted if submitted is not None else 0.0,
+                    submitted=when(fields.get("JB_submission_time")) or 0.0,
                     tasks=count_tasks(tasks),
                     gpus=gpus,
-                    state=state or "qw",
+                    state=fields.get("state", "").strip() or "qw",
                 )
             )
+
+    kind: str | None = None
+    fields: dict[str, str] = {}
+    gpus = 0
+    for start, tag, value, request, amount, end in _TOKENS.findall(body):
+        if start:
+            kind, fields, gpus = start, {}, 0
+        elif end:
+            if kind is not None:
+                flush(kind, fields, gpus)
+            kind = None
+        elif kind is None:
+            continue  # a tag outside any job (`qstat -f` queue lines have their own <state>)
+        elif tag:
+            fields[tag] = value
+        elif request in gpu_resources:
+            try:
+                gpus = int(float(amount))
+            except ValueError:
+                gpus = 0
     return pending, running
 
 

@@ -281,6 +281,19 @@ def test_qhost_without_queues_falls_back_to_processor_count():
     assert hosts and all(h.slots in (2, 8) for h in hosts)
 
 
+def test_full_format_queue_lines_do_not_leak_into_jobs():
+    queue = (
+        "    <Queue-List>\n      <name>all.q@node002</name>\n      <qtype>BIP</qtype>\n"
+        "      <slots_used>8</slots_used>\n      <slots_total>8</slots_total>\n"
+        "      <state>au</state>\n"
+    )
+    # A queue instance's lines right after job 11's record, before job 12's.
+    full = QSTAT.replace("    </job_list>\n", "    </job_list>\n" + queue, 1)
+    full = full.replace("  </queue_info>", "    </Queue-List>\n  </queue_info>", 1)
+    assert full.count("<state>au</state>") == 1
+    assert parse_qstat(full) == parse_qstat(QSTAT)
+
+
 def test_not_xml_is_a_clear_error():
     with pytest.raises(StatsError, match="qstat: not XML"):
         parse_qstat("error: commlib error: got select error (Connection refused)")
