@@ -104,6 +104,8 @@ class Capacity:
     drained_gpus: int
     max_slots: int  # the cluster at `max_nodes`
     max_gpus: int
+    used_slots: int  # held by running jobs
+    used_gpus: int
     room: int  # nodes `max_nodes` still allows (booting ones count)
     excess: int  # nodes above `max_nodes` (the user lowered it)
     idle: tuple[Host, ...]  # idle workers, enabled or drained, longest idle first
@@ -113,12 +115,15 @@ def capacity(stats: ClusterStats, settings: Settings) -> Capacity:
     """Summarize the hosts once per decision (a policy runs every few seconds, a simulation
     runs it hundreds of thousands of times)."""
     workers = free_slots = free_gpus = drained_slots = drained_gpus = slots = gpus = 0
+    used_slots = used_gpus = 0
     idle: list[Host] = []
     for host in stats.hosts:
         if host.state == "down":
             continue
         slots += host.slots
         gpus += host.gpus
+        used_slots += min(host.used_slots, host.slots)
+        used_gpus += min(host.used_gpus, host.gpus)
         if host.state == UP:
             free_slots += max(0, host.slots - host.used_slots)
             free_gpus += max(0, host.gpus - host.used_gpus)
@@ -144,10 +149,15 @@ def capacity(stats: ClusterStats, settings: Settings) -> Capacity:
         drained_gpus=drained_gpus,
         max_slots=slots + room * settings.node_slots,
         max_gpus=gpus + room * settings.node_gpus,
+        used_slots=used_slots,
+        used_gpus=used_gpus,
         room=room,
         excess=max(0, workers + len(stats.booting) - settings.max_nodes),
         idle=tuple(idle),
     )
+
+
+MAX_BLOCKED_SCAN = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +167,8 @@ class Demand:
     slots: int = 0
     gpus: int = 0
     unschedulable: tuple[str, ...] = ()
+    blocked: int = 0  # jobs that cannot start before a running job ends, whatever we launch
+    blocked_slots: int = 0
 
 
 def demand(stats: ClusterStats, settings: Settings, cap: Capacity) -> Demand:
@@ -164,24 +176,36 @@ def demand(stats: ClusterStats, settings: Settings, cap: Capacity) -> Demand:
 
     Aggregate slots: SGE's fill-up PEs spread a parallel job over hosts, a serial job needs one
     slot anywhere. Held (`hqw`) and error (`Eqw`) jobs cannot start, so they never count; a job
-    wider than the cluster at `max_nodes` is reported instead of growing it forever. Iteration
-    stops once every allowed node would be wanted, so a 100,000-job queue costs as a short one.
+    wider than the cluster at `max_nodes` is reported instead of growing it forever. A job wider
+    than what `max_nodes` leaves beside the running jobs is *blocked*: nodes launched or kept for
+    it would idle until those jobs end (hours, maybe), and SGE runs smaller jobs past it anyway,
+    so it counts once it can start (as Slurm powers nodes up only for jobs it can allocate).
+    Iteration stops once every allowed node would be wanted: a 100,000-job queue costs as a
+    short one.
     """
     enough_slots = cap.free_slots + cap.drained_slots + cap.room * settings.node_slots
     enough_gpus = cap.free_gpus + cap.drained_gpus + cap.room * settings.node_gpus
-    slots = gpus = 0
+    slots = gpus = blocked = blocked_slots = 0
     unschedulable: list[str] = []
+    startable_slots = cap.max_slots - cap.used_slots
+    startable_gpus = cap.max_gpus - cap.used_gpus
     for job in stats.pending:
         if not job.eligible:
             continue
         if job.slots > cap.max_slots or job.gpus > cap.max_gpus:
             unschedulable.append(job.job_id)
             continue
+        if job.slots > startable_slots or job.gpus > startable_gpus:
+            blocked += 1
+            blocked_slots += job.slots * job.tasks
+            if blocked >= MAX_BLOCKED_SCAN:
+                break  # a queue of wide jobs: enough is known, stay cheap
+            continue
         slots += job.slots * job.tasks
         gpus += job.gpus * job.tasks
         if slots >= enough_slots and gpus >= enough_gpus:
             break
-    return Demand(slots, gpus, tuple(unschedulable))
+    return Demand(slots, gpus, tuple(unschedulable), blocked, blocked_slots)
 
 
 def nodes_for(slots: int, gpus: int, settings: Settings) -> int:
@@ -228,15 +252,14 @@ def grow(
 
 def removable(
     stats: ClusterStats, settings: Settings, cap: Capacity, wanted: Demand, idle_for: float,
-    keep_idle: int = 0,
+    reserve: int = 0,
 ) -> list[Host]:
-    """Idle workers idle ≥ `idle_for`, longest idle first, above `min_nodes`, whose slots the
-    eligible backlog does not need; the `keep_idle` most recently idle ones stay."""
-    spare = cap.free_slots + cap.drained_slots - wanted.slots
+    """Idle workers idle ≥ `idle_for`, longest idle first, above `min_nodes`, whose slots neither
+    the startable backlog nor `reserve` more slots need."""
+    spare = cap.free_slots + cap.drained_slots - wanted.slots - reserve
     budget = cap.workers - settings.min_nodes
-    candidates = cap.idle[: max(0, len(cap.idle) - keep_idle)]
     chosen: list[Host] = []
-    for host in candidates:
+    for host in cap.idle:
         if len(chosen) >= budget or stats.now - (host.idle_since or stats.now) < idle_for:
             break
         if host.slots <= spare:
@@ -301,6 +324,7 @@ class SclustPolicy:
     idle_timeout: float | None = None  # None: keep_boots × boot_time, at least 60 s
     keep_boots: float = 1.5
     hedge: float = 0.5  # extra fraction launched for a shortfall of 2+ nodes
+    blocked_timeout: float = 600.0  # idle time after which capacity kept for blocked jobs goes
 
     def timeout(self, settings: Settings) -> float:
         if self.idle_timeout is not None:
@@ -329,10 +353,18 @@ class SclustPolicy:
                 if billed_hour_ends_soon(h, stats.now, margin)
             ]
         else:
-            hosts = removable(stats, settings, cap, wanted, idle_for=self.timeout(settings))
+            # Idle capacity a blocked wide job will want once running jobs end is kept longer:
+            # relaunching it then would add a boot to a wait that is already long.
+            hosts = removable(stats, settings, cap, wanted, idle_for=self.timeout(settings),
+                              reserve=wanted.blocked_slots)
+            if not hosts and wanted.blocked_slots:
+                hosts = removable(stats, settings, cap, wanted, idle_for=self.blocked_timeout)
         decision = shrink(stats, memory, cap, hosts, f"{self.name}: idle")
         if not decision.changes and settings.billing != HOUR:
-            decision = replace(decision, quiet_until=next_timeout(cap, self.timeout(settings)))
+            soonest = next_timeout(cap, self.timeout(settings))
+            if wanted.blocked_slots:
+                soonest = min(soonest, next_timeout(cap, self.blocked_timeout))
+            decision = replace(decision, quiet_until=soonest)
         return replace(decision, unschedulable=wanted.unschedulable)
 
 
