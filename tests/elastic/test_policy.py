@@ -241,3 +241,32 @@ def test_starcluster_refuses_mixed_slot_counts():
     hosts = [busy("n1", slots=8), busy("n2", slots=4, used=4)]
     decision = decide(StarClusterPolicy(), sc_stats(5000, hosts=hosts))
     assert decision.launch == 0 and "not consistent" in decision.reason
+
+
+def test_a_wide_job_blocked_by_running_jobs_launches_nothing():
+    # 16 of the 128 slots a 16-node cluster can have are busy: a 128-slot job must wait for
+    # them whatever we launch, so nodes launched now would only idle.
+    hosts = [busy("n1"), busy("n2")]
+    stats = ClusterStats.of(NOW, hosts=hosts, pending=[PendingJob("wide", 128, NOW - 60)])
+    decision = decide(PLAIN, stats)
+    assert decision.launch == 0 and decision.unschedulable == ()
+    startable = ClusterStats.of(
+        NOW, hosts=[busy("n1", used=0)], pending=[PendingJob("w", 120, NOW)]
+    )
+    assert decide(PLAIN, startable).launch == 14  # ceil((120 - 8) / 8)
+
+
+def test_idle_capacity_kept_for_a_blocked_job_goes_after_the_blocked_timeout():
+    policy = SclustPolicy(idle_timeout=100, blocked_timeout=600)
+    wide = [PendingJob("wide", 128, NOW - 60)]
+    for idle_for, removed in ((300, ()), (600, ("n3",))):
+        hosts = [busy("n1"), busy("n2"), idle("n3", NOW - idle_for)]
+        assert decide(policy, ClusterStats.of(NOW, hosts=hosts, pending=wide)).remove == removed
+
+
+def test_a_quiet_decision_says_until_when():
+    policy = SclustPolicy(idle_timeout=300)
+    all_busy = decide(policy, ClusterStats.of(NOW, hosts=[busy("n1")]))
+    assert all_busy.quiet_until == float("inf")
+    one_idle = decide(policy, ClusterStats.of(NOW, hosts=[busy("n1"), idle("n2", NOW - 100)]))
+    assert one_idle.quiet_until == NOW + 200
