@@ -185,6 +185,7 @@ def demand(stats: ClusterStats, settings: Settings, cap: Capacity) -> Demand:
     """
     enough_slots = cap.free_slots + cap.drained_slots + cap.room * settings.node_slots
     enough_gpus = cap.free_gpus + cap.drained_gpus + cap.room * settings.node_gpus
+    idle_slots = cap.free_slots + cap.drained_slots  # blocked jobs can reserve no more than this
     slots = gpus = blocked = blocked_slots = 0
     unschedulable: list[str] = []
     startable_slots = cap.max_slots - cap.used_slots
@@ -200,10 +201,10 @@ def demand(stats: ClusterStats, settings: Settings, cap: Capacity) -> Demand:
             blocked_slots += job.slots * job.tasks
             if blocked >= MAX_BLOCKED_SCAN:
                 break  # a queue of wide jobs: enough is known, stay cheap
-            continue
-        slots += job.slots * job.tasks
-        gpus += job.gpus * job.tasks
-        if slots >= enough_slots and gpus >= enough_gpus:
+        else:
+            slots += job.slots * job.tasks
+            gpus += job.gpus * job.tasks
+        if slots >= enough_slots and gpus >= enough_gpus and blocked_slots >= idle_slots:
             break
     return Demand(slots, gpus, tuple(unschedulable), blocked, blocked_slots)
 
