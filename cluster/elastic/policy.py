@@ -337,9 +337,10 @@ class SclustPolicy:
         wanted = demand(stats, settings, cap)
         grown = grow(stats, settings, memory, self.name, cap, wanted)
         if grown is not None:
-            if grown.launch >= 2 and self.hedge > 0:
+            if grown.launch >= 2 and self.hedge > 0 and settings.billing == SECOND:
                 # A job needing k new nodes waits for the slowest of k boots; a few spares cut
-                # that tail (the first k up take the work) and cost one boot plus a short idle.
+                # that tail (the first k up take the work) and cost one boot plus a short idle
+                # (not under hourly billing, where each spare would cost a whole hour).
                 extra = math.ceil(self.hedge * grown.launch)
                 grown = replace(grown, launch=min(cap.room, grown.launch + extra))
             return grown

@@ -98,6 +98,8 @@ def test_hedge_launches_spares_only_for_multi_node_shortfalls():
     assert decide(ours, ClusterStats.of(NOW, pending=jobs(32))).launch == 6  # 4 + ceil(4 / 2)
     room_for_one_more = Settings(max_nodes=5)
     assert decide(ours, ClusterStats.of(NOW, pending=jobs(32)), room_for_one_more).launch == 5
+    hourly = Settings(billing="hour")
+    assert decide(ours, ClusterStats.of(NOW, pending=jobs(32)), hourly).launch == 4
 
 
 def test_idle_host_is_drained_then_removed_after_the_timeout():
