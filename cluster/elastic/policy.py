@@ -13,6 +13,16 @@ Counting rules, the same for every policy:
   launch nodes) and their array tasks, slot- and GPU-aware; a job no cluster within `max_nodes`
   could ever run is reported as unschedulable instead of growing the cluster forever.
 - Removal never touches the master, a host running anything, or the last `min_nodes`.
+
+StarCluster's known weaknesses, and where they are fixed: mixed slot counts or a master that is
+not an exec host (capacity is summed per host; `Host.is_master`); `qw_slots // slots_per_host`
+(shortfalls round up, `nodes_for`); waits wrapping at 24 h (plain float seconds); `hqw`/`Eqw`
+jobs (parsed, reported, never launch nodes); removal without `qmod -d` (every `remove` is also a
+`drain`, the executor confirms the host is still idle); the billing-hour rule (billing is a
+setting); blocking adds (booting nodes count as capacity, the caller does not wait for them);
+many calls per iteration (one parse of one SSH round trip; `Decision.quiet_until` says when
+polling again is pointless). SGE spreading jobs by load so no node idles is SGE configuration
+(fill-up by sequence number), which the simulator models.
 """
 
 from __future__ import annotations
@@ -317,8 +327,9 @@ class SclustPolicy:
 
     Per-second billing: an idle node costs its idle seconds; removing it costs a boot (billed) the
     next time demand comes back, so keeping it `keep_boots` boot-times is near the ski-rental
-    break-even (one boot) while covering short gaps; `idle_timeout` overrides. Hourly billing: an
-    hour started is paid, so an idle node stays until just before its hour ends, then goes.
+    break-even (one boot) while covering short gaps; `idle_timeout` overrides. Idle capacity that
+    a blocked wide job will want once running jobs end stays up to `blocked_timeout`. Hourly
+    billing: an hour started is paid, so an idle node stays until just before its hour ends.
     """
 
     name: str = "sclust"
