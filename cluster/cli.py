@@ -498,16 +498,16 @@ def createkey(app: AppContext, name: str, output_file: str | None,
                f"add to your config:\n[key {name}]\nKEY_LOCATION = {path}")
 
 
-def register_optional_commands() -> None:
-    """Commands from sub-packages that may be absent (the local cloud)."""
-    try:
-        from cluster.localcloud.cli import local
-    except ImportError:
-        return
+def register_commands() -> None:
+    """Command groups that live with their feature (their modules import only click)."""
+    from cluster.elastic.cli import simulate
+    from cluster.localcloud.cli import local
+
     main.add_command(local)
+    main.add_command(simulate)
 
 
-register_optional_commands()
+register_commands()
 
 
 if __name__ == "__main__":
