@@ -151,3 +151,39 @@ def test_policies_on_a_real_trace_prefix_respect_the_bounds_and_rank_as_designed
     assert results["sclust"].node_hours < results["idle-timeout"].node_hours
     assert results["sclust"].node_hours < results["static"].node_hours
     assert p95["sclust"] < p95["starcluster"]
+
+
+class Checked:
+    """Wraps a Simulation's `_apply` to check every decision against the rules as it runs."""
+
+    def __init__(self, simulation, settings: Settings) -> None:
+        self.simulation, self.settings, self.applied = simulation, settings, 0
+        self.original = simulation._apply
+        simulation._apply = self.apply
+
+    def apply(self, decision: Decision, now: float) -> None:
+        nodes = {node.name: node for node in self.simulation.nodes}
+        for name in decision.remove:
+            assert name in decision.drain, "removal without draining first"
+            assert nodes[name].free == nodes[name].slots, "removing a host that runs a job"
+        self.original(decision, now)
+        assert len(self.simulation.nodes) <= self.settings.max_nodes
+        assert len(self.simulation.nodes) >= min(self.settings.min_nodes, len(nodes))
+        self.applied += 1
+
+
+@pytest.mark.parametrize("policy", [SclustPolicy(), StarClusterPolicy(), IdleTimeoutPolicy()],
+                         ids=lambda p: p.name)
+def test_policies_keep_the_rules_on_a_real_trace_prefix(policy):
+    from cluster.elastic.simulator import Simulation
+
+    path = TRACES / "NASA-iPSC-1993-3.1-cln.swf.gz"
+    if not path.exists():
+        pytest.skip("shared traces not beside the repo")
+    settings = SimSettings(policy=Settings(min_nodes=1, max_nodes=6, node_slots=8,
+                                           boot_time=120), boot_spread=0.3)
+    jobs, _ = fit_to_cluster(load_trace(path)[:1500], settings.policy)
+    simulation = Simulation(jobs, policy, settings)
+    checked = Checked(simulation, settings.policy)
+    result = simulation.run()
+    assert checked.applied > 10 and result.unfinished == 0
