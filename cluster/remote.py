@@ -11,12 +11,11 @@ from pathlib import Path
 
 from cluster.cluster import ClusterManager
 from cluster.config import Config
+from cluster.configure import DEFAULT_LOGIN_USER
 from cluster.errors import SclustError
 from cluster.paths import known_hosts_file
 from cluster.ssh import check_destination
 from cluster.state import ClusterInfo, Node
-
-DEFAULT_LOGIN_USER = "root"
 
 
 @dataclass
