@@ -55,9 +55,8 @@ class ClusterManager:
         return Configurator(info, self.key_file(settings.keyname),
                             known_hosts_file(self.cloud.region, info.tag), self.progress, user)
 
-    def configure(self, tag: str) -> ClusterInfo:
-        """Set up (or re-set up) every running node of TAG over SSH."""
-        info = self.get(tag)
+    def configure(self, info: ClusterInfo) -> ClusterInfo:
+        """Set up (or re-set up) every running node of the cluster over SSH."""
         configurator = self.configurator(info)
         try:
             configurator.setup()
@@ -112,7 +111,7 @@ class ClusterManager:
         self.launch_master(info, pinned, user_data)
         self.launch_workers(info, settings.cluster_size - 1, [], user_data)
         info = self.finish_launch(tag)
-        return self.configure(tag) if configure else info
+        return self.configure(info) if configure else info
 
     def check_key_pair(self, template: ClusterTemplate) -> None:
         name, path = template.key.name, template.key.location
@@ -264,9 +263,12 @@ class ClusterManager:
         """Wait for every node to run with an address, then attach the volumes."""
         info = self.get(tag)
         ids = [n.instance_id for n in info.nodes if n.state != "running" or not n.address]
-        wait_for_state(self.cloud, ids, "running", self.progress, self.timeout,
-                       what=f"{len(ids)} instance(s) of {tag} to run", need_address=True)
-        info = self.get(tag)
+        ready = wait_for_state(self.cloud, ids, "running", self.progress, self.timeout,
+                               what=f"{len(ids)} instance(s) of {tag} to run",
+                               need_address=True)
+        # The last poll already describes the waited-for nodes: no second lookup.
+        by_id = {n.instance_id: n for n in ready}
+        info.nodes = [by_id.get(n.instance_id, n) for n in info.nodes]
         self.attach_volumes(info)
         return info
 
@@ -314,7 +316,7 @@ class ClusterManager:
             self.progress.step(f"{tag} lacks {missing} node(s) of its size; launching them")
             self.launch_workers(info, missing, [], user_data)
         info = self.finish_launch(tag)
-        return self.configure(tag) if configure else info
+        return self.configure(info) if configure else info
 
     def require_settings(self, info: ClusterInfo) -> ClusterSettings:
         if info.settings is None:
@@ -354,7 +356,7 @@ class ClusterManager:
         self.progress.step(f"rebooting {len(running)} instance(s) of {tag}")
         self.cloud.reboot_instances(running)
         info = self.finish_launch(tag)
-        return self.configure(tag) if configure else info
+        return self.configure(info) if configure else info
 
     def terminate(self, tag: str) -> list[str]:
         """Terminate every instance, cancel spot requests, delete the group. Volumes stay.
@@ -399,7 +401,7 @@ class ClusterManager:
         if configure:
             # The whole setup is idempotent: the new nodes join, the others update their
             # hosts, exports and queue without disturbing running jobs.
-            after = self.configure(tag)
+            after = self.configure(after)
         return [n for n in after.workers if n.instance_id not in before]
 
     def pick_nodes(self, info: ClusterInfo, aliases: list[str], count: int) -> list[Node]:
@@ -451,7 +453,7 @@ class ClusterManager:
             wait_for_state(self.cloud, ids, "terminated", self.progress, self.timeout)
         if configured:
             self.forget_host_keys(info, nodes)
-            self.configure(tag)
+            self.configure(self.get(tag))
         return nodes
 
     def forget_host_keys(self, info: ClusterInfo, nodes: list[Node]) -> None:

@@ -35,6 +35,7 @@ class Configurator:
     user: str | None = None
     ssh_wait: float = 300
     connections: dict[str, Connection] = field(default_factory=dict)
+    host_keys: PinnedHostKeys | None = None
 
     @property
     def settings(self) -> ClusterSettings:
@@ -48,9 +49,12 @@ class Configurator:
         if node.alias not in self.connections:
             if not node.address:
                 raise SclustError(f"{node.alias} has no address")
+            if self.host_keys is None:
+                # One store for all connections: its lock serializes the parallel writes.
+                self.host_keys = PinnedHostKeys(self.known_hosts)
             self.connections[node.alias] = Connection(
                 node.alias, node.address, self.user or self.settings.login_user
-                or DEFAULT_LOGIN_USER, self.key_file, PinnedHostKeys(self.known_hosts))
+                or DEFAULT_LOGIN_USER, self.key_file, self.host_keys)
         return self.connections[node.alias]
 
     def close(self) -> None:

@@ -129,7 +129,6 @@ class Connection:
         self.connect_timeout = connect_timeout
         self.client: paramiko.SSHClient | None = None
         self.lock = threading.Lock()
-        self.commands_sent = 0
 
     def open(self, wait: float = 0) -> paramiko.SSHClient:
         """Connect, retrying for up to WAIT seconds while sshd comes up."""
@@ -182,7 +181,6 @@ class Connection:
         script = command
         if sudo and self.user != "root":
             script = f"sudo -n bash -c {shlex.quote(command)}"
-        self.commands_sent += 1
         log.debug("%s$ %s", self.alias, short(command))
         stdin_stream, stdout, stderr = client.exec_command(script, timeout=timeout)
         if stdin is not None:
