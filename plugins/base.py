@@ -1,0 +1,127 @@
+"""The plugin API: StarCluster's `ClusterSetup` hooks, on sclust's nodes.
+
+A plugin is a class with StarCluster's hook names and arguments, so a StarCluster plugin ports
+by changing its imports:
+
+    from plugins.base import ClusterSetup
+
+    class Hello(ClusterSetup):
+        def __init__(self, greeting: str = "hello", times: int = 1) -> None:
+            super().__init__()
+            self.greeting, self.times = greeting, times
+
+        def run(self, nodes, master, user, user_shell, volumes):
+            for node in nodes:
+                node.ssh.execute(f"echo {self.greeting} > /tmp/greeting")
+            self.report(f"greeted {len(nodes)} node(s)")
+
+Settings come from the `[plugin NAME]` section: every key except SETUP_CLASS is passed, in lower
+case, to `__init__` and converted to the parameter's annotation (str, int, float, bool, or
+list[str] from a comma- or space-separated value). A key `__init__` does not take is a config
+error naming its file and line.
+
+Hooks run as root on the nodes: `node.ssh.execute(command)` returns the output lines and raises
+`PluginError` on a non-zero exit; `node.run(script)` returns the full result.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cluster.errors import SclustError
+
+
+class PluginError(SclustError):
+    """A plugin's hook failed (its message has the plugin's name and the command's output)."""
+
+
+@dataclass
+class CommandResult:
+    status: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 0
+
+
+class NodeSSH:
+    """StarCluster's `node.ssh`: run commands as root on one node."""
+
+    def __init__(self, alias: str, runner: Callable[[str, str | None], CommandResult]) -> None:
+        self.alias = alias
+        self._runner = runner
+
+    def run(self, script: str, stdin: str | None = None) -> CommandResult:
+        return self._runner(script, stdin)
+
+    def execute(self, command: str, ignore_exit_status: bool = False,
+                stdin: str | None = None) -> list[str]:
+        """The command's output lines; raises PluginError when it fails (unless told not to)."""
+        result = self._runner(command, stdin)
+        if result.status and not ignore_exit_status:
+            output = (result.stderr.strip() or result.stdout.strip())[-2000:]
+            raise PluginError(f"{self.alias}: `{command.strip()[:80]}` exited {result.status}:"
+                              f" {output}")
+        return result.stdout.splitlines()
+
+    def write_file(self, path: str, text: str, mode: int = 0o644) -> None:
+        """Write TEXT to PATH on the node (through stdin: the content never shows in `ps`)."""
+        quoted = shlex.quote(path)
+        self.execute(f"umask 077; cat > {quoted}.sclust-tmp && chmod {mode:o} {quoted}.sclust-tmp"
+                     f" && mv {quoted}.sclust-tmp {quoted}", stdin=text)
+
+
+@dataclass
+class PluginNode:
+    """A cluster node as plugins see it (StarCluster's Node attributes that still make sense)."""
+
+    alias: str
+    instance_id: str
+    private_ip_address: str | None
+    ip_address: str | None
+    instance_type: str
+    role: str
+    ssh: NodeSSH = field(repr=False)
+
+    def is_master(self) -> bool:
+        return self.role == "master"
+
+    def run(self, script: str, stdin: str | None = None) -> CommandResult:
+        return self.ssh.run(script, stdin)
+
+
+class ClusterSetup:
+    """Base class of every plugin; override the hooks you need (each default does nothing)."""
+
+    def __init__(self, **settings: Any) -> None:
+        self.name = type(self).__name__
+        self.reports: list[str] = []
+
+    def report(self, line: str) -> None:
+        """A line to show the user after the hook (e.g. a URL, the users created)."""
+        self.reports.append(line)
+
+    def run(self, nodes: list[PluginNode], master: PluginNode, user: str, user_shell: str,
+            volumes: list[dict[str, Any]]) -> None:
+        """After the cluster is set up (start, start -x, and `sclust runplugin`)."""
+
+    def on_add_node(self, node: PluginNode, nodes: list[PluginNode], master: PluginNode,
+                    user: str, user_shell: str, volumes: list[dict[str, Any]]) -> None:
+        """After NODE joined the cluster (addnode)."""
+
+    def on_remove_node(self, node: PluginNode, nodes: list[PluginNode], master: PluginNode,
+                       user: str, user_shell: str, volumes: list[dict[str, Any]]) -> None:
+        """Before NODE leaves the cluster (removenode), while it still runs."""
+
+    def on_restart(self, nodes: list[PluginNode], master: PluginNode, user: str,
+                   user_shell: str, volumes: list[dict[str, Any]]) -> None:
+        """After `sclust restart` rebooted and set up the nodes again."""
+
+    def on_shutdown(self, nodes: list[PluginNode], master: PluginNode, user: str,
+                    user_shell: str, volumes: list[dict[str, Any]]) -> None:
+        """Before the cluster stops or terminates, while its nodes still run."""
