@@ -338,10 +338,10 @@ def aws_settings(section: RawSection) -> AwsSettings:
 
 
 def merged_cluster_keys(
-    config: Config, name: str, errors: list[str]
+    config: Config, name: str, errors: list[str], kind: str = "cluster"
 ) -> tuple[RawSection, dict[str, RawKey]] | None:
-    """Walk the EXTENDS chain of NAME and merge keys root-first (the child wins)."""
-    clusters = config.named("cluster")
+    """Walk the EXTENDS chain of [KIND NAME] and merge keys root-first (the child wins)."""
+    clusters = config.named(kind)
     chain: list[RawSection] = []
     current = clusters[name]
     while True:
@@ -359,7 +359,7 @@ def merged_cluster_keys(
             hint = did_you_mean(extends.value, clusters)
             errors.append(
                 located(extends.origin, current, "EXTENDS",
-                        f"no [cluster {extends.value}] to extend{hint}")
+                        f"no [{kind} {extends.value}] to extend{hint}")
             )
             return None
         current = parent

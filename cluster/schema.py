@@ -111,6 +111,37 @@ PLUGIN_KEYS: dict[str, KeySpec] = {
     "SETUP_CLASS": KeySpec(v.as_str, required=True, help="dotted path of the plugin class"),
 }
 
+DESKTOPS_KEYS: dict[str, KeySpec] = {
+    # A course of per-student desktops (sclust desktops …); see cluster/desktops/template.py.
+    "EXTENDS": KeySpec(v.as_str, help="desktops template this one inherits from"),
+    "KEYNAME": KeySpec(v.as_str, required=True),
+    "IMAGE_ID": KeySpec(v.as_image_id, required=True),
+    "INSTANCE_TYPE": KeySpec(v.as_instance_type, required=True, help="e.g. g4dn.xlarge"),
+    "COUNT": KeySpec(v.as_int(1, 999), help="number of desktops (or STUDENTS' rows)"),
+    "STUDENTS": KeySpec(v.as_str, help="roster CSV: name, e-mail (one desktop each)"),
+    "ELASTIC_IPS": KeySpec(v.as_bool, default=True, help="a fixed address per desktop"),
+    "VOLUME_SIZE": KeySpec(v.as_int(1, 16384), help="root volume size in GiB"),
+    "PERMISSIONS": KeySpec(v.as_list, default=[], help="more ports to open ([permission]s)"),
+    "TAGS": KeySpec(v.as_tags, default={}, help="KEY=VALUE, … on every resource"),
+    "LOGIN_USER": KeySpec(v.as_alias, default="ubuntu", help="SSH login user of the AMI"),
+    "AUTO_STOP": KeySpec(v.as_time_of_day, help="HH:MM at which each desktop stops itself"),
+    "TIMEZONE": KeySpec(v.as_timezone, default="UTC", help="zone of AUTO_STOP"),
+    "NOVNC_PORT": KeySpec(v.as_port_number, default=443, help="HTTPS port of noVNC"),
+    "NOVNC_CIDR": KeySpec(v.as_cidr, default="0.0.0.0/0", help="who may reach noVNC"),
+    "SSH_CIDR": KeySpec(v.as_cidr, default="0.0.0.0/0", help="who may reach port 22"),
+    "PLUGINS": KeySpec(v.as_list, default=[]),
+    "AVAILABILITY_ZONE": KeySpec(v.as_str),
+    "SUBNET_ID": KeySpec(v.as_str),
+}
+
+PRICES_KEYS: dict[str, KeySpec] = {
+    # Overrides of the shipped price table; any other key is an instance type's $/hour.
+    "FILE": KeySpec(v.as_str, help="a JSON price table replacing the shipped one"),
+    "EBS_GB_MONTH": KeySpec(v.as_price, help="$ per GB-month of root volume"),
+    "EIP_HOUR": KeySpec(v.as_price, help="$ per hour of an Elastic IP"),
+    "DATE": KeySpec(v.as_str, help="when these prices were read"),
+}
+
 SECTION_KEYS: dict[str, dict[str, KeySpec]] = {
     "global": GLOBAL_KEYS,
     "aws info": AWS_KEYS,
@@ -119,7 +150,9 @@ SECTION_KEYS: dict[str, dict[str, KeySpec]] = {
     "volume": VOLUME_KEYS,
     "permission": PERMISSION_KEYS,
     "plugin": PLUGIN_KEYS,
+    "desktops": DESKTOPS_KEYS,
+    "prices": PRICES_KEYS,
 }
-NAMED_KINDS = ("key", "cluster", "volume", "permission", "plugin")
+NAMED_KINDS = ("key", "cluster", "volume", "permission", "plugin", "desktops")
 # Kinds whose sections take any further key (plugin settings are the plugin's to check).
-OPEN_KINDS = ("plugin",)
+OPEN_KINDS = ("plugin", "prices")

@@ -133,3 +133,53 @@ def as_alias(value: str) -> str:
     if not NODE_PATTERN.match(value):
         raise ValueError(f"{value!r} is not a valid host name")
     return value
+
+
+def as_time_of_day(value: str) -> str:
+    """`18:00` (24-hour clock) -> "18:00"."""
+    match = re.match(r"^([01]?\d|2[0-3]):([0-5]\d)$", value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a time of day (HH:MM, 24-hour, e.g. 18:00)")
+    return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+
+def as_timezone(value: str) -> str:
+    """An IANA zone name (Europe/Madrid, UTC), checked against this machine's zone database."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not a time zone (e.g. Europe/Madrid, UTC)") from None
+    return value
+
+
+def as_tags(value: str) -> dict[str, str]:
+    """`course=em2024, owner=ana` -> {"course": "em2024", "owner": "ana"} (EC2 tag rules)."""
+    tags: dict[str, str] = {}
+    for item in split_list(value):
+        key, sep, tag_value = item.partition("=")
+        key, tag_value = key.strip(), tag_value.strip()
+        if not sep or not key:
+            raise ValueError(f"{item!r}: expected KEY=VALUE")
+        if key.lower().startswith(("aws:", "sclust:")) or key == "Name":
+            raise ValueError(f"{key!r}: aws:, sclust: and Name are set by sclust")
+        if len(key) > 128 or len(tag_value) > 256:
+            raise ValueError(f"{item!r}: EC2 allows 128-character keys and 256-character values")
+        tags[key] = tag_value
+    return tags
+
+
+def as_port_number(value: str) -> int:
+    return as_int(1, 65535)(value)
+
+
+def as_price(value: str) -> float:
+    """A price in dollars: 0 or more."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a price (e.g. 0.526)") from None
+    if number < 0:
+        raise ValueError(f"{value} is negative")
+    return number
