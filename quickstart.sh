@@ -9,7 +9,8 @@ cd "$(dirname "$0")"
 # The local cloud's hosts are overlays of this machine's root: what they run is installed here.
 APT_PACKAGES=(python3 python3-venv python3-pip iproute2 util-linux mount procps psmisc passwd sudo
               openssh-server openssh-client e2fsprogs
-              gridengine-master gridengine-exec gridengine-client)
+              gridengine-master gridengine-exec gridengine-client
+              tigervnc-standalone-server novnc websockify icewm xterm openssl)
 
 install() {
   if [ "$(id -u)" != 0 ]; then
