@@ -296,6 +296,17 @@ class Cloud:
                 info.nodes.append(node_from(instance, tags))
         return sorted(clusters.values(), key=lambda c: c.tag)
 
+    def cluster_nodes(self, cluster: str) -> list[Node]:
+        """The live instances of CLUSTER in one describe call (`find_clusters` also reads the
+        settings): what the load balancer polls."""
+        with ec2_errors("describing the cluster's instances"):
+            reservations = self._paginate(
+                "describe_instances", "Reservations",
+                Filters=[{"Name": f"tag:{TAG_CLUSTER}", "Values": [cluster]},
+                         {"Name": "instance-state-name", "Values": LIVE_STATES}],
+            )
+        return [node_from(i, tags_of(i)) for r in reservations for i in r["Instances"]]
+
     def _paginate(self, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         for page in self.client.get_paginator(operation).paginate(**kwargs):
