@@ -31,6 +31,7 @@ class AppContext:
     debug: bool = False
     region: str | None = None
     _config: Config | None = field(default=None, repr=False)
+    _manager: ClusterManager | None = field(default=None, repr=False)
 
     @property
     def config(self) -> Config:
@@ -41,13 +42,16 @@ class AppContext:
         return self._config
 
     def manager(self) -> ClusterManager:
-        from cluster.cluster import ClusterManager
-        from cluster.connect import open_cloud
-        from cluster.progress import Progress
+        """The command's cluster manager (one per command: plugin outcomes collect in it)."""
+        if self._manager is None:
+            from cluster.cluster import ClusterManager
+            from cluster.connect import open_cloud
+            from cluster.progress import Progress
 
-        config = self.config
-        return ClusterManager(open_cloud(config, self.region), Progress(),
-                              key_file=lambda name: config.key_pair(name).location)
+            config = self.config
+            self._manager = ClusterManager(open_cloud(config, self.region), Progress(),
+                                           key_file=lambda name: config.key_pair(name).location)
+        return self._manager
 
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -163,6 +167,29 @@ def main(ctx: click.Context, config_path: str | None, region: str | None, debug:
     log.debug("sclust %s: %s", __version__, " ".join(sys.argv))
 
 
+@main.result_callback()
+@click.pass_context
+def report_plugins(ctx: click.Context, *_: Any, **__: Any) -> None:
+    """After a command: what the plugins reported; a failed plugin makes the exit status 1
+    (the cluster itself stays as it is)."""
+    app = ctx.find_object(AppContext)
+    manager = app._manager if app else None
+    if manager is None or not manager.plugin_outcomes:
+        return
+    failed = []
+    for outcome in manager.plugin_outcomes:
+        for line in outcome.reports:
+            click.echo(f"plugin {outcome.name}: {line}")
+        if outcome.error:
+            failed.append(outcome)
+    if failed:
+        lines = [f"plugin {o.name} failed in {o.hook}: {o.error}" for o in failed]
+        names = " ".join(sorted({o.name for o in failed}))
+        lines.append(f"the cluster itself is unchanged; fix the plugin and rerun it with "
+                     f"`sclust runplugin PLUGIN TAG` ({names})")
+        fail("\n".join(lines))
+
+
 # ---- config ----------------------------------------------------------------------------------
 
 
@@ -261,13 +288,19 @@ def apply_overrides(config: Config, template_name: str | None, overrides: dict[s
     return replace(template, **changes)
 
 
+SKIP_PLUGINS = click.option("--skip-plugins", is_flag=True,
+                            help="Do not run the plugins' on_shutdown hooks first.")
+
+
 @main.command()
 @click.argument("tag")
 @click.option("-t", "--terminate-unstoppable", is_flag=True,
               help="Terminate the nodes that cannot stop (spot, instance store).")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@SKIP_PLUGINS
 @pass_app
-def stop(app: AppContext, tag: str, terminate_unstoppable: bool, yes: bool) -> None:
+def stop(app: AppContext, tag: str, terminate_unstoppable: bool, yes: bool,
+         skip_plugins: bool) -> None:
     """Stop every node of TAG (EBS-backed only); `sclust start -x TAG` resumes it.
 
     Running jobs are lost; volumes, root disks and private addresses are kept.
@@ -275,7 +308,7 @@ def stop(app: AppContext, tag: str, terminate_unstoppable: bool, yes: bool) -> N
     manager = app.manager()
     manager.get(tag)
     confirm(f"Stop cluster {tag!r}? Running jobs will be killed.", yes)
-    manager.stop(tag, terminate_unstoppable)
+    manager.stop(tag, terminate_unstoppable, plugins=not skip_plugins)
     click.echo(f"cluster {tag!r} stopped; resume with `sclust start -x {tag}`")
 
 
@@ -301,17 +334,19 @@ def restart(app: AppContext, tag: str, yes: bool, no_setup: bool) -> None:
 @main.command()
 @click.argument("tag")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@SKIP_PLUGINS
 @pass_app
-def terminate(app: AppContext, tag: str, yes: bool) -> None:
+def terminate(app: AppContext, tag: str, yes: bool, skip_plugins: bool) -> None:
     """Terminate cluster TAG: its instances, spot requests and security group.
 
-    [volume]s attached to the master are detached and kept, never deleted.
+    The plugins' on_shutdown hooks run first. [volume]s attached to the master are detached
+    and kept, never deleted.
     """
     manager = app.manager()
     info = manager.get(tag)
     confirm(f"Terminate cluster {tag!r} ({len(info.nodes)} instance(s))? This cannot be "
             "undone.", yes)
-    kept = manager.terminate(tag)
+    kept = manager.terminate(tag, plugins=not skip_plugins)
     click.echo(f"cluster {tag!r} terminated"
                + (f"; volumes kept: {', '.join(kept)}" if kept else ""))
 
@@ -454,6 +489,48 @@ def get(app: AppContext, tag: str, paths: tuple[str, ...], user: str | None, nod
     sys.exit(remote_for(app, tag, user).copy(node, list(paths[:-1]), paths[-1], upload=False))
 
 
+@main.command()
+@click.argument("plugin")
+@click.argument("tag")
+@click.option("--hook", type=click.Choice(["run", "on_restart", "on_shutdown"]), default="run",
+              show_default=True, help="Which hook to call.")
+@pass_app
+def runplugin(app: AppContext, plugin: str, tag: str, hook: str) -> None:
+    """Run PLUGIN (a [plugin PLUGIN] section of the config, or one the cluster was started
+    with) on the running cluster TAG — e.g. after fixing a plugin that failed."""
+    manager = app.manager()
+    info = manager.get(tag)
+    spec = configured_plugin(app, plugin)
+    if spec is None and info.settings:
+        spec = next((p for p in info.settings.plugins if p["name"] == plugin), None)
+    if spec is None:
+        from cluster.config import did_you_mean
+
+        known = list(app.config.named("plugin"))
+        raise SclustError(f"no [plugin {plugin}] in {app.config.path} nor in cluster {tag!r}"
+                          f"{did_you_mean(plugin, known)}")
+    manager.run_plugins(tag, hook, only=[spec])
+    failed = any(o.error for o in manager.plugin_outcomes)
+    if not failed:
+        click.echo(f"plugin {plugin} ({hook}) ran on {tag!r}")
+
+
+def configured_plugin(app: AppContext, name: str) -> dict[str, Any] | None:
+    """The config's [plugin NAME] as stored in cluster settings, checked (file:line errors)."""
+    from dataclasses import asdict
+
+    from cluster.config import plugin_from
+
+    section = app.config.named("plugin").get(name)
+    if section is None:
+        return None
+    errors: list[str] = []
+    spec = plugin_from(section, errors)
+    if errors:
+        fail("\n".join(errors))
+    return asdict(spec)
+
+
 # ---- keys ------------------------------------------------------------------------------------
 
 
@@ -500,11 +577,14 @@ def createkey(app: AppContext, name: str, output_file: str | None,
 
 def register_commands() -> None:
     """Command groups that live with their feature (their modules import only click)."""
+    from cluster.desktops.cli import cost, desktops
     from cluster.elastic.cli import simulate
     from cluster.localcloud.cli import local
 
     main.add_command(local)
     main.add_command(simulate)
+    main.add_command(desktops)
+    main.add_command(cost)
 
 
 register_commands()

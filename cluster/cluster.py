@@ -7,9 +7,10 @@ start / start -x / stop / restart / terminate / addnode / removenode / listclust
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cluster.config import ClusterTemplate, Volume
 from cluster.ec2 import CapacityError, Cloud, LaunchRequest
@@ -19,6 +20,9 @@ from cluster.progress import Progress
 from cluster.state import ClusterInfo, ClusterSettings, Node, free_node_numbers, node_alias
 from cluster.userdata import user_data_for
 from cluster.waits import wait_for_state
+
+if TYPE_CHECKING:
+    from cluster.pluginrun import PluginOutcome
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,8 @@ class ClusterManager:
         self.timeout = timeout
         # KEYNAME -> private key file (the config's [key] sections); needed for node setup.
         self.key_file = key_file
+        # What the plugins' hooks did during this manager's operations (the CLI reports them).
+        self.plugin_outcomes: list[PluginOutcome] = []
 
     def configurator(self, info: ClusterInfo, user: str | None = None):
         from cluster.configure import Configurator
@@ -55,13 +61,51 @@ class ClusterManager:
         return Configurator(info, self.key_file(settings.keyname),
                             known_hosts_file(self.cloud.region, info.tag), self.progress, user)
 
-    def configure(self, info: ClusterInfo) -> ClusterInfo:
-        """Set up (or re-set up) every running node of the cluster over SSH."""
+    def configure(self, info: ClusterInfo, hook: str | None = "run",
+                  added: Sequence[Node] = ()) -> ClusterInfo:
+        """Set up (or re-set up) every running node of the cluster over SSH, then run the
+        plugins' HOOK (or on_add_node for each of ADDED)."""
+        from cluster.pluginrun import run_hook
+
         configurator = self.configurator(info)
         try:
             configurator.setup()
+            for node in added:
+                self.plugin_outcomes += run_hook(configurator, "on_add_node", node)
+            if hook and not added:
+                self.plugin_outcomes += run_hook(configurator, hook)
         finally:
             configurator.close()
+        return info
+
+    def run_plugins(self, tag: str, hook: str, only: list[dict] | None = None,
+                    ssh_wait: float = 300) -> ClusterInfo:
+        """HOOK of the cluster's plugins (or of ONLY) on the running cluster, without setup.
+
+        Plugins need a running master; if there is none, or SSH fails, that is reported as
+        the plugins' failure and the operation goes on (shutdown must never be blocked)."""
+        from cluster.pluginrun import PluginOutcome, run_hook
+
+        info = self.get(tag)
+        specs = (info.settings.plugins if info.settings else []) if only is None else only
+        if not specs:
+            return info
+        master = info.master
+        if master is None or master.state != "running":
+            self.plugin_outcomes += [PluginOutcome(p["name"], hook, error="the master is not "
+                                                   "running") for p in specs]
+            return info
+        configurator = None
+        try:
+            configurator = self.configurator(info)
+            configurator.ssh_wait = ssh_wait
+            self.plugin_outcomes += run_hook(configurator, hook, only=only)
+        except SclustError as error:  # no key, or SSH itself failed
+            self.plugin_outcomes += [PluginOutcome(p["name"], hook, error=str(error))
+                                     for p in specs]
+        finally:
+            if configurator is not None:
+                configurator.close()
         return info
 
     # ---- lookups ---------------------------------------------------------------------------
@@ -326,8 +370,11 @@ class ClusterManager:
             )
         return info.settings
 
-    def stop(self, tag: str, terminate_unstoppable: bool = False) -> ClusterInfo:
-        """Stop every node; spot and instance-store nodes cannot stop (terminate them if told)."""
+    def stop(self, tag: str, terminate_unstoppable: bool = False,
+             plugins: bool = True) -> ClusterInfo:
+        """Stop every node; spot and instance-store nodes cannot stop (terminate them if told).
+
+        The plugins' on_shutdown hooks run first (unless PLUGINS is False)."""
         info = self.get(tag)
         unstoppable = [n for n in info.nodes if n.spot or n.root_device_type != "ebs"]
         if unstoppable and not terminate_unstoppable:
@@ -337,6 +384,8 @@ class ClusterManager:
                 f"cannot stop {names}: EC2 can only terminate them. Use `sclust stop -t {tag}` "
                 f"to terminate those and stop the rest"
             )
+        if plugins:
+            self.run_plugins(tag, "on_shutdown", ssh_wait=30)
         if unstoppable:
             ids = [n.instance_id for n in unstoppable]
             self.progress.step(f"terminating {len(ids)} node(s) that cannot stop")
@@ -356,13 +405,16 @@ class ClusterManager:
         self.progress.step(f"rebooting {len(running)} instance(s) of {tag}")
         self.cloud.reboot_instances(running)
         info = self.finish_launch(tag)
-        return self.configure(info) if configure else info
+        return self.configure(info, hook="on_restart") if configure else info
 
-    def terminate(self, tag: str) -> list[str]:
+    def terminate(self, tag: str, plugins: bool = True) -> list[str]:
         """Terminate every instance, cancel spot requests, delete the group. Volumes stay.
 
-        Returns the ids of the user volumes that were kept.
+        The plugins' on_shutdown hooks run first (unless PLUGINS is False); a failing hook is
+        reported but does not stop the termination. Returns the ids of the user volumes kept.
         """
+        if plugins:
+            self.run_plugins(tag, "on_shutdown", ssh_wait=30)
         info = self.get(tag)
         ids = [n.instance_id for n in info.nodes]
         if ids:
@@ -398,11 +450,12 @@ class ClusterManager:
         before = {n.instance_id for n in info.nodes}
         self.launch_workers(info, count, list(aliases), None, spot_bid, instance_type)
         after = self.finish_launch(tag)
+        added = [n for n in after.workers if n.instance_id not in before]
         if configure:
             # The whole setup is idempotent: the new nodes join, the others update their
             # hosts, exports and queue without disturbing running jobs.
-            after = self.configure(after)
-        return [n for n in after.workers if n.instance_id not in before]
+            after = self.configure(after, added=added)
+        return added
 
     def pick_nodes(self, info: ClusterInfo, aliases: list[str], count: int) -> list[Node]:
         """Nodes named ALIASES, or the COUNT highest-numbered ones; never the master."""
@@ -440,6 +493,10 @@ class ClusterManager:
             try:
                 self.progress.step(f"draining {names}")
                 configurator.remove_from_scheduler(nodes, force)
+                from cluster.pluginrun import run_hook
+
+                for node in nodes:
+                    self.plugin_outcomes += run_hook(configurator, "on_remove_node", node)
             finally:
                 configurator.close()
         if keep:
@@ -453,7 +510,7 @@ class ClusterManager:
             wait_for_state(self.cloud, ids, "terminated", self.progress, self.timeout)
         if configured:
             self.forget_host_keys(info, nodes)
-            self.configure(self.get(tag))
+            self.configure(self.get(tag), hook=None)
         return nodes
 
     def forget_host_keys(self, info: ClusterInfo, nodes: list[Node]) -> None:

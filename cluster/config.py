@@ -415,7 +415,7 @@ def build_template(
                 errors.append(located(origin, key_section, "KEY_LOCATION", problem))
     volumes = [volume_from(s) for s in reference("VOLUMES", "volume")]
     permissions = [permission_from(s) for s in reference("PERMISSIONS", "permission")]
-    plugins = [plugin_from(s) for s in reference("PLUGINS", "plugin")]
+    plugins = [plugin_from(s, errors) for s in reference("PLUGINS", "plugin")]
     check_volume_paths(volumes, keys.get("VOLUMES"), errors)
     if errors or key is None or node_types is None:
         return None
@@ -526,6 +526,20 @@ def permission_from(section: RawSection) -> Permission:
     )
 
 
-def plugin_from(section: RawSection) -> PluginSpec:
+def plugin_from(section: RawSection, errors: list[str]) -> PluginSpec:
+    """The plugin's spec; its class must exist and take these settings (checked by import)."""
+    from plugins.registry import check
+
     settings = {k.lower(): key.value for k, key in section.keys.items() if k != "SETUP_CLASS"}
-    return PluginSpec(section.name, section.keys["SETUP_CLASS"].value, settings)
+    setup_class = section.keys.get("SETUP_CLASS")
+    if setup_class is None:  # reported as a missing required key
+        return PluginSpec(section.name, "", settings)
+    for problem in check(setup_class.value, settings):
+        if problem.key is None:
+            errors.append(located(setup_class.origin, section, "SETUP_CLASS", problem.message))
+        elif problem.key.upper() in section.keys:
+            key = section.keys[problem.key.upper()]
+            errors.append(located(key.origin, section, key.name, problem.message))
+        else:
+            errors.append(located(section.origin, section, problem.key.upper(), problem.message))
+    return PluginSpec(section.name, setup_class.value, settings)

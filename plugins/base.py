@@ -101,6 +101,18 @@ class ClusterSetup:
     def __init__(self, **settings: Any) -> None:
         self.name = type(self).__name__
         self.reports: list[str] = []
+        self.cluster = ""  # the cluster's tag, set before each hook
+
+    def each(self, nodes: list[PluginNode], action: Callable[[PluginNode], object]) -> None:
+        """ACTION on every node in parallel; one PluginError naming every node that failed."""
+        from cluster.ssh import fan_out
+
+        results = fan_out(nodes, action, name=lambda node: node.alias)
+        failed = {alias: r for alias, r in results.items() if isinstance(r, BaseException)}
+        if failed:
+            raise PluginError("; ".join(str(error) if str(error).startswith(alias)
+                                        else f"{alias}: {error}"
+                                        for alias, error in sorted(failed.items())))
 
     def report(self, line: str) -> None:
         """A line to show the user after the hook (e.g. a URL, the users created)."""

@@ -1,0 +1,93 @@
+"""Run the cluster's plugins' hooks over the configurator's SSH connections.
+
+A failing plugin is reported with its name and output; it never undoes the cluster, and the
+other plugins still run. Hooks run in PLUGINS order (reverse order for removal and shutdown,
+so a plugin undoes its work after those that came after it).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cluster.state import Node
+
+if TYPE_CHECKING:
+    from cluster.configure import Configurator
+    from plugins.base import ClusterSetup, PluginNode
+
+log = logging.getLogger(__name__)
+REVERSED_HOOKS = ("on_remove_node", "on_shutdown")
+
+
+@dataclass
+class PluginOutcome:
+    """What one plugin's hook did: the lines it reports, or why it failed."""
+
+    name: str
+    hook: str
+    reports: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def run_hook(configurator: Configurator, hook: str, node: Node | None = None,
+             only: list[dict[str, Any]] | None = None) -> list[PluginOutcome]:
+    """HOOK of every plugin of the cluster (or of ONLY), with NODE for on_add/on_remove_node."""
+    from plugins.base import CommandResult, NodeSSH, PluginNode
+
+    settings = configurator.settings
+    specs = settings.plugins if only is None else only
+    if not specs:
+        return []
+    nodes = [n for n in configurator.info.nodes if n.state == "running"]
+    if node is not None and node not in nodes:
+        nodes.append(node)
+
+    def plugin_node(n: Node) -> PluginNode:
+        connection = configurator.connection(n)
+
+        def runner(script: str, stdin: str | None) -> CommandResult:
+            result = connection.run(script, sudo=True, stdin=stdin, check=False)
+            return CommandResult(result.status, result.stdout, result.stderr)
+
+        return PluginNode(n.alias, n.instance_id, n.private_ip, n.public_ip, n.instance_type,
+                          n.role, NodeSSH(n.alias, runner))
+
+    configurator.connect_all(nodes)
+    views = {n.alias: plugin_node(n) for n in nodes}
+    master = next(v for v in views.values() if v.is_master())
+    ordered = list(reversed(specs)) if hook in REVERSED_HOOKS else list(specs)
+    outcomes = []
+    for spec in ordered:
+        configurator.progress.step(f"plugin {spec['name']}: {hook}")
+        outcomes.append(call(spec, hook, list(views.values()), master,
+                             views[node.alias] if node else None, configurator))
+    return outcomes
+
+
+def call(spec: dict[str, Any], hook: str, nodes: list[PluginNode], master: PluginNode,
+         node: PluginNode | None, configurator: Configurator) -> PluginOutcome:
+    from plugins.base import PluginError
+    from plugins.registry import instantiate
+
+    outcome = PluginOutcome(spec["name"], hook)
+    settings = configurator.settings
+    try:
+        plugin: ClusterSetup = instantiate(spec["name"], spec["setup_class"], spec["settings"])
+        plugin.cluster = configurator.info.tag
+        arguments = (nodes, master, settings.cluster_user, settings.cluster_shell,
+                     settings.volumes)
+        method = getattr(plugin, hook, None)
+        if method is not None:
+            method(node, *arguments) if node is not None else method(*arguments)
+        outcome.reports = list(plugin.reports)
+    except PluginError as error:
+        outcome.error = str(error)
+    except Exception as error:  # a plugin's own bug must not undo the cluster
+        log.debug("plugin %s failed", spec["name"], exc_info=True)
+        outcome.error = f"{type(error).__name__}: {error}"
+    if outcome.error:
+        log.warning("plugin %s (%s) failed: %s", spec["name"], hook, outcome.error,
+                    extra={"file_only": True})
+    return outcome

@@ -1,0 +1,142 @@
+"""Extra cluster users with their own SSH keys (StarCluster's CreateUsers).
+
+    [plugin course-users]
+    SETUP_CLASS = users.CreateUsers
+    NUM_USERS = 20            # user001 … user020, or:
+    USERNAMES = alice, bob
+    DOWNLOAD_KEYS = true      # private keys to ~/.sclust/user-keys/TAG/ (mode 0600)
+
+Users get the same uid and gid on every node (homes live on the master's /home, shared over
+NFS), a generated ed25519 key, and passwordless SSH between the nodes. No passwords are set.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from cluster.paths import sclust_home
+from plugins.base import ClusterSetup, PluginError, PluginNode
+
+NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+
+ON_MASTER = r"""set -e
+for user in {users}; do
+  if ! id -u "$user" >/dev/null 2>&1; then
+    useradd -m -s {shell} "$user"
+  fi
+  home=$(getent passwd "$user" | cut -d: -f6)
+  install -d -m 700 -o "$user" -g "$(id -g "$user")" "$home/.ssh"
+  if [ ! -f "$home/.ssh/id_ed25519" ]; then
+    su -s /bin/sh "$user" -c "ssh-keygen -q -t ed25519 -N '' -C $user@cluster \
+      -f '$home/.ssh/id_ed25519'"
+  fi
+  grep -qxF "$(cat "$home/.ssh/id_ed25519.pub")" "$home/.ssh/authorized_keys" 2>/dev/null \
+    || cat "$home/.ssh/id_ed25519.pub" >> "$home/.ssh/authorized_keys"
+  chown "$user:" "$home/.ssh/authorized_keys"; chmod 600 "$home/.ssh/authorized_keys"
+  # Nodes share the master's host keys list through /etc/ssh/ssh_known_hosts (node setup).
+  echo "user $user $(id -u "$user") $(id -g "$user")"
+  if [ "{download}" = 1 ]; then
+    echo "key-begin $user"; cat "$home/.ssh/id_ed25519"; echo "key-end"
+  fi
+done
+"""
+
+ON_NODE = r"""set -e
+while read -r user uid gid; do
+  getent group "$user" >/dev/null || groupadd -g "$gid" "$user"
+  id -u "$user" >/dev/null 2>&1 || useradd -M -d "/home/$user" -u "$uid" -g "$gid" \
+    -s {shell} "$user"
+done
+"""
+
+
+class CreateUsers(ClusterSetup):
+    """Creates NUM_USERS users (user001…) or USERNAMES on every node, with generated keys."""
+
+    def __init__(self, num_users: int = 0, usernames: list[str] | None = None,
+                 download_keys: bool = True, download_keys_dir: str | None = None,
+                 shell: str = "/bin/bash") -> None:
+        super().__init__()
+        if num_users < 0:
+            raise ValueError("NUM_USERS must be 0 or more")
+        names = list(usernames or []) or [f"user{i:03d}" for i in range(1, num_users + 1)]
+        bad = [n for n in names if not NAME.match(n)]
+        if bad:
+            raise ValueError(f"not valid user names: {', '.join(bad)}")
+        if not names:
+            raise ValueError("give NUM_USERS or USERNAMES")
+        if not re.match(r"^/[\w/.-]+$", shell):
+            raise ValueError(f"SHELL must be a path, not {shell!r}")
+        self.usernames = names
+        self.download_keys = download_keys
+        self.download_keys_dir = download_keys_dir
+        self.shell = shell
+        self.accounts: list[tuple[str, int, int]] = []
+
+    def keys_dir(self) -> Path:
+        if self.download_keys_dir:
+            return Path(self.download_keys_dir).expanduser()
+        return sclust_home() / "user-keys" / (self.cluster or "cluster")
+
+    def run(self, nodes: list[PluginNode], master: PluginNode, user: str, user_shell: str,
+            volumes: list[dict[str, Any]]) -> None:
+        script = ON_MASTER.format(users=" ".join(self.usernames), shell=self.shell,
+                                  download=int(self.download_keys))
+        output = master.ssh.execute(script)
+        self.accounts, keys = parse_accounts(output)
+        self.each([n for n in nodes if not n.is_master()], self.add_accounts)
+        saved = self.save_keys(keys)
+        for name, uid, _ in self.accounts:
+            where = f", key {saved[name]}" if name in saved else ""
+            self.report(f"user {name} (uid {uid}){where}")
+
+    def on_add_node(self, node: PluginNode, nodes: list[PluginNode], master: PluginNode,
+                    user: str, user_shell: str, volumes: list[dict[str, Any]]) -> None:
+        if not self.accounts:
+            lines = master.ssh.execute(
+                "for u in " + " ".join(self.usernames) + "; do "
+                'id -u "$u" >/dev/null 2>&1 && echo "user $u $(id -u "$u") $(id -g "$u")"; '
+                "done")
+            self.accounts, _ = parse_accounts(lines)
+        self.add_accounts(node)
+
+    def add_accounts(self, node: PluginNode) -> None:
+        table = "".join(f"{name} {uid} {gid}\n" for name, uid, gid in self.accounts)
+        node.ssh.execute(ON_NODE.format(shell=self.shell), stdin=table)
+
+    def save_keys(self, keys: dict[str, str]) -> dict[str, Path]:
+        saved = {}
+        if not keys:
+            return saved
+        directory = self.keys_dir()
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for name, key in keys.items():
+            path = directory / f"{name}.pem"
+            path.touch(mode=0o600, exist_ok=True)
+            path.chmod(0o600)
+            path.write_text(key)
+            saved[name] = path
+        return saved
+
+
+def parse_accounts(lines: list[str]) -> tuple[list[tuple[str, int, int]], dict[str, str]]:
+    accounts, keys = [], {}
+    current: str | None = None
+    body: list[str] = []
+    for line in lines:
+        if current is not None:
+            if line == "key-end":
+                keys[current] = "\n".join(body) + "\n"
+                current, body = None, []
+            else:
+                body.append(line)
+        elif line.startswith("user "):
+            _, name, uid, gid = line.split()
+            accounts.append((name, int(uid), int(gid)))
+        elif line.startswith("key-begin "):
+            current = line.split()[1]
+    if not accounts:
+        raise PluginError(f"no users reported by the master: {lines[-5:]}")
+    return accounts, keys

@@ -1,0 +1,159 @@
+"""Plugins end to end on the local cloud: the built-ins (users, packages), a user plugin from
+~/.sclust/plugins with every hook, a failing plugin, and `sclust runplugin`."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_sclust
+
+HELLO = '''
+from plugins.base import ClusterSetup
+
+
+class Hello(ClusterSetup):
+    """Leaves a marker per hook on the nodes it is given."""
+
+    def __init__(self, greeting: str = "hello", times: int = 1, fail: bool = False) -> None:
+        super().__init__()
+        self.greeting, self.times, self.fail = greeting, times, fail
+
+    def mark(self, node, hook):
+        node.ssh.execute(f"echo {self.greeting}x{self.times} >> /var/tmp/hook-{hook}")
+
+    def run(self, nodes, master, user, user_shell, volumes):
+        self.each(nodes, lambda node: self.mark(node, "run"))
+        if self.fail:
+            master.ssh.execute("echo flaky-output >&2; exit 3")
+        self.report(f"ran on {len(nodes)} node(s) for {user}")
+
+    def on_add_node(self, node, nodes, master, user, user_shell, volumes):
+        self.mark(node, "add")
+
+    def on_remove_node(self, node, nodes, master, user, user_shell, volumes):
+        self.mark(master, "remove-" + node.alias)
+
+    def on_shutdown(self, nodes, master, user, user_shell, volumes):
+        self.mark(master, "shutdown")
+        self.report("shutdown hook ran")
+'''
+
+
+@pytest.fixture
+def plugin_env(cloud, tmp_path: Path) -> dict:
+    key = tmp_path / "cloud-key.pem"
+    key.write_text(cloud.key_pem)
+    key.chmod(0o600)
+    plugin_dir = Path(os.environ["SCLUST_HOME"]) / "plugins"
+    plugin_dir.mkdir(parents=True, exist_ok=True)
+    (plugin_dir / "hello.py").write_text(HELLO)
+    config = tmp_path / "config"
+    config.write_text(textwrap.dedent(f"""\
+        [global]
+        CLOUD = local
+        DEFAULT_TEMPLATE = plug
+
+        [key {cloud.key_name}]
+        KEY_LOCATION = {key}
+
+        [cluster plug]
+        KEYNAME = {cloud.key_name}
+        CLUSTER_SIZE = 2
+        NODE_IMAGE_ID = ami-12345678
+        NODE_INSTANCE_TYPE = t3.micro
+        AVAILABILITY_ZONE = {cloud.zone}
+        LOGIN_USER = ubuntu
+        PLUGINS = course, tools, hello
+
+        [plugin course]
+        SETUP_CLASS = starcluster.plugins.users.CreateUsers
+        USERNAMES = alice, bob
+
+        [plugin tools]
+        SETUP_CLASS = starcluster.plugins.pkginstaller.PackageInstaller
+        PACKAGES = procps, openssh-client
+
+        [plugin hello]
+        SETUP_CLASS = hello.Hello
+        GREETING = hi
+        TIMES = 2
+
+        [plugin flaky]
+        SETUP_CLASS = hello.Hello
+        FAIL = yes
+
+        [plugin broken]
+        SETUP_CLASS = pkginstaller.PackageInstaller
+        PACKAGES = sclust-no-such-package
+        """))
+    env = {"SCLUST_LOCAL_DIR": str(cloud.state_dir)}
+    yield {"config": config, "env": env}
+    run_sclust("-c", str(config), "terminate", "plug", "--yes", "--skip-plugins", env=env)
+
+
+def sclust(ctx: dict, *args: str, status: int = 0):
+    result = run_sclust("-c", str(ctx["config"]), *args, env=ctx["env"], timeout=300)
+    assert result.returncode == status, f"sclust {' '.join(args)}:\n{result.stderr}"
+    return result
+
+
+def on(ctx: dict, node: str, command: str) -> str:
+    return sclust(ctx, "sshnode", "plug", node, "-u", "root", command).stdout
+
+
+def test_plugins_hooks_builtins_and_failures(plugin_env: dict) -> None:
+    ctx = plugin_env
+    started = sclust(ctx, "start", "plug")
+    # Built-ins under their StarCluster names, in PLUGINS order, reporting what they did.
+    assert "plugin course: user alice (uid" in started.stdout
+    assert "plugin tools: procps, openssh-client installed on 2 node(s)" in started.stdout
+    assert "plugin hello: ran on 2 node(s) for sgeadmin" in started.stdout
+    for alias in ("master", "node001"):
+        assert on(ctx, alias, "cat /var/tmp/hook-run").split() == ["hix2"]
+
+    # Extra users: the same uid everywhere, a downloaded key (0600) that logs in as them,
+    # and passwordless SSH between the nodes.
+    ids = {on(ctx, a, "id -u alice; id -g alice; id -u bob") for a in ("master", "node001")}
+    assert len(ids) == 1
+    key = Path(os.environ["SCLUST_HOME"]) / "user-keys" / "plug" / "alice.pem"
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert "key " + str(key) in started.stdout
+    assert on(ctx, "master", "su - alice -c 'ssh -o BatchMode=yes node001 whoami'").strip() \
+        == "alice"
+
+    # addnode: the new node gets the users (same uid) and on_add_node runs on it only.
+    sclust(ctx, "addnode", "plug")
+    assert on(ctx, "node002", "id -u alice").strip() == on(ctx, "master", "id -u alice").strip()
+    assert on(ctx, "node002", "cat /var/tmp/hook-add").split() == ["hix2"]
+    assert on(ctx, "node001", "cat /var/tmp/hook-add 2>/dev/null || echo none").strip() == "none"
+
+    # removenode: on_remove_node runs while the node is still there.
+    sclust(ctx, "removenode", "plug", "-a", "node002", "--yes")
+    assert on(ctx, "master", "cat /var/tmp/hook-remove-node002").split() == ["hix2"]
+
+    # A failing plugin is named with its output, exit status 1, and the cluster stays.
+    failed = sclust(ctx, "runplugin", "broken", "plug", status=1)
+    assert "plugin broken failed in run" in failed.stderr
+    assert "sclust-no-such-package" in failed.stderr
+    flaky = sclust(ctx, "runplugin", "flaky", "plug", status=1)
+    assert "plugin flaky failed in run" in flaky.stderr and "flaky-output" in flaky.stderr
+    listing = json.loads(sclust(ctx, "listclusters", "plug", "--json").stdout)[0]
+    assert [n["state"] for n in listing["nodes"]] == ["running", "running"]
+    sclust(ctx, "runplugin", "hello", "plug")
+    # flaky (greeting "hello") did its work before failing; hello ran again.
+    assert on(ctx, "node001", "cat /var/tmp/hook-run").split() == ["hix2", "hellox1", "hix2"]
+
+    # stop runs on_shutdown first (the marker survives on the master's disk).
+    stopped = sclust(ctx, "stop", "plug", "--yes")
+    assert "plugin hello: shutdown hook ran" in stopped.stdout
+    sclust(ctx, "start", "-x", "plug")
+    assert on(ctx, "master", "cat /var/tmp/hook-shutdown").split() == ["hix2"]
+
+    terminated = sclust(ctx, "terminate", "plug", "--yes")
+    assert "plugin hello: shutdown hook ran" in terminated.stdout
+    assert json.loads(sclust(ctx, "listclusters", "--json").stdout) == []
