@@ -1,0 +1,304 @@
+"""`sclust desktops …` and `sclust cost`: parse, call one operation, print.
+
+Only click is imported here at start-up (the operations import boto3, paramiko and rich).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from cluster.cli import AppContext
+    from cluster.desktops.cost import PriceTable
+    from cluster.desktops.course import Desktops
+    from cluster.desktops.template import DesktopsTemplate
+
+NUMBERS_HELP = "Desktop numbers: 3, 1,4, 2-5 (default: all)."
+
+
+def desktops_of(app: AppContext) -> Desktops:
+    from cluster.connect import open_cloud
+    from cluster.desktops.course import Desktops
+    from cluster.progress import Progress
+
+    config = app.config
+    return Desktops(open_cloud(config, app.region), Progress(),
+                    key_file=lambda name: config.key_pair(name).location)
+
+
+def template_of(app: AppContext, name: str, check_key_file: bool = True) -> DesktopsTemplate:
+    from cluster.desktops.template import desktops_template
+
+    return desktops_template(app.config, name, check_key_file)
+
+
+def numbers_of(values: tuple[str, ...]) -> list[int] | None:
+    from cluster.desktops.state import parse_numbers
+
+    return parse_numbers(",".join(values)) if values else None
+
+
+@click.group()
+def desktops() -> None:
+    """Per-student desktops: one EC2 instance each, reached in the browser (noVNC over HTTPS)
+    at its own Elastic IP, with its own random password.
+
+    \b
+    A course is a [desktops NAME] template (IMAGE_ID, INSTANCE_TYPE, KEYNAME, COUNT or a
+    STUDENTS roster CSV, AUTO_STOP…). Typical day:
+      sclust desktops start course          launch, address, set up; prints the table
+      sclust desktops roster course --html students.html --csv sheet.csv
+      sclust desktops run course 'sudo apt-get install -y tool'
+      sclust desktops stop course           overnight (AUTO_STOP also does it); same
+      sclust desktops start course          addresses the next morning
+      sclust desktops terminate course      the end: instances and Elastic IPs released
+    Passwords stay on this machine ($SCLUST_HOME/desktops/REGION/NAME.json, mode 0600).
+    """
+
+
+@desktops.command("start")
+@click.argument("name")
+@click.argument("numbers", nargs=-1)
+@click.option("-t", "--template", "template_name", metavar="TEMPLATE",
+              help="[desktops TEMPLATE] to use (default: NAME).")
+@click.option("--no-setup", is_flag=True,
+              help="Only the EC2 side (instances, Elastic IPs): no setup over SSH.")
+@click.option("--new-passwords", is_flag=True,
+              help="Give the desktops new passwords (e.g. on a second instructor machine).")
+@click.pass_obj
+def start_command(app: AppContext, name: str, numbers: tuple[str, ...], template_name: str | None,
+                  no_setup: bool, new_passwords: bool) -> None:
+    """Start course NAME: launch what is missing, start what is stopped, give each desktop its
+    Elastic IP and set it up; then wait until each answers. Re-running fills in what is
+    missing and leaves the rest alone.
+
+    Before launching, the region's Elastic IP quota is checked (default 5 per region).
+    """
+    from cluster.desktops.roster import print_course
+
+    template = template_of(app, template_name or name)
+    course = desktops_of(app).start(name, template, numbers_of(numbers), setup=not no_setup,
+                                    new_passwords=new_passwords)
+    print_course(course, prices_or_none(app))
+    click.echo(f"students' page: sclust desktops roster {name} --html FILE; "
+               f"passwords: --csv FILE")
+
+
+def prices_or_none(app: AppContext) -> PriceTable | None:
+    """The price table for the cost column; a broken [prices] only blanks that column."""
+    from cluster.desktops.cost import load_prices
+    from cluster.errors import SclustError
+
+    try:
+        return load_prices(app.config)
+    except SclustError:
+        return None
+
+
+@desktops.command("list")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+@click.pass_obj
+def list_command(app: AppContext, name: str, as_json: bool) -> None:
+    """List the desktops of NAME: number, student, address, URL, state, uptime, cost so far.
+
+    Cost so far: running hours (counted across stops) × the hourly price, plus the root
+    volume and the Elastic IP since the course was created, from the price table.
+    """
+    from cluster.desktops.roster import print_course, rows
+
+    course = desktops_of(app).get(name)
+    prices = prices_or_none(app)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(rows(course, prices), indent=2))
+        return
+    print_course(course, prices)
+
+
+@desktops.command("roster")
+@click.argument("name")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False),
+              help="Write the students' page: number, name, noVNC link (no passwords).")
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False),
+              help="Write the instructor's sheet with passwords (mode 0600).")
+@click.pass_obj
+def roster_command(app: AppContext, name: str, html_file: str | None,
+                   csv_file: str | None) -> None:
+    """Write the roster of NAME: a page for the students and/or a sheet for the instructor."""
+    from pathlib import Path
+
+    from cluster.desktops.passwords import write_private
+    from cluster.desktops.roster import roster_csv, roster_html
+    from cluster.errors import SclustError
+
+    if not html_file and not csv_file:
+        raise SclustError("give --html FILE and/or --csv FILE")
+    manager = desktops_of(app)
+    course = manager.get(name)
+    if html_file:
+        Path(html_file).write_text(roster_html(course))
+        click.echo(f"wrote {html_file} ({len(course.desktops)} desktop(s); no passwords)")
+    if csv_file:
+        text, unknown = roster_csv(course, manager.passwords(name))
+        write_private(Path(csv_file), text)
+        click.echo(f"wrote {csv_file} (mode 0600, with passwords)")
+        if unknown:
+            click.echo(f"sclust: warning: no password on this machine for {', '.join(unknown)}"
+                       f" ({manager.passwords(name).path}): copy it from the machine that "
+                       f"started the course, or `sclust desktops start {name} --new-passwords`",
+                       err=True)
+
+
+@desktops.command("stop")
+@click.argument("name")
+@click.argument("numbers", nargs=-1)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def stop_command(app: AppContext, name: str, numbers: tuple[str, ...], yes: bool) -> None:
+    """Stop the desktops of NAME (all, or NUMBERS). Disks and Elastic IPs stay: `sclust
+    desktops start NAME` brings them back at the same addresses."""
+    from cluster.cli import confirm
+
+    which = ", ".join(numbers) if numbers else "every desktop"
+    confirm(f"Stop {which} of {name!r}? Students' unsaved work is lost.", yes)
+    course = desktops_of(app).stop(name, numbers_of(numbers))
+    states = sorted({d.state for d in course.desktops})
+    click.echo(f"desktops {name!r}: {', '.join(states) or 'none'}; "
+               f"`sclust desktops start {name}` resumes them")
+
+
+@desktops.command("run", context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("command")
+@click.option("-n", "--numbers", "numbers", multiple=True, help=NUMBERS_HELP)
+@click.option("--sudo", is_flag=True, help="Run COMMAND as root (through sudo).")
+@click.pass_obj
+def run_command(app: AppContext, name: str, command: str, numbers: tuple[str, ...],
+                sudo: bool) -> None:
+    """Run COMMAND (a shell line) on every running desktop of NAME in parallel and show each
+    one's exit status and last output line; exits 1 if any failed."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from cluster.ssh import Result
+
+    course, results = desktops_of(app).run(name, command, numbers_of(numbers), sudo)
+    students = {d.name: d.student or "-" for d in course.desktops}
+    table = Table(title=f"{name}: {command}", title_justify="left")
+    for column in ("#", "student", "status", "output (last line)"):
+        table.add_column(column)
+    failed = 0
+    for number, result in sorted(results.items()):
+        if isinstance(result, Result):
+            lines = (result.stdout.strip() or result.stderr.strip()).splitlines()
+            status = str(result.status)
+            failed += result.status != 0
+            table.add_row(number, students.get(number, "-"), status, lines[-1] if lines else "")
+        else:
+            failed += 1
+            table.add_row(number, students.get(number, "-"), "error", str(result))
+    table.caption = f"{len(results) - failed}/{len(results)} succeeded"
+    Console(width=160).print(table)
+    sys.exit(1 if failed else 0)
+
+
+@desktops.command("add")
+@click.argument("name")
+@click.option("-n", "--count", type=click.IntRange(min=1), default=1, show_default=True,
+              help="How many desktops to add (numbered after the highest).")
+@click.option("-t", "--template", "template_name", metavar="TEMPLATE",
+              help="[desktops TEMPLATE] for students' names (default: the course's).")
+@click.option("--no-setup", is_flag=True, help="Only the EC2 side: no setup over SSH.")
+@click.pass_obj
+def add_command(app: AppContext, name: str, count: int, template_name: str | None,
+                no_setup: bool) -> None:
+    """Add desktops to course NAME (each with its Elastic IP, password and setup)."""
+    manager = desktops_of(app)
+    settings = manager.get(name).require_settings()
+    template = template_of(app, template_name or settings.template)
+    added = manager.add(name, count, template, setup=not no_setup)
+    from cluster.desktops.state import label
+
+    click.echo(f"added desktop(s) {', '.join(label(n) for n in added)} to {name!r}")
+
+
+@desktops.command("terminate")
+@click.argument("name")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def terminate_command(app: AppContext, name: str, yes: bool) -> None:
+    """Terminate every desktop of NAME and release every Elastic IP allocated for it.
+
+    The students' disks are deleted with the instances. Cannot be undone.
+    """
+    from cluster.cli import confirm
+
+    manager = desktops_of(app)
+    course = manager.get(name)
+    confirm(f"Terminate {len(course.desktops)} desktop(s) of {name!r} and release "
+            f"{len(course.addresses)} Elastic IP(s)? Their disks are deleted.", yes)
+    released = manager.terminate(name)
+    click.echo(f"desktops {name!r} terminated; {released} Elastic IP(s) released")
+
+
+@click.command("cost")
+@click.argument("template")
+@click.option("--hours", type=click.FloatRange(min=0), default=None,
+              help="Running hours of each machine over the whole span (default: 8 a day).")
+@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True, help="Days the machines exist (disks and addresses bill).")
+@click.option("-n", "--count", type=click.IntRange(min=1),
+              help="Desktops (default: the template's COUNT or roster).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def cost(app: AppContext, template: str, hours: float | None, days: float, count: int | None,
+         as_json: bool) -> None:
+    """Estimate what a [desktops] or [cluster] TEMPLATE costs, as the Scipion guide does:
+    instance hours + root volume GB-months prorated + Elastic IP hours, per machine and in
+    total, from the dated price table (override prices in the config's [prices] section).
+
+    \b
+    Example: a 2-day course, desktops up 8 hours a day:
+      sclust cost course --hours 16 --days 2
+    """
+    from cluster.desktops.cost import (
+        estimate_cluster,
+        estimate_desktops,
+        load_prices,
+        print_estimate,
+    )
+    from cluster.errors import SclustError
+
+    config = app.config
+    hours = 8 * days if hours is None else hours
+    prices = load_prices(config)
+    is_desktops = template in config.named("desktops")
+    is_cluster = template in config.named("cluster")
+    if is_desktops and is_cluster:
+        raise SclustError(f"both [desktops {template}] and [cluster {template}] exist: "
+                          "rename one")
+    if is_desktops:
+        estimate = estimate_desktops(template_of(app, template, check_key_file=False), prices,
+                                     hours, days, count)
+    elif is_cluster:
+        if count:
+            raise SclustError("--count is for desktops; a cluster's size is CLUSTER_SIZE")
+        estimate = estimate_cluster(config.template(template, check_key_file=False), prices,
+                                    hours, days)
+    else:
+        from cluster.config import did_you_mean
+
+        names = list(config.named("desktops")) + list(config.named("cluster"))
+        raise SclustError(f"no [desktops {template}] or [cluster {template}] template"
+                          f"{did_you_mean(template, names)}")
+    if as_json:
+        import json
+
+        click.echo(json.dumps(estimate.to_json(), indent=2))
+        return
+    print_estimate(estimate)

@@ -1,0 +1,391 @@
+"""Desktops operations, in order: the only place that knows what `desktops start` does first.
+
+start (also the idempotent re-run, and start of stopped desktops), add, stop, run, terminate.
+EC2 through DesktopsCloud; each desktop is set up over SSH with vnc.desktop_setup_script.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from cluster.desktops.cloud import DesktopsCloud, check_address_quota
+from cluster.desktops.passwords import PasswordStore
+from cluster.desktops.state import Course, CourseSettings, Desktop, label
+from cluster.desktops.template import DesktopsTemplate
+from cluster.ec2 import Cloud
+from cluster.errors import CloudError, SclustError, WaitTimeout
+from cluster.paths import known_hosts_file
+from cluster.progress import Progress
+from cluster.ssh import Connection, PinnedHostKeys, Result, fan_out, raise_failures
+
+log = logging.getLogger(__name__)
+
+
+class Desktops:
+    """Desktops operations against one cloud region."""
+
+    def __init__(self, cloud: Cloud, progress: Progress, key_file: Callable[[str], Path],
+                 timeout: float = 900, ssh_wait: float = 300) -> None:
+        self.cloud = cloud
+        self.dcloud = DesktopsCloud(cloud)
+        self.progress = progress
+        self.key_file = key_file  # KEYNAME -> private key file (the config's [key])
+        self.timeout = timeout
+        self.ssh_wait = ssh_wait
+
+    # ---- looking ---------------------------------------------------------------------------
+
+    def get(self, name: str) -> Course:
+        course = self.dcloud.find(name)
+        if course.group_id is None and not course.desktops and not course.addresses:
+            raise SclustError(f"no desktops named {name!r} in {self.cloud.region}: start them "
+                              f"with `sclust desktops start {name}`")
+        return course
+
+    def passwords(self, name: str) -> PasswordStore:
+        return PasswordStore.load(self.cloud.region, name)
+
+    def host_keys(self, name: str) -> PinnedHostKeys:
+        return PinnedHostKeys(known_hosts_file(self.cloud.region, f"desktops-{name}"))
+
+    # ---- start, add ------------------------------------------------------------------------
+
+    def start(self, name: str, template: DesktopsTemplate, numbers: list[int] | None = None,
+              setup: bool = True, new_passwords: bool = False) -> Course:
+        """Make desktops NUMBERS (default: 1…COUNT and any the course has) run, each with its
+        Elastic IP and set up: launches what is missing, starts what is stopped, and leaves
+        what is already right alone (so a re-run only fills in)."""
+        course = self.dcloud.find(name)
+        existing = course.by_number()
+        if numbers is None:
+            numbers = sorted(set(range(1, template.count + 1)) | set(existing))
+        settings = course.settings or self.new_settings(template)
+        missing = [n for n in numbers if n not in existing]
+        if settings.elastic_ips:
+            needed = [n for n in numbers if course.address_for(n) is None]
+            check_address_quota(self.dcloud, course, len(needed))
+        if course.group_id is None:
+            self.progress.step(f"creating the security group of {name} (noVNC port "
+                               f"{settings.novnc_port}, SSH)")
+            course.group_id = self.dcloud.create_group(
+                name, settings, template.novnc_cidr, template.ssh_cidr, template.permissions)
+            course.settings = settings
+        self.start_stopped(course, [existing[n] for n in numbers if n in existing])
+        self.launch(course, template, missing)
+        chosen = [d for d in course.desktops if d.number in numbers]
+        ready = self.wait_for([d.instance_id for d in chosen], "running",
+                              f"{len(chosen)} desktop(s) of {name} to run")
+        course.desktops = sorted([d for d in course.desktops if d.number not in numbers] + ready,
+                                 key=lambda d: d.number)
+        if settings.elastic_ips:
+            self.attach_addresses(course, template, numbers)
+        chosen = [d for d in course.desktops if d.number in numbers]
+        if setup:
+            self.set_up(course, chosen, template, new_passwords)
+            self.wait_for_novnc(chosen, settings.novnc_port)
+        return course
+
+    def new_settings(self, template: DesktopsTemplate) -> CourseSettings:
+        subnet = self.cloud.subnet_for(template.subnet_id, template.availability_zone)
+        return CourseSettings(
+            template=template.name, keyname=template.key.name, image_id=template.image_id,
+            instance_type=template.instance_type, elastic_ips=template.elastic_ips,
+            volume_size=template.volume_size, login_user=template.login_user,
+            auto_stop=template.auto_stop, timezone=template.timezone,
+            novnc_port=template.novnc_port, zone=subnet["AvailabilityZone"],
+            subnet_id=subnet["SubnetId"], vpc_id=subnet["VpcId"], tags=dict(template.tags),
+            created=datetime.now().astimezone().isoformat(timespec="seconds"),
+        )
+
+    def add(self, name: str, count: int, template: DesktopsTemplate, setup: bool = True
+            ) -> list[int]:
+        """COUNT more desktops, numbered after the highest the course ever had."""
+        course = self.get(name)
+        used = [d.number for d in course.desktops] + [a.number for a in course.addresses
+                                                      if a.number]
+        first = max(used, default=0) + 1
+        numbers = list(range(first, first + count))
+        self.start(name, template, numbers, setup)
+        return numbers
+
+    def start_stopped(self, course: Course, desktops: list[Desktop]) -> None:
+        stopping = [d.instance_id for d in desktops if d.state == "stopping"]
+        if stopping:
+            self.wait_for(stopping, "stopped", f"{len(stopping)} desktop(s) to finish stopping")
+            desktops = self.dcloud.describe([d.instance_id for d in desktops])
+        stopped = [d for d in desktops if d.state == "stopped"]
+        if not stopped:
+            return
+        for desktop in stopped:  # running time of the last run, for `list`'s cost
+            self.dcloud.record_run(desktop)
+        self.progress.step(f"starting desktop(s) {', '.join(d.name for d in stopped)}")
+        self.cloud.start_instances([d.instance_id for d in stopped])
+
+    def launch(self, course: Course, template: DesktopsTemplate, numbers: list[int]) -> None:
+        if not numbers:
+            return
+        settings = course.require_settings()
+        assert course.group_id
+        self.progress.step(f"launching {len(numbers)} desktop(s) ({settings.instance_type}, "
+                           f"{settings.image_id}): {', '.join(label(n) for n in numbers)}")
+        ids = self.dcloud.launch(course.name, numbers, settings, course.group_id)
+        passwords = self.passwords(course.name)
+        forget = []
+        for instance_id, number in zip(ids, numbers, strict=True):
+            student = template.student(number)
+            self.dcloud.name_desktop(course.name, instance_id, number,
+                                     student.name if student else None)
+            passwords.for_desktop(label(number), instance_id,
+                                  student.name if student else None,
+                                  student.email if student else None)
+            address = course.address_for(number)
+            if address is not None:  # a replaced desktop: its address gets a new host key
+                forget.append(address.public_ip)
+        passwords.save()
+        self.host_keys(course.name).forget(forget)
+        course.desktops += self.dcloud.describe(ids)
+
+    def attach_addresses(self, course: Course, template: DesktopsTemplate,
+                         numbers: list[int]) -> None:
+        """Each desktop's own Elastic IP: allocated once (tagged), associated if it is not."""
+        by_number = course.by_number()
+        allocated = associated = 0
+        for number in numbers:
+            desktop = by_number[number]
+            address = course.address_for(number)
+            if address is None:
+                student = template.student(number)
+                address = self.dcloud.allocate_address(
+                    course.name, number, student.name if student else desktop.student,
+                    course.require_settings().tags)
+                course.addresses.append(address)
+                allocated += 1
+            if address.instance_id != desktop.instance_id:
+                self.dcloud.associate(address, desktop.instance_id)
+                associated += 1
+            desktop.elastic_ip = address
+        if allocated or associated:
+            self.progress.step(f"Elastic IPs: {allocated} allocated, {associated} associated")
+
+    # ---- setup over SSH --------------------------------------------------------------------
+
+    def connection(self, course: Course, desktop: Desktop, host_keys: PinnedHostKeys
+                   ) -> Connection:
+        settings = course.require_settings()
+        if not desktop.address:
+            raise SclustError(f"desktop {desktop.name} has no address")
+        return Connection(f"{course.name}-{desktop.name}", desktop.address, settings.login_user,
+                          self.key_file(settings.keyname), host_keys)
+
+    def set_up(self, course: Course, desktops: list[Desktop], template: DesktopsTemplate,
+               new_passwords: bool) -> None:
+        """Run the desktop setup (VNC password, noVNC over HTTPS, auto-stop) where needed."""
+        from cluster.desktops.vnc import desktop_setup_script, run_desktop_setup
+
+        settings = course.require_settings()
+        passwords = self.passwords(course.name)
+        todo: dict[str, tuple[Desktop, str]] = {}
+        unknown = []
+        for desktop in desktops:
+            known = passwords.known(desktop.name, desktop.instance_id)
+            if desktop.setup_done and not new_passwords:
+                if known is None:
+                    unknown.append(desktop.name)
+                continue
+            student = template.student(desktop.number)
+            password = passwords.for_desktop(
+                desktop.name, desktop.instance_id, desktop.student,
+                student.email if student else None,
+                renew=new_passwords)
+            todo[desktop.name] = (desktop, password)
+        passwords.save()  # before any desktop gets its password: never one we do not keep
+        if unknown:
+            self.progress.step(f"passwords of {', '.join(unknown)} are not on this machine "
+                               f"({passwords.path}): copy that file from the machine that "
+                               "started the course, or use --new-passwords")
+        if not todo:
+            return
+        host_keys = self.host_keys(course.name)
+        done: list[str] = []
+        lock = threading.Lock()
+
+        with self.progress.waiting(f"setting up {len(todo)} desktop(s)") as update:
+            def set_up_one(item: tuple[Desktop, str]) -> str:
+                desktop, password = item
+                connection = self.connection(course, desktop, host_keys)
+                try:
+                    connection.open(self.ssh_wait)
+                    script = desktop_setup_script(
+                        password=password, novnc_port=settings.novnc_port,
+                        auto_stop=settings.auto_stop, timezone=settings.timezone,
+                        host_name=f"{course.name}-{desktop.name}")
+                    report = run_desktop_setup(connection, script)
+                finally:
+                    connection.close()
+                with lock:
+                    done.append(desktop.instance_id)
+                    update(f"{len(done)}/{len(todo)} set up")
+                return str(report.gpus or "none")
+
+            results = fan_out(list(todo.values()), set_up_one, name=lambda item: item[0].name)
+        gpus = {n: r for n, r in results.items() if isinstance(r, str)}
+        for number, gpu in gpus.items():
+            passwords.entries[number].gpu = gpu
+        passwords.save()
+        self.dcloud.mark_set_up([todo[n][0].instance_id for n in gpus])
+        if gpus:
+            self.progress.step("GPUs: " + ", ".join(f"{n}: {g}" for n, g in sorted(gpus.items())))
+        raise_failures(results, "desktop setup")
+
+    def wait_for_novnc(self, desktops: list[Desktop], port: int) -> None:
+        """Until every desktop's noVNC page answers over HTTPS (from this machine)."""
+        deadline = time.monotonic() + self.timeout
+        pending = {d.name: d for d in desktops if d.address}
+        with self.progress.waiting(f"waiting for noVNC on {len(pending)} desktop(s)") as update:
+            while pending:
+                answers = fan_out(list(pending.values()),
+                                  lambda d: novnc_answers(d.address or "", port),
+                                  name=lambda d: d.name)
+                for name, ok in answers.items():
+                    if ok is True:
+                        pending.pop(name)
+                update(f"{len(desktops) - len(pending)}/{len(desktops)} answering")
+                if pending and time.monotonic() > deadline:
+                    raise WaitTimeout(f"noVNC did not answer on desktop(s) "
+                                      f"{', '.join(sorted(pending))} within {self.timeout:.0f} s"
+                                      " (see /var/log/sclust-desktop.log on them)")
+                if pending:
+                    time.sleep(1)
+
+    # ---- stop, run, terminate --------------------------------------------------------------
+
+    def stop(self, name: str, numbers: list[int] | None = None) -> Course:
+        course = self.get(name)
+        chosen = pick(course, numbers)
+        running = [d.instance_id for d in chosen if d.state in ("pending", "running")]
+        if running:
+            self.progress.step(f"stopping {len(running)} desktop(s) of {name}")
+            self.cloud.stop_instances(running)
+            self.wait_for(running, "stopped", f"{len(running)} desktop(s) to stop")
+        return self.dcloud.find(name)
+
+    def run(self, name: str, command: str, numbers: list[int] | None = None,
+            sudo: bool = False) -> tuple[Course, dict[str, object]]:
+        """COMMAND on every running desktop (or NUMBERS) in parallel: a Result or an error
+        per desktop."""
+        course = self.get(name)
+        chosen = [d for d in pick(course, numbers) if d.state == "running" and d.address]
+        if not chosen:
+            raise SclustError(f"no running desktop of {name!r} to run on")
+        settings = course.require_settings()
+        host_keys = self.host_keys(name)
+
+        def run_one(desktop: Desktop) -> Result:
+            connection = self.connection(course, desktop, host_keys)
+            try:
+                connection.open(30)
+                if sudo and settings.login_user != "root":
+                    return run_script(connection, command, settings.login_user, 3600,
+                                      check=False)
+                return connection.run(command, timeout=3600, check=False)
+            finally:
+                connection.close()
+
+        return course, fan_out(chosen, run_one, name=lambda d: d.name)
+
+    def terminate(self, name: str) -> int:
+        """Terminate every desktop, release every Elastic IP sclust allocated for the course,
+        delete its group, forget its passwords and host keys. Returns addresses released."""
+        course = self.get(name)
+        ids = [d.instance_id for d in course.desktops]
+        if ids:
+            self.progress.step(f"terminating {len(ids)} desktop(s) of {name}")
+            self.cloud.terminate_instances(ids)
+            self.wait_for(ids, "terminated", f"{len(ids)} desktop(s) to terminate")
+        # Associations end with the instances on EC2; look again before releasing.
+        addresses = self.dcloud.find(name).addresses if ids else course.addresses
+        if addresses:
+            self.progress.step(f"releasing {len(addresses)} Elastic IP(s)")
+        for address in addresses:
+            self.dcloud.release(address)
+        if course.group_id:
+            self.progress.step(f"deleting the security group of {name}")
+            self.cloud.delete_security_group(course.group_id)
+        self.passwords(name).remove()
+        known_hosts_file(self.cloud.region, f"desktops-{name}").unlink(missing_ok=True)
+        return len(addresses)
+
+    # ---- waiting ---------------------------------------------------------------------------
+
+    def wait_for(self, instance_ids: list[str], state: str, what: str) -> list[Desktop]:
+        """Poll (one describe per round) until every desktop is in STATE."""
+        if not instance_ids:
+            return []
+        deadline = time.monotonic() + self.timeout
+        interval = 0.5
+        with self.progress.waiting(f"waiting for {what}") as update:
+            while True:
+                desktops = self.dcloud.describe(instance_ids)
+                ready = [d for d in desktops if d.state == state]
+                update(f"{len(ready)}/{len(instance_ids)} {state}")
+                if len(ready) == len(instance_ids):
+                    return desktops
+                dead = [d for d in desktops if state == "running"
+                        and d.state in ("shutting-down", "terminated")]
+                if dead:
+                    raise CloudError("desktop(s) ended while starting: " + ", ".join(
+                        f"{d.name} ({d.instance_id})" for d in dead))
+                if time.monotonic() > deadline:
+                    late = ", ".join(f"{d.name} ({d.state})" for d in desktops if d not in ready)
+                    raise WaitTimeout(f"timed out after {self.timeout:.0f} s waiting for "
+                                      f"{what}: {late}")
+                time.sleep(interval)
+                interval = min(interval * 1.5, 5.0)
+
+
+def pick(course: Course, numbers: list[int] | None) -> list[Desktop]:
+    """The course's desktops NUMBERS (all when None); unknown numbers are an error."""
+    if numbers is None:
+        return course.desktops
+    by_number = course.by_number()
+    unknown = [label(n) for n in numbers if n not in by_number]
+    if unknown:
+        have = ", ".join(d.name for d in course.desktops) or "none"
+        raise SclustError(f"desktops {course.name!r} have no number {', '.join(unknown)} "
+                          f"(they have {have})")
+    return [by_number[n] for n in numbers]
+
+
+def run_script(connection: Connection, script: str, user: str, timeout: float,
+               check: bool = True) -> Result:
+    """SCRIPT as root, through stdin (whatever it holds never shows in `ps`)."""
+    shell = "bash -s" if user == "root" else "sudo -n bash -s"
+    result = connection.run(shell, stdin=script, timeout=timeout, check=False)
+    result.command = script
+    return result.check() if check else result
+
+
+def novnc_answers(address: str, port: int, timeout: float = 3) -> bool:
+    """Does https://ADDRESS:PORT/vnc.html answer 200? (The certificate is self-signed.)"""
+    import http.client
+    import ssl
+
+    from cluster.ssh import check_destination
+
+    check_destination(address)
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # each desktop makes its own self-signed certificate
+    connection = http.client.HTTPSConnection(address, port, timeout=timeout, context=context)
+    try:
+        connection.request("GET", "/vnc.html")
+        return connection.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()

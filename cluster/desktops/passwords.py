@@ -1,0 +1,91 @@
+"""Desktop passwords: random, one per desktop, kept only on the instructor's machine.
+
+They are never put on EC2 (tags are readable by anyone with describe rights) nor in logs:
+$SCLUST_HOME/desktops/REGION/COURSE.json, mode 0600 in a 0700 directory, holds each
+desktop's password with the instance it was made for (a replaced desktop gets a new one).
+
+A second instructor machine has the credentials and the config but not this file: every
+command works there except the passwords in `roster --csv`. Copy the file over (keeping mode
+0600), or run `sclust desktops start COURSE --new-passwords` there to set new ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cluster.desktops.vncauth import generate_password  # 8 characters: VNC reads no more
+from cluster.errors import SclustError
+from cluster.paths import sclust_home
+
+
+def passwords_file(region: str, course: str) -> Path:
+    return sclust_home() / "desktops" / region / f"{course}.json"
+
+
+@dataclass
+class Entry:
+    instance_id: str
+    password: str
+    student: str | None = None
+    email: str | None = None
+    gpu: str | None = None  # what the setup found: "none" or a count
+
+
+@dataclass
+class PasswordStore:
+    """The passwords of one course on this machine."""
+
+    path: Path
+    entries: dict[str, Entry] = field(default_factory=dict)  # by desktop label "01"
+
+    @classmethod
+    def load(cls, region: str, course: str) -> PasswordStore:
+        path = passwords_file(region, course)
+        store = cls(path)
+        if path.exists():
+            try:
+                data = json.loads(path.read_text())
+                store.entries = {k: Entry(**v) for k, v in data.get("desktops", {}).items()}
+            except (OSError, ValueError, TypeError) as error:
+                raise SclustError(f"{path}: cannot read the desktops' passwords: {error}") from None
+        return store
+
+    def for_desktop(self, label: str, instance_id: str, student: str | None = None,
+                    email: str | None = None, renew: bool = False) -> str:
+        """The desktop's password, made now if it has none (or belongs to a replaced one)."""
+        entry = self.entries.get(label)
+        if entry is None or entry.instance_id != instance_id or renew:
+            entry = Entry(instance_id, generate_password(), student, email)
+            self.entries[label] = entry
+        else:
+            entry.student = student or entry.student
+            entry.email = email or entry.email
+        return entry.password
+
+    def known(self, label: str, instance_id: str) -> str | None:
+        entry = self.entries.get(label)
+        return entry.password if entry and entry.instance_id == instance_id else None
+
+    def save(self) -> None:
+        """Write atomically, readable by the owner only (also while being written)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.path.parent, 0o700)  # parents made earlier may be wider
+        data = {"desktops": {k: vars(v) for k, v in sorted(self.entries.items())}}
+        write_private(self.path, json.dumps(data, indent=1))
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write TEXT atomically, readable by the owner only from the first byte on."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", newline="") as file:
+        file.write(text)
+    os.replace(temporary, path)

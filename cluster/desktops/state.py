@@ -1,0 +1,223 @@
+"""A course of desktops as recorded on EC2: tags on its instances, Elastic IPs and group.
+
+The course's settings are JSON tags on its security group (as a cluster's); each desktop's
+number, name and student are tags on its instance and on its Elastic IP. Passwords are never
+on EC2 (see passwords.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from cluster.errors import SclustError
+
+SCHEMA_VERSION = 1
+TAG_COURSE = "sclust:desktops"
+TAG_NUMBER = "sclust:desktop-number"
+TAG_NUMBERS = "sclust:desktop-numbers"  # on a launch of several: number = list[launch index]
+TAG_STUDENT = "sclust:student"
+TAG_SETUP = "sclust:desktop-setup"  # "1" once the desktop was set up over SSH
+TAG_RUN = "sclust:run-seconds"  # "SECONDS UNTIL_EPOCH": running time counted before UNTIL
+TAG_SETTINGS = "sclust:settings"
+TAG_VERSION = "sclust:version"
+TAG_VALUE_LIMIT = 256
+STOPPED_AT = re.compile(r"\((\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (?:GMT|UTC)\)")
+
+
+def label(number: int) -> str:
+    """Desktop numbers as people write them: 01 … 99, then 100 …"""
+    return f"{number:02d}"
+
+
+def parse_numbers(text: str) -> list[int]:
+    """`1,3-5` -> [1, 3, 4, 5] (the numbers a command acts on)."""
+    numbers: set[int] = set()
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        first, _, last = item.partition("-")
+        try:
+            low, high = int(first), int(last or first)
+        except ValueError:
+            raise SclustError(f"{item!r} is not a desktop number or range (e.g. 1,3-5)") from None
+        if low < 1 or high < low:
+            raise SclustError(f"{item!r}: numbers start at 1, ranges go up (3-5)")
+        numbers.update(range(low, high + 1))
+    return sorted(numbers)
+
+
+@dataclass
+class CourseSettings:
+    """What later commands need without the [desktops] template (kept on the group)."""
+
+    template: str
+    keyname: str
+    image_id: str
+    instance_type: str
+    elastic_ips: bool = True
+    volume_size: int | None = None
+    login_user: str = "ubuntu"
+    auto_stop: str | None = None
+    timezone: str = "UTC"
+    novnc_port: int = 443
+    zone: str | None = None
+    subnet_id: str | None = None
+    vpc_id: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    created: str = ""
+    version: int = SCHEMA_VERSION
+
+    def to_tags(self) -> dict[str, str]:
+        text = json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+        chunks = [text[i : i + TAG_VALUE_LIMIT] for i in range(0, len(text), TAG_VALUE_LIMIT)]
+        tags = {f"{TAG_SETTINGS}.{i}": chunk for i, chunk in enumerate(chunks)}
+        tags[TAG_VERSION] = str(SCHEMA_VERSION)
+        return tags
+
+    @classmethod
+    def from_tags(cls, tags: dict[str, str], course: str) -> CourseSettings:
+        if int(tags.get(TAG_VERSION, "0") or 0) > SCHEMA_VERSION:
+            raise SclustError(f"desktops {course!r} were made by a newer sclust: upgrade it")
+        chunks, index = [], 0
+        while f"{TAG_SETTINGS}.{index}" in tags:
+            chunks.append(tags[f"{TAG_SETTINGS}.{index}"])
+            index += 1
+        try:
+            data = json.loads("".join(chunks))
+        except json.JSONDecodeError:
+            raise SclustError(f"desktops {course!r}: the settings tags on its security group "
+                              "are missing or damaged") from None
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    @property
+    def created_at(self) -> datetime | None:
+        try:
+            return datetime.fromisoformat(self.created) if self.created else None
+        except ValueError:
+            return None
+
+
+@dataclass
+class Address:
+    """An Elastic IP sclust allocated for desktop NUMBER."""
+
+    allocation_id: str
+    public_ip: str
+    number: int | None
+    instance_id: str | None
+    association_id: str | None
+
+
+@dataclass
+class Desktop:
+    """One desktop (instance) of a course."""
+
+    number: int
+    instance_id: str
+    state: str
+    student: str | None
+    instance_type: str
+    public_ip: str | None
+    private_ip: str | None
+    launch_time: datetime | None
+    setup_done: bool
+    run_seconds: float = 0.0  # running time of earlier runs (counted at each start)
+    counted_until: float = 0.0  # epoch up to which run_seconds counts
+    stopped_at: datetime | None = None
+    elastic_ip: Address | None = None
+
+    @property
+    def name(self) -> str:
+        return label(self.number)
+
+    @property
+    def address(self) -> str | None:
+        """Where students and sclust reach it: the Elastic IP, else the public address."""
+        if self.elastic_ip is not None:
+            return self.elastic_ip.public_ip
+        return self.public_ip
+
+    def running_seconds(self, now: datetime | None = None) -> float:
+        """Seconds this desktop has run: earlier runs plus the current one."""
+        now = now or datetime.now(timezone.utc)
+        total = self.run_seconds
+        if self.state == "running" and self.launch_time is not None:
+            since = max(self.launch_time.timestamp(), self.counted_until)
+            total += max(0.0, now.timestamp() - since)
+        return total
+
+    def last_run_seconds(self) -> float:
+        """The run that ended at the last stop (to add to run_seconds when starting again)."""
+        if self.stopped_at is None or self.launch_time is None:
+            return 0.0
+        since = max(self.launch_time.timestamp(), self.counted_until)
+        return max(0.0, self.stopped_at.timestamp() - since)
+
+
+@dataclass
+class Course:
+    """A course as found on EC2."""
+
+    name: str
+    group_id: str | None
+    settings: CourseSettings | None
+    desktops: list[Desktop] = field(default_factory=list)
+    addresses: list[Address] = field(default_factory=list)  # the course's Elastic IPs
+    addresses_in_region: int = 0  # every Elastic IP of the account in this region
+
+    def by_number(self) -> dict[int, Desktop]:
+        return {d.number: d for d in self.desktops}
+
+    def address_for(self, number: int) -> Address | None:
+        return next((a for a in self.addresses if a.number == number), None)
+
+    def require_settings(self) -> CourseSettings:
+        if self.settings is None:
+            raise SclustError(f"desktops {self.name!r} have no security group with their "
+                              f"settings: remove them with `sclust desktops terminate "
+                              f"{self.name}`")
+        return self.settings
+
+
+def desktop_from(instance: dict[str, Any], tags: dict[str, str]) -> Desktop:
+    number = tags.get(TAG_NUMBER)
+    if number is None or not number.isdigit():
+        # Named later by CreateTags; until then the launch's list and index tell.
+        listed = [n for n in tags.get(TAG_NUMBERS, "").split(",") if n.isdigit()]
+        index = int(instance.get("AmiLaunchIndex", 0))
+        number = listed[index] if index < len(listed) else "0"
+    run, _, until = tags.get(TAG_RUN, "0 0").partition(" ")
+    stopped = STOPPED_AT.search(instance.get("StateTransitionReason") or "")
+    stopped_at = None
+    if stopped and instance["State"]["Name"] in ("stopped", "stopping"):
+        stopped_at = datetime.strptime(stopped.group(1), "%Y-%m-%d %H:%M:%S").replace(
+            tzinfo=timezone.utc)
+    return Desktop(
+        number=int(number), instance_id=instance["InstanceId"],
+        state=instance["State"]["Name"], student=tags.get(TAG_STUDENT),
+        instance_type=instance["InstanceType"], public_ip=instance.get("PublicIpAddress"),
+        private_ip=instance.get("PrivateIpAddress"), launch_time=instance.get("LaunchTime"),
+        setup_done=tags.get(TAG_SETUP) == "1", run_seconds=float_or_zero(run),
+        counted_until=float_or_zero(until), stopped_at=stopped_at,
+    )
+
+
+def float_or_zero(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0
+
+
+def address_from(address: dict[str, Any], tags: dict[str, str]) -> Address:
+    number = tags.get(TAG_NUMBER, "")
+    return Address(
+        allocation_id=address["AllocationId"], public_ip=address["PublicIp"],
+        number=int(number) if number.isdigit() else None,
+        instance_id=address.get("InstanceId") or None,
+        association_id=address.get("AssociationId") or None,
+    )

@@ -1,0 +1,215 @@
+"""`[desktops NAME]` sections -> DesktopsTemplate, checked like cluster templates.
+
+Errors are `FILE:LINE: [desktops NAME] KEY: problem`, every one collected before raising; a
+problem inside the STUDENTS roster also names the roster's own line.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cluster.config import (
+    Config,
+    KeyPair,
+    Permission,
+    PluginSpec,
+    at_key,
+    did_you_mean,
+    key_file_problem,
+    located,
+    merged_cluster_keys,
+    permission_from,
+)
+from cluster.errors import ConfigError
+from cluster.ini import RawKey
+from cluster.schema import DESKTOPS_KEYS
+
+KIND = "desktops"
+
+
+@dataclass(frozen=True)
+class Student:
+    name: str
+    email: str = ""
+
+
+@dataclass
+class DesktopsTemplate:
+    """A course: COUNT desktops (one per student when STUDENTS is given) of one AMI and type."""
+
+    name: str
+    key: KeyPair
+    image_id: str
+    instance_type: str
+    count: int
+    students: list[Student] = field(default_factory=list)
+    elastic_ips: bool = True
+    volume_size: int | None = None
+    permissions: list[Permission] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    login_user: str = "ubuntu"
+    auto_stop: str | None = None
+    timezone: str = "UTC"
+    novnc_port: int = 443
+    novnc_cidr: str = "0.0.0.0/0"
+    ssh_cidr: str = "0.0.0.0/0"
+    plugins: list[PluginSpec] = field(default_factory=list)
+    availability_zone: str | None = None
+    subnet_id: str | None = None
+
+    def student(self, number: int) -> Student | None:
+        """The student of desktop NUMBER (1-based), if the roster has one."""
+        return self.students[number - 1] if 0 < number <= len(self.students) else None
+
+
+def desktops_names(config: Config) -> list[str]:
+    return list(config.named(KIND))
+
+
+def desktops_template(config: Config, name: str, check_key_file: bool = True
+                      ) -> DesktopsTemplate:
+    """Build `[desktops NAME]` (EXTENDS merged), raising every problem at once."""
+    sections = config.named(KIND)
+    if name not in sections:
+        raise ConfigError(
+            f"{config.path}: no [desktops {name}] template{did_you_mean(name, sections)}"
+        )
+    errors: list[str] = []
+    template = build(config, name, errors, check_key_file)
+    if errors or template is None:
+        raise ConfigError("\n".join(errors))
+    return template
+
+
+def build(config: Config, name: str, errors: list[str], check_key_file: bool
+          ) -> DesktopsTemplate | None:
+    found = merged_cluster_keys(config, name, errors, kind=KIND)
+    if found is None:
+        return None
+    section, keys = found
+    for key_name, spec in DESKTOPS_KEYS.items():
+        if spec.required and key_name not in keys:
+            errors.append(located(section.origin, section, key_name, "required key missing"))
+    if "COUNT" not in keys and "STUDENTS" not in keys:
+        errors.append(located(section.origin, section, "COUNT",
+                              "give COUNT (how many desktops) or STUDENTS (a roster CSV)"))
+    if errors:
+        return None
+
+    def get(key_name: str) -> Any:
+        key = keys.get(key_name)
+        spec = DESKTOPS_KEYS[key_name]
+        return spec.default if key is None else spec.parse(key.value)
+
+    key = key_pair(config, keys["KEYNAME"], check_key_file, errors)
+    students = read_students(keys["STUDENTS"], errors) if "STUDENTS" in keys else []
+    count = get("COUNT") or len(students)
+    if students and "COUNT" in keys and count < len(students):
+        errors.append(at_key(keys["COUNT"], f"{count} desktops for {len(students)} students "
+                                            "in STUDENTS: raise COUNT or drop it"))
+    if "STUDENTS" in keys and not students and not any("STUDENTS" in e for e in errors):
+        errors.append(at_key(keys["STUDENTS"], "the roster has no students"))
+    permissions = [permission_from(s) for s in referenced(config, keys, "PERMISSIONS",
+                                                          "permission", errors)]
+    plugins = [plugin_spec(s, errors) for s in referenced(config, keys, "PLUGINS", "plugin",
+                                                          errors)]
+    novnc_port = get("NOVNC_PORT")
+    if novnc_port == 22:
+        errors.append(at_key(keys["NOVNC_PORT"], "22 is SSH's port"))
+    if "TIMEZONE" in keys and "AUTO_STOP" not in keys:
+        errors.append(at_key(keys["TIMEZONE"], "only AUTO_STOP uses TIMEZONE: set AUTO_STOP"))
+    if errors or key is None:
+        return None
+    return DesktopsTemplate(
+        name=name, key=key, image_id=get("IMAGE_ID"), instance_type=get("INSTANCE_TYPE"),
+        count=count, students=students, elastic_ips=get("ELASTIC_IPS"),
+        volume_size=get("VOLUME_SIZE"), permissions=permissions, tags=get("TAGS"),
+        login_user=get("LOGIN_USER"), auto_stop=get("AUTO_STOP"), timezone=get("TIMEZONE"),
+        novnc_port=novnc_port, novnc_cidr=get("NOVNC_CIDR"), ssh_cidr=get("SSH_CIDR"),
+        plugins=plugins, availability_zone=get("AVAILABILITY_ZONE"),
+        subnet_id=get("SUBNET_ID"),
+    )
+
+
+def plugin_spec(section: Any, errors: list[str]) -> PluginSpec:
+    """The [plugin] a desktops template names (its settings are the plugin API's to check)."""
+    settings = {k.lower(): key.value for k, key in section.keys.items() if k != "SETUP_CLASS"}
+    return PluginSpec(section.name, section.keys["SETUP_CLASS"].value, settings)
+
+
+def key_pair(config: Config, keyname: RawKey, check_key_file: bool, errors: list[str]
+             ) -> KeyPair | None:
+    sections = config.named("key")
+    if keyname.value not in sections:
+        errors.append(at_key(keyname, f"no [key {keyname.value}]"
+                                      f"{did_you_mean(keyname.value, sections)}"))
+        return None
+    key = config.key_pair(keyname.value)
+    problem = key_file_problem(key.location) if check_key_file else None
+    if problem:
+        origin = sections[key.name].keys["KEY_LOCATION"].origin
+        errors.append(located(origin, sections[key.name], "KEY_LOCATION", problem))
+    return key
+
+
+def referenced(config: Config, keys: dict[str, RawKey], key_name: str, kind: str,
+               errors: list[str]) -> list[Any]:
+    """The [KIND x] sections a list key names; unknown names are errors with a hint."""
+    if key_name not in keys:
+        return []
+    available = config.named(kind)
+    found = []
+    for item in DESKTOPS_KEYS[key_name].parse(keys[key_name].value):
+        if item in available:
+            found.append(available[item])
+        else:
+            errors.append(at_key(keys[key_name], f"no [{kind} {item}]"
+                                                 f"{did_you_mean(item, available)}"))
+    return found
+
+
+def roster_path(key: RawKey) -> Path:
+    """STUDENTS is relative to the config file that names it."""
+    path = Path(os.path.expandvars(key.value)).expanduser()
+    return path if path.is_absolute() else Path(key.origin.path).parent / path
+
+
+def read_students(key: RawKey, errors: list[str]) -> list[Student]:
+    """A roster CSV: `name, e-mail` per line; a header line and blank lines are skipped."""
+    path = roster_path(key)
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # spreadsheets write a BOM
+    except OSError as error:
+        errors.append(at_key(key, f"cannot read roster {str(path)!r}: {error.strerror}"))
+        return []
+    students: list[Student] = []
+    seen: dict[str, int] = {}
+    for line, row in enumerate(csv.reader(text.splitlines()), start=1):
+        cells = [cell.strip() for cell in row]
+        if not any(cells):
+            continue
+        if line == 1 and cells[0].lower() in ("name", "student", "nombre"):
+            continue
+        where = f"{path}:{line}"
+        name, email = cells[0], (cells[1] if len(cells) > 1 else "")
+        if not name:
+            errors.append(at_key(key, f"{where}: no name"))
+            continue
+        if email and "@" not in email:
+            errors.append(at_key(key, f"{where}: {email!r} is not an e-mail address"))
+            continue
+        if name.lower() in seen:
+            errors.append(at_key(key, f"{where}: {name!r} is already on line "
+                                      f"{seen[name.lower()]}"))
+            continue
+        if len(name) > 200:
+            errors.append(at_key(key, f"{where}: a name of {len(name)} characters (EC2 tags "
+                                      "hold 256)"))
+            continue
+        seen[name.lower()] = line
+        students.append(Student(name, email))
+    return students
