@@ -12,6 +12,7 @@ import base64
 import ipaddress
 import logging
 import shutil
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -54,6 +55,7 @@ class Cloud:
         self._stopping = threading.Event()
         self.init_script = layout.root / "host-init.sh"
         self.mark_failed: Any = None  # set by patches.install
+        self.guest_shutdown: Any = None
         self.state_class: Any = None
         # Hooks of other services (NFS): called with the host after each boot, with the
         # instance id after each halt.
@@ -166,6 +168,10 @@ class Cloud:
                 if instance_id in self._busy:
                     continue
                 host = self.hosts.get(instance_id)
+                if want.state == "running" and host is not None:
+                    ended = host.ended_by_itself()
+                    if ended is not None:
+                        want.state = self._guest_ended(instance_id, ended)
                 step = self._next_step(want, host)
                 if step is not None:
                     self._busy.add(instance_id)
@@ -177,6 +183,16 @@ class Cloud:
                         finally:
                             host.lock.release()
             self._delete_unused_volume_files()
+
+    def _guest_ended(self, instance_id: str, status: int) -> str:
+        """A host ended from inside: a reboot restarts it, a power-off is an instance-initiated
+        shutdown (stop, or terminate if the instance says so). Its new state (cloud lock held)."""
+        if status in (-signal.SIGHUP, 128 + signal.SIGHUP):
+            log.info("%s rebooted itself", instance_id)
+            self._reboots.add(instance_id)
+            return "running"
+        log.info("%s shut itself down (init status %s)", instance_id, status)
+        return self.guest_shutdown(self._backend().get_instance(instance_id))
 
     def _next_step(self, want: Desired, host: Host | None) -> str | None:
         running = host is not None and host.running

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from cluster.localcloud.nfs_shims import EXPORTFS_SHIM, MOUNT_NFS_SHIM
+from cluster.localcloud.power_shims import POWER_SHIM
 
 # Runs in a fresh mount/UTS/IPC/PID namespace, already inside the host's network namespace.
 # Environment: H (host dir), IMGSRC (image layer source), SOCK (NFS control socket).
@@ -89,6 +90,10 @@ if [ -s $S/user-data ] && [ ! -e /var/lib/cloud/instance/user-data-done ]; then
 else
   touch /var/lib/cloud/instance/boot-finished
 fi
+if [ -x /etc/rc.local ]; then
+  # As SysV init (or systemd's rc-local.service) at the end of every boot.
+  setsid /etc/rc.local </dev/null >>/var/log/rc.local.log 2>&1 &
+fi
 echo READY >&3
 exec 3>&- </dev/null >/dev/null 2>&1
 trap 'exit 0' TERM
@@ -97,8 +102,8 @@ while :; do sleep 3600 & wait $! || true; done
 
 
 def write_image_layer(image_dir: Path) -> None:
-    """The files every host sees above this machine's `/`: NFS shims and plain dotfiles
-    for root (this machine's own root .bashrc is slow, e.g. `pyenv init`)."""
+    """The files every host sees above this machine's `/`: NFS and power shims, and plain
+    dotfiles for root (this machine's own root .bashrc is slow, e.g. `pyenv init`)."""
     if image_dir.exists():
         shutil.rmtree(image_dir)
     sbin = image_dir / "usr" / "sbin"
@@ -110,6 +115,11 @@ def write_image_layer(image_dir: Path) -> None:
     for name in ("exportfs", "mount.nfs"):
         (sbin / name).chmod(0o755)
     (sbin / "mount.nfs4").symlink_to("mount.nfs")
+    # The machine's poweroff & co. are systemctl, useless without systemd as PID 1.
+    (sbin / "poweroff").write_text(POWER_SHIM)
+    (sbin / "poweroff").chmod(0o755)
+    for name in ("halt", "reboot", "shutdown"):
+        (sbin / name).symlink_to("poweroff")
     root = image_dir / "root"
     root.mkdir(mode=0o700)
     root.chmod(0o700)

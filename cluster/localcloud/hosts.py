@@ -51,6 +51,11 @@ class Host:
     def running(self) -> bool:
         return self.pid1 is not None and self._proc is not None and self._proc.poll() is None
 
+    def ended_by_itself(self) -> int | None:
+        """The exit status of a host whose init ended from inside (poweroff or reboot in the
+        host: reboot(2) in a PID namespace kills its init with SIGINT or SIGHUP), else None."""
+        return self._proc.poll() if self._proc is not None else None
+
     def _write_seed(self) -> None:
         """The instance's first-boot data, like cloud-init's NoCloud seed (written once)."""
         seed = self.dir / "seed"

@@ -193,7 +193,20 @@ def install(cloud: Cloud) -> None:
         instance.state_reason = StateReason(f"Server.InternalError: {message}",
                                             "Server.InternalError")
 
+    def guest_shutdown(instance: Any) -> str:
+        """`poweroff` inside a host: EC2's InstanceInitiatedShutdownBehavior (default stop)."""
+        if instance.instance_initiated_shutdown_behavior == "terminate":
+            instance.ec2_backend.terminate_instances([instance.id])
+            return str(instance._state.name)
+        instance.stop()
+        code = "Client.InstanceInitiatedShutdown"
+        instance.state_reason = StateReason(f"{code}: Instance initiated shutdown", code)
+        instance._state = InstanceState("stopping", 64)
+        cloud.transition_started(instance.id)
+        return "stopping"
+
     cloud.mark_failed = mark_failed  # type: ignore[method-assign]
+    cloud.guest_shutdown = guest_shutdown
     cloud.state_class = InstanceState
 
     EC2Backend.allocate_address = allocate_address
