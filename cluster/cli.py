@@ -578,11 +578,12 @@ def createkey(app: AppContext, name: str, output_file: str | None,
 def register_commands() -> None:
     """Command groups that live with their feature (their modules import only click)."""
     from cluster.desktops.cli import cost, desktops
-    from cluster.elastic.cli import simulate
+    from cluster.elastic.cli import loadbalance, simulate
     from cluster.localcloud.cli import local
 
     main.add_command(local)
     main.add_command(simulate)
+    main.add_command(loadbalance)
     main.add_command(desktops)
     main.add_command(cost)
 

@@ -6,6 +6,7 @@ Module-level imports stay at click: `sclust --help` must not pay for the simulat
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -118,3 +119,121 @@ def simulate(trace: str, policy: str, compare: bool, max_nodes: int, min_nodes: 
         click.echo(to_json(trace, echo, workload.bounds, rows))
     else:
         click.echo(table(rows, workload.bounds))
+
+
+@click.command("loadbalance")
+@click.argument("tag")
+@click.option("-i", "--interval", type=click.FloatRange(1), default=30.0, show_default=True,
+              help="Seconds between two looks at the cluster.")
+@click.option("-m", "--max-nodes", "--max_nodes", "max_nodes", type=click.IntRange(1),
+              default=None, help="Most nodes, the master included (StarCluster's count) "
+              "[the cluster's CLUSTER_SIZE].")
+@click.option("-n", "--min-nodes", "--min_nodes", "min_nodes", type=click.IntRange(1),
+              default=1, show_default=True,
+              help="Fewest nodes, the master included: 1 is the master alone.")
+@click.option("-w", "--job-wait-time", "--job_wait_time", "max_wait", type=click.FloatRange(0),
+              default=0.0, show_default=True,
+              help="Grow only once the oldest waiting job waited this many seconds "
+              "(StarCluster: 900).")
+@click.option("-a", "--add-nodes-per-iteration", "--add_nodes_per_iteration",
+              "add_per_iteration", type=click.IntRange(1), default=None,
+              help="Launch at most this many nodes at a time [no limit] (StarCluster: 1).")
+@click.option("-s", "--stabilization-time", "--stabilization_time", "stabilization",
+              type=click.FloatRange(0), default=0.0, show_default=True,
+              help="No launch or removal within this many seconds of the last one "
+              "(StarCluster: 180).")
+@click.option("--idle-timeout", type=click.FloatRange(0), default=None,
+              help="Seconds a node idles before it is removed [1.5 x the measured launch "
+              "time, at least 60 s].")
+@click.option("--billing", type=click.Choice(["second", "hour"]), default="second",
+              show_default=True, help="Per-second billing removes idle nodes by idle time; "
+              "hourly keeps them until their paid hour ends.")
+@click.option("-K", "--kill-cluster", is_flag=True,
+              help="Terminate the cluster once every job seen has ended and it idled for the "
+              "idle timeout (asks when starting; --yes does not).")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask to confirm -K.")
+@click.option("-p", "--plot-stats", is_flag=True,
+              help="Draw nodes and jobs over time to loadbalance.png (each minute and at "
+              "the end).")
+@click.option("-P", "--plot-output-dir", type=click.Path(file_okay=False), default=None,
+              help="Directory of -p's PNG [~/.sclust/loadbalance/TAG].")
+@click.option("-d", "--dump-stats", is_flag=True, help="Append one CSV row per iteration.")
+@click.option("-D", "--dump-stats-file", type=click.Path(dir_okay=False), default=None,
+              help="-d's CSV file [~/.sclust/loadbalance/TAG/stats.csv].")
+@click.option("--dry-run", is_flag=True, help="Print the decisions; change nothing.")
+@click.option("--once", is_flag=True,
+              help="One iteration (waits for a launch or removal it starts), then exit.")
+@click.option("--max-runtime", type=click.FloatRange(0, min_open=True), default=None,
+              help="Stop after this many seconds (a change under way is finished first).")
+@click.pass_obj
+def loadbalance(app: Any, tag: str, interval: float, max_nodes: int | None,
+                min_nodes: int, max_wait: float, add_per_iteration: int | None,
+                stabilization: float, idle_timeout: float | None, billing: str,
+                kill_cluster: bool, yes: bool, plot_stats: bool, plot_output_dir: str | None,
+                dump_stats: bool, dump_stats_file: str | None, dry_run: bool, once: bool,
+                max_runtime: float | None) -> None:
+    """Grow cluster TAG while jobs wait and shrink it while nodes idle, until Ctrl-C.
+
+    Every -i seconds one SSH command on the master reads Grid Engine's queue and hosts; the
+    policy that `sclust simulate` replays decides. New nodes launch in the background (they
+    count as capacity while booting); an idle node is disabled in the queue, checked idle once
+    more, then taken out of SGE and terminated. The master and nodes running jobs are never
+    removed. A live table on a terminal, log lines otherwise.
+    """
+    import logging
+    import sys
+
+    from cluster.cli import confirm
+    from cluster.elastic.live import LoadBalancer, Options
+    from cluster.elastic.record import Recorder, output_dir
+    from cluster.elastic.view import make_view
+    from cluster.errors import SclustError
+    from cluster.progress import Progress
+
+    manager = app.manager()  # app: cluster.cli.AppContext (not imported: `python -m cluster.cli`)
+    manager.progress = Progress(quiet=True)  # the view reports; the operations log
+    settings = manager.require_settings(manager.get(tag))
+    total_max = max_nodes or settings.cluster_size
+    if min_nodes > total_max:
+        raise SclustError(f"-n {min_nodes} is above -m {total_max} (both count the master)")
+    if kill_cluster and not dry_run:
+        confirm(f"Terminate cluster {tag!r} once all its jobs have ended and it is idle?", yes)
+    csv_path = (Path(dump_stats_file).expanduser() if dump_stats_file
+                else output_dir(tag) / "stats.csv" if dump_stats else None)
+    plot_path = ((Path(plot_output_dir).expanduser() if plot_output_dir else output_dir(tag))
+                 / "loadbalance.png") if plot_stats or plot_output_dir else None
+    options = Options(
+        min_nodes=min_nodes - 1, max_nodes=total_max - 1, interval=interval,
+        idle_timeout=idle_timeout, billing=billing, max_wait=max_wait,
+        add_per_iteration=add_per_iteration, stabilization=stabilization,
+        kill_when_idle=kill_cluster, dry_run=dry_run, once=once, max_runtime=max_runtime,
+    )
+    recorder = Recorder(csv_path, plot_path, options.min_nodes, options.max_nodes,
+                        f"sclust loadbalance {tag}")
+    view = make_view(tag)
+    log = logging.getLogger("sclust.loadbalance")
+
+    def say(message: str) -> None:
+        log.info(message)
+        view.event(message)
+
+    def report(iteration) -> None:
+        recorder.add(iteration)
+        view.iteration(iteration)
+
+    say(f"load balancing {tag}: {options.min_nodes}-{options.max_nodes} node(s) besides the "
+        f"master, every {interval:g} s" + (" (dry run)" if dry_run else "")
+        + (f"; stats: {csv_path}" if csv_path else "")
+        + (f"; plot: {plot_path}" if plot_path else ""))
+    status = 1
+    try:
+        status = LoadBalancer(manager, tag, options, report, say).run()
+    finally:
+        view.close()
+        written = recorder.plot()
+        if written:
+            click.echo(f"plot: {written}")
+        if csv_path:
+            click.echo(f"stats: {csv_path}")
+    if status:
+        sys.exit(status)

@@ -1,0 +1,441 @@
+"""`sclust loadbalance`: the live loop around the elastic policy.
+
+Every iteration: one SSH command on the master reads the clock and SGE's state
+(`sge.control.STATS_SCRIPT`), `sge.stats` turns it into `ClusterStats`, the policy decides
+(the very function `sclust simulate` replays), and the decision is applied:
+- launch: `ClusterManager.add_nodes` in a background thread (`operations`); its nodes count as
+  booting capacity until they are exec hosts;
+- remove: `qmod -d` and, in the same SSH command after a scheduler run, fresh stats to confirm
+  the hosts are still idle; a host that got a job meanwhile is re-enabled and kept; the idle ones
+  go through `ClusterManager.remove_nodes` (which checks again, leaves SGE, terminates) in the
+  background.
+EC2 is read only at start, after a change, every `EC2_REFRESH` s, or when the master stops
+answering: an idle iteration makes at most one describe call. SSH and EC2 errors are logged and
+retried at the next iteration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cluster.cluster import ClusterManager
+from cluster.elastic.limits import Paced
+from cluster.elastic.operations import LAUNCH, REMOVE, Operation, Operations
+from cluster.elastic.policy import Decision, Memory, SclustPolicy, Settings
+from cluster.elastic.stats import DOWN, BootingNode, ClusterStats
+from cluster.errors import SclustError
+from cluster.state import ClusterInfo, Node, free_node_numbers, node_alias
+from sge import control
+from sge.stats import cluster_stats
+
+log = logging.getLogger(__name__)
+
+EC2_REFRESH = 300.0  # seconds between two looks at EC2 when nothing changes
+SETTLE = 3.0  # after `qmod -d`: longer than SGE's scheduling interval (2 s, see sge.setup)
+DEFAULT_BOOT = 120.0  # launch → exec host, until this run has measured one
+
+
+@dataclass(frozen=True)
+class Options:
+    """The loop's settings; node counts are workers (the CLI subtracts the master)."""
+
+    min_nodes: int = 0
+    max_nodes: int = 1
+    interval: float = 30.0
+    idle_timeout: float | None = None  # None: the policy's own (1.5 boots, at least 60 s)
+    billing: str = "second"
+    max_wait: float = 0.0
+    add_per_iteration: int | None = None
+    stabilization: float = 0.0
+    kill_when_idle: bool = False
+    dry_run: bool = False
+    once: bool = False
+    max_runtime: float | None = None
+
+
+@dataclass
+class Iteration:
+    """What one iteration saw and did: for the live view, the log and the stats CSV."""
+
+    number: int
+    now: float
+    stats: ClusterStats | None = None
+    decision: Decision | None = None
+    settings: Settings | None = None
+    operation: str | None = None
+    round_trip: float = 0.0
+    error: str | None = None
+    stop: str | None = None  # why the loop ends after this iteration
+    actions: list[str] = field(default_factory=list)  # done (or, --dry-run, would be done)
+    notes: list[str] = field(default_factory=list)  # what was held back, and why
+
+
+class LoadBalancer:
+    """Grows and shrinks cluster TAG; `run` returns the exit status (0, or 130 on Ctrl-C)."""
+
+    def __init__(self, manager: ClusterManager, tag: str, options: Options,
+                 report: Callable[[Iteration], None], say: Callable[[str], None]) -> None:
+        self.manager = manager
+        self.tag = tag
+        self.options = options
+        self.report = report
+        self.say = say
+        self.info: ClusterInfo = manager.get(tag)
+        settings = manager.require_settings(self.info)
+        if self.info.master is None or self.info.master.state != "running":
+            raise SclustError(f"cluster {tag!r} has no running master: `sclust start -x {tag}`")
+        self.dns_prefix = settings.dns_prefix
+        self.slots_per_host = settings.slots_per_host
+        self.configurator = manager.configurator(self.info)
+        self.master = self.configurator.connection(self.info.master)
+        self.sclust = SclustPolicy(idle_timeout=options.idle_timeout)
+        self.policy = Paced(self.sclust, options.add_per_iteration, options.max_wait,
+                            options.stabilization)
+        self.wake = threading.Event()
+        self.operations = Operations(self.wake)
+        self.memory = Memory()
+        self.idle: dict[str, float] = {}
+        self.worker_slots: int | None = None  # seen on workers: what a new node will have
+        self.boot_time = DEFAULT_BOOT
+        self.ec2_read = time.monotonic()
+        self.ec2_stale = False
+        self.failures = 0  # consecutive failed stats reads
+        self.launch_failures = 0
+        self.launch_hold = 0.0  # no launch before this (epoch) after failed ones
+        self.stranded: list[str] = []  # launched, setup failed: to remove
+        self.seen_jobs = False
+        self.unschedulable: set[str] = set()
+        self.number = 0
+
+    # ---- the loop --------------------------------------------------------------------------
+
+    def run(self) -> int:
+        started = time.monotonic()
+        try:
+            while True:
+                tick = time.monotonic()
+                iteration = self.iterate()
+                self.report(iteration)
+                if iteration.stop:
+                    self.say(iteration.stop)
+                    break
+                if self.options.once:
+                    break
+                left = (math.inf if self.options.max_runtime is None
+                        else started + self.options.max_runtime - time.monotonic())
+                if left <= 0:
+                    self.say(f"stopping: --max-runtime {self.options.max_runtime:g} s reached")
+                    break
+                self.wake.clear()
+                pause = max(0.0, min(left, tick + self.options.interval - time.monotonic()))
+                self.wake.wait(pause)  # an operation that ends wakes the loop at once
+            self.finish_operation()
+            return 0
+        except KeyboardInterrupt:
+            return self.interrupted()
+        finally:
+            self.configurator.close()
+
+    def finish_operation(self) -> None:
+        """Let a change under way end (a launch half done leaves unconfigured instances)."""
+        operation = self.operations.current
+        if operation is None:
+            return
+        self.say(f"waiting for the change under way to end: {operation.describe()}")
+        while not self.operations.wait(1.0):
+            pass
+        self.settle(self.operations.finished())
+
+    def interrupted(self) -> int:
+        operation = self.operations.current
+        if operation is None:
+            self.say("stopped (Ctrl-C); the cluster is left as it is")
+            return 130
+        self.say(f"Ctrl-C: waiting for {operation.describe()} to end; Ctrl-C again abandons it")
+        try:
+            self.finish_operation()
+            self.say("stopped (Ctrl-C) after the change under way ended")
+        except KeyboardInterrupt:
+            fix = (f"`sclust start -x {self.tag}` sets them up, `sclust removenode {self.tag} "
+                   f"-a ALIAS` removes them" if operation.kind == LAUNCH
+                   else f"`sclust removenode {self.tag} -a ALIAS` finishes the removal")
+            self.say(f"abandoned {operation.describe()}: {', '.join(operation.aliases)} may be "
+                     f"half done; {fix}")
+        return 130
+
+    # ---- one iteration ---------------------------------------------------------------------
+
+    def iterate(self) -> Iteration:
+        self.number += 1
+        self.settle(self.operations.finished())
+        self.refresh_ec2()
+        iteration = Iteration(self.number, time.time())
+        started = time.perf_counter()
+        try:
+            raw = control.read_stats_output(self.run_on_master(control.STATS_SCRIPT))
+        except Exception as error:  # SSH down, qmaster restarting: retried next iteration
+            return self.stats_failed(iteration, error)
+        iteration.round_trip = time.perf_counter() - started
+        self.failures = 0
+        stats = self.observe(raw)
+        settings = self.settings(stats)
+        decision = self.policy.decide(stats, settings, self.memory)
+        iteration.now, iteration.stats = stats.now, stats
+        iteration.settings, iteration.decision = settings, decision
+        for job in sorted(set(decision.unschedulable) - self.unschedulable):
+            self.say(f"job {job} needs more than the cluster can have at its maximum size "
+                     f"({settings.max_nodes} nodes of {settings.node_slots} slots besides the "
+                     "master): it waits until it is deleted or -m grows")
+        self.unschedulable = set(decision.unschedulable)
+        if self.options.dry_run:
+            iteration.actions = self.describe(decision, stats)
+            self.memory = decision.memory
+        else:
+            self.apply(decision, stats, iteration)
+        if self.operations.current is not None:
+            iteration.operation = self.operations.current.describe()
+        iteration.stop = self.kill_if_idle(stats, settings, iteration)
+        return iteration
+
+    def stats_failed(self, iteration: Iteration, error: Exception) -> Iteration:
+        self.failures += 1
+        self.master.close()  # reconnect next time
+        iteration.error = f"reading SGE stats failed ({self.failures}x): {error}"
+        log.debug("stats read failed", exc_info=True)
+        self.say(iteration.error + "; retrying")
+        if self.failures >= 3:
+            self.ec2_stale = True  # is the master still there?
+            self.refresh_ec2()
+            master = self.info.master
+            if master is None or master.state != "running":
+                raise SclustError(f"the master of {self.tag!r} is "
+                                  f"{master.state if master else 'gone'}: stopping")
+        return iteration
+
+    def run_on_master(self, script: str, sudo: bool = False) -> str:
+        return self.master.run(script, sudo=sudo, timeout=120, check=False).stdout
+
+    def observe(self, raw: control.RawStats) -> ClusterStats:
+        """ClusterStats from one reading, with idle times, launch times and booting nodes."""
+        launched = {self.host_name(n): n.launch_time.timestamp()
+                    for n in self.info.nodes if n.launch_time is not None}
+        stats = cluster_stats(
+            raw.qstat, raw.qhost, raw.now, master=self.host_name(self.info.master),
+            idle_since=self.idle, launched=launched, utc_offset=raw.utc_offset,
+        )
+        self.idle = {h.name: h.idle_since for h in stats.hosts if h.idle_since is not None}
+        if stats.pending_count or stats.running:
+            self.seen_jobs = True
+        joined = {h.name for h in stats.hosts if h.slots > 0 and h.state != DOWN}
+        slots = Counter(h.slots for h in stats.workers if h.slots > 0)
+        if slots:
+            self.worker_slots = slots.most_common(1)[0][0]
+        operation = self.operations.current
+        if operation is not None and operation.kind == LAUNCH:
+            # A new host is booting until its queue instance exists (qhost lists it a little
+            # earlier, without slots): counted once, as booting capacity.
+            waiting = {host for host in operation.hosts if host not in joined}
+            node_slots = self.node_slots(stats)
+            stats = dataclasses.replace(
+                stats, hosts=tuple(h for h in stats.hosts if h.name not in waiting),
+                booting=tuple(BootingNode(host, operation.started, node_slots)
+                              for host in operation.hosts if host in waiting))
+        return stats
+
+    def node_slots(self, stats: ClusterStats) -> int:
+        """Slots of a node we would launch: SLOTS_PER_HOST, else what the workers have, else
+        the master's (a first guess; the next launch knows better)."""
+        master = next((h for h in stats.hosts if h.is_master and h.slots), None)
+        return self.slots_per_host or self.worker_slots or (master.slots if master else 1)
+
+    def settings(self, stats: ClusterStats) -> Settings:
+        o = self.options
+        return Settings(min_nodes=o.min_nodes, max_nodes=o.max_nodes,
+                        node_slots=self.node_slots(stats), boot_time=self.boot_time,
+                        billing=o.billing, interval=o.interval)
+
+    # ---- applying a decision ---------------------------------------------------------------
+
+    def describe(self, decision: Decision, stats: ClusterStats) -> list[str]:
+        """--dry-run: what would be done."""
+        actions = []
+        if decision.enable:
+            actions.append(f"would enable {', '.join(decision.enable)}")
+        if decision.launch:
+            actions.append(f"would launch {decision.launch} node(s)")
+        retire = [h for h in decision.drain if h not in decision.remove]
+        if retire:
+            actions.append(f"would drain {', '.join(retire)} (busy; removed once idle)")
+        if decision.remove:
+            actions.append(f"would remove {', '.join(decision.remove)}")
+        for action in actions:
+            self.say(f"{action}: {decision.reason}")
+        return actions
+
+    def apply(self, decision: Decision, stats: ClusterStats, iteration: Iteration) -> None:
+        if not decision.changes and not self.stranded:
+            self.memory = decision.memory
+            return
+        if self.operations.busy:
+            if decision.changes:
+                iteration.notes.append("decision deferred until the change under way ends")
+            return  # memory unchanged: the same decision comes again next time
+        if self.stranded:
+            self.remove_stranded(stats, iteration)
+            return
+        applied = True
+        try:
+            if decision.enable:
+                self.run_on_master(control.enable_script(list(decision.enable)), sudo=True)
+                self.act(iteration, f"enabled {', '.join(decision.enable)}: {decision.reason}")
+            if decision.launch:
+                applied = self.launch(decision, iteration)
+            elif decision.drain:
+                self.drain_and_remove(decision, stats, iteration)
+        except Exception as error:  # SSH trouble mid-way: the next iteration decides again
+            log.debug("applying a decision failed", exc_info=True)
+            self.say(f"applying the decision failed: {error}; retrying next iteration")
+            self.master.close()
+            return
+        if applied:
+            self.memory = decision.memory
+
+    def act(self, iteration: Iteration, message: str) -> None:
+        iteration.actions.append(message)
+        self.say(message)
+
+    def launch(self, decision: Decision, iteration: Iteration) -> bool:
+        if time.time() < self.launch_hold:
+            iteration.notes.append(
+                f"launch held {self.launch_hold - time.time():.0f} s more after "
+                f"{self.launch_failures} failed launch(es)")
+            return False
+        used = [n.alias for n in self.info.nodes]
+        aliases = [node_alias(n) for n in free_node_numbers(used, decision.launch)]
+        hosts = [self.host_name_of(alias) for alias in aliases]
+        self.operations.start(LAUNCH, aliases, hosts,
+                              lambda: self.manager.add_nodes(self.tag, 0, aliases))
+        self.act(iteration, f"launching {', '.join(aliases)}: {decision.reason}")
+        return True
+
+    def drain_and_remove(self, decision: Decision, stats: ClusterStats,
+                         iteration: Iteration) -> None:
+        """`qmod -d`, wait a scheduler run, re-read: idle hosts go, busy ones are re-enabled."""
+        by_host = {self.host_name(n): n for n in self.info.workers}
+        hosts = {h.name: h for h in stats.hosts}
+        # Never the master, never an unknown or busy host (the policy says so; check anyway).
+        remove = [h for h in decision.remove if h in by_host and not hosts[h].is_master
+                  and not hosts[h].busy]
+        retire = [h for h in decision.drain if h not in decision.remove and h in by_host]
+        if not (remove or retire):
+            return
+        output = self.run_on_master(
+            control.disable_script(remove + retire, SETTLE if remove else 0.0), sudo=True)
+        if retire:
+            self.act(iteration, f"drained {', '.join(retire)} (busy; removed once idle)")
+        if not remove:
+            return
+        raw = control.read_stats_output(output)
+        fresh = self.observe(raw)
+        busy_now = {h.name for h in fresh.hosts if h.busy} | {j.host for j in fresh.running}
+        landed = [h for h in remove if h in busy_now]
+        if landed:
+            self.run_on_master(control.enable_script(landed), sudo=True)
+            self.act(iteration, f"a job landed on {', '.join(landed)} while draining: "
+                                "re-enabled, kept")
+        idle = [h for h in remove if h not in busy_now]
+        if idle:
+            self.start_removal([by_host[h] for h in idle], iteration, decision.reason)
+
+    def start_removal(self, nodes: list[Node], iteration: Iteration, why: str) -> None:
+        aliases = [n.alias for n in nodes]
+        self.operations.start(
+            REMOVE, aliases, [self.host_name(n) for n in nodes],
+            lambda: self.manager.remove_nodes(self.tag, aliases, 0, keep=False, force=False))
+        self.act(iteration, f"removing {', '.join(aliases)}: {why}")
+
+    def remove_stranded(self, stats: ClusterStats, iteration: Iteration) -> None:
+        """Nodes whose setup failed: remove those that did not join SGE after all."""
+        joined = {h.name for h in stats.hosts if h.slots > 0 and h.state != DOWN}
+        nodes = [n for n in self.info.workers if n.alias in self.stranded
+                 and self.host_name(n) not in joined]
+        self.stranded = []
+        if nodes:
+            self.start_removal(nodes, iteration, "their setup failed")
+
+    def settle(self, operation: Operation | None) -> None:
+        """Take note of a change that ended: log it, learn the boot time, handle failures."""
+        if operation is None:
+            return
+        self.ec2_stale = True
+        names = ", ".join(operation.aliases)
+        if operation.kind == LAUNCH and operation.error is None:
+            self.boot_time = operation.seconds
+            self.launch_failures = 0
+            self.say(f"{names} joined the cluster after {operation.seconds:.0f} s")
+        elif operation.kind == LAUNCH:
+            self.launch_failures += 1
+            hold = min(600.0, self.options.interval * 2 ** self.launch_failures)
+            self.launch_hold = time.time() + hold
+            self.stranded = list(operation.aliases)
+            self.say(f"launching {names} failed: {operation.error}; removing what was "
+                     f"launched, next launch in {hold:.0f} s at the earliest")
+        elif operation.error is None:
+            self.say(f"removed {names} after {operation.seconds:.0f} s")
+        else:
+            self.say(f"removing {names} failed: {operation.error}; keeping them")
+            try:
+                self.run_on_master(control.enable_script(operation.hosts), sudo=True)
+            except Exception as error:
+                self.say(f"re-enabling {names} failed: {error}")
+
+    def refresh_ec2(self) -> None:
+        """One describe call, only when something changed or `EC2_REFRESH` s have passed."""
+        if not self.ec2_stale and time.monotonic() - self.ec2_read < EC2_REFRESH:
+            return
+        try:
+            self.info.nodes = self.manager.cloud.cluster_nodes(self.tag)
+        except Exception as error:
+            self.say(f"reading the cluster from EC2 failed: {error}; retrying later")
+            return
+        self.ec2_read = time.monotonic()
+        self.ec2_stale = False
+
+    # ---- -K --------------------------------------------------------------------------------
+
+    def kill_if_idle(self, stats: ClusterStats, settings: Settings,
+                     iteration: Iteration) -> str | None:
+        """-K: once jobs were seen and all ended, and every host idled for the idle timeout,
+        terminate the cluster (a cluster whose jobs are not submitted yet is never killed)."""
+        if not self.options.kill_when_idle or not self.seen_jobs or self.operations.busy:
+            return None
+        if stats.pending_count or stats.running:
+            return None
+        timeout = self.sclust.timeout(settings)
+        if any(h.idle_since is None or stats.now - h.idle_since < timeout for h in stats.hosts):
+            return None
+        if self.options.dry_run:
+            self.act(iteration, f"would terminate {self.tag} (-K): every job done, idle "
+                                f"{timeout:.0f} s")
+            return None
+        self.say(f"every job done and the cluster idle for {timeout:.0f} s: terminating "
+                 f"{self.tag} (-K)")
+        kept = self.manager.terminate(self.tag)
+        return (f"cluster {self.tag!r} terminated"
+                + (f"; volumes kept: {', '.join(kept)}" if kept else ""))
+
+    # ---- names -----------------------------------------------------------------------------
+
+    def host_name(self, node: Node | None) -> str:
+        return node.host_name(self.tag, self.dns_prefix) if node else ""
+
+    def host_name_of(self, alias: str) -> str:
+        return f"{self.tag}-{alias}" if self.dns_prefix else alias
+

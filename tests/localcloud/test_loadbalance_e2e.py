@@ -1,0 +1,168 @@
+"""`sclust loadbalance` end to end on the local cloud: real hosts, SSH, Grid Engine, EC2 calls.
+
+A master-only cluster (one slot per host) gets 20 short jobs; `loadbalance -n 1 -m 4` (StarCluster's
+counts: the master included, so 0 to 3 nodes besides it) must launch nodes, then, once the queue
+has drained, disable, check and remove them down to the master alone, with every job finished
+(exit status 0 in `qacct`). The loop runs as the real CLI in a subprocess, bounded by
+--max-runtime; the test stops it with Ctrl-C (SIGINT to its pid) once the goal is reached.
+Then `-K --yes` terminates the cluster once a last job has ended.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, run_sclust
+
+USER = "sgeadmin"
+JOBS = 20
+
+
+@pytest.fixture
+def lb_env(cloud, tmp_path: Path):
+    key = tmp_path / "cloud-key.pem"
+    key.write_text(cloud.key_pem)
+    key.chmod(0o600)
+    config = tmp_path / "config"
+    config.write_text(textwrap.dedent(f"""\
+        [global]
+        CLOUD = local
+        DEFAULT_TEMPLATE = lb
+
+        [key {cloud.key_name}]
+        KEY_LOCATION = {key}
+
+        [cluster lb]
+        KEYNAME = {cloud.key_name}
+        CLUSTER_SIZE = 1
+        NODE_IMAGE_ID = ami-12345678
+        NODE_INSTANCE_TYPE = t3.micro
+        AVAILABILITY_ZONE = {cloud.zone}
+        LOGIN_USER = ubuntu
+        SLOTS_PER_HOST = 1
+        """))
+    ctx = {"config": config, "env": {"SCLUST_LOCAL_DIR": str(cloud.state_dir)}, "tmp": tmp_path}
+    yield ctx
+    run_sclust("-c", str(config), "terminate", "lb", "--yes", env=ctx["env"])
+
+
+def sclust(ctx: dict, *args: str, ok: bool = True, timeout: float = 300):
+    result = run_sclust("-c", str(ctx["config"]), *args, env=ctx["env"], timeout=timeout)
+    if ok:
+        assert result.returncode == 0, f"sclust {' '.join(args)}:\n{result.stdout}{result.stderr}"
+    return result
+
+
+def on_master(ctx: dict, command: str) -> str:
+    return sclust(ctx, "sshmaster", "lb", "-u", "root", command).stdout
+
+
+def submit(ctx: dict, count: int, seconds: int, prefix: str) -> None:
+    on_master(ctx, f"su - {USER} -c 'for i in $(seq {count}); do echo sleep {seconds} | "
+                   f"qsub -N {prefix}$i -o /dev/null -e /dev/null >/dev/null; done'")
+
+
+def aliases(ctx: dict) -> list[str]:
+    listing = json.loads(sclust(ctx, "listclusters", "--json").stdout)
+    return [n["alias"] for c in listing for n in c["nodes"]]
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open() as stream:
+        return [r for r in csv.DictReader(stream) if r.get("workers")]
+
+
+def accounting(ctx: dict) -> list[dict[str, str]]:
+    """`qacct -j` records as dicts."""
+    records, current = [], {}
+    for line in on_master(ctx, "qacct -j 2>/dev/null || true").splitlines():
+        if line.startswith("====="):
+            if current:
+                records.append(current)
+            current = {}
+        elif line.strip():
+            key, _, value = line.partition(" ")
+            current[key] = value.strip()
+    if current:
+        records.append(current)
+    return records
+
+
+def test_loadbalance_grows_for_a_backlog_and_shrinks_to_the_minimum(lb_env: dict) -> None:
+    ctx = lb_env
+    sclust(ctx, "start", "lb")
+    assert aliases(ctx) == ["master"]
+    submit(ctx, JOBS, 5, "lb")
+
+    # --dry-run --once: the decision is printed, nothing changes.
+    dry = sclust(ctx, "loadbalance", "lb", "-n", "1", "-m", "4", "--once", "--dry-run")
+    assert "would launch 3 node(s)" in dry.stdout, dry.stdout
+    assert aliases(ctx) == ["master"]
+
+    stats_file, plot_dir = ctx["tmp"] / "lb.csv", ctx["tmp"] / "plots"
+    output = (ctx["tmp"] / "loadbalance.out").open("w")
+    loop = subprocess.Popen(
+        [sys.executable, "-m", "cluster.cli", "-c", str(ctx["config"]), "loadbalance", "lb",
+         "-n", "1", "-m", "4", "-i", "2", "--idle-timeout", "10", "-d", "-D", str(stats_file),
+         "-p", "-P", str(plot_dir), "--max-runtime", "420"],
+        cwd=REPO, env={**os.environ, **ctx["env"]}, stdout=output, stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        grown = shrunk = False
+        deadline = time.monotonic() + 450
+        while time.monotonic() < deadline and loop.poll() is None:
+            seen = rows(stats_file)
+            grown = grown or any(int(r["workers"]) >= 1 for r in seen)
+            last = seen[-1] if seen else {}
+            shrunk = grown and last.get("workers") == "0" and last.get("booting") == "0" \
+                and last.get("pending_jobs") == "0" and last.get("running_jobs") == "0" \
+                and not last.get("under_way")
+            if shrunk:
+                break
+            time.sleep(1)
+        if loop.poll() is None:
+            loop.send_signal(signal.SIGINT)  # Ctrl-C: the loop stops cleanly
+        status = loop.wait(120)
+    finally:
+        if loop.poll() is None:
+            loop.kill()
+            loop.wait()
+        output.close()
+    log = (ctx["tmp"] / "loadbalance.out").read_text()
+    assert grown and shrunk, f"goal not reached:\n{log}"
+    assert status == 130 and "stopped (Ctrl-C)" in log, log
+
+    seen = rows(stats_file)
+    assert max(int(r["workers"]) for r in seen) == 3, log  # -m 4 = master + 3 nodes
+    assert "launching node001, node002, node003" in log
+    assert "removed node" in log and "failed" not in log, log
+    assert aliases(ctx) == ["master"]
+    assert on_master(ctx, "qconf -sel").split() == ["master"]
+
+    # No job lost or killed: each of the 20 ended with exit status 0, some of them on nodes.
+    jobs = [r for r in accounting(ctx) if r.get("jobname", "").startswith("lb")]
+    assert sorted(r["jobname"] for r in jobs) == sorted(f"lb{i}" for i in range(1, JOBS + 1))
+    assert all(r["exit_status"] == "0" and r["failed"] == "0" for r in jobs), jobs
+    assert any(r["hostname"].startswith("node") for r in jobs)
+    png = plot_dir / "loadbalance.png"
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+    # -K --yes: once the last job has ended and the cluster idled, it is terminated.
+    submit(ctx, 1, 2, "last")
+    killed = sclust(ctx, "loadbalance", "lb", "-n", "1", "-m", "1", "-i", "2",
+                    "--idle-timeout", "5", "-K", "--yes", "--max-runtime", "120")
+    assert "cluster 'lb' terminated" in killed.stdout, killed.stdout
+    assert aliases(ctx) == []
