@@ -16,12 +16,21 @@ from cluster import nodesetup as steps
 from cluster.config import Volume
 from cluster.errors import SclustError
 from cluster.progress import Progress
-from cluster.ssh import Connection, PinnedHostKeys, Result, fan_out, raise_failures
+from cluster.ssh import (
+    LOGIN_CANDIDATES,
+    Connection,
+    PinnedHostKeys,
+    Result,
+    fan_out,
+    raise_failures,
+    remember_login_user,
+    remembered_login_user,
+)
 from cluster.state import ClusterInfo, ClusterSettings, Node
 from sge import setup as sge
 
 log = logging.getLogger(__name__)
-DEFAULT_LOGIN_USER = "root"
+DEFAULT_LOGIN_USER = "root"  # only a fallback for the remembered login user
 
 
 @dataclass
@@ -53,9 +62,14 @@ class Configurator:
                 # One store for all connections: its lock serializes the parallel writes.
                 self.host_keys = PinnedHostKeys(self.known_hosts)
             self.connections[node.alias] = Connection(
-                node.alias, node.address, self.user or self.settings.login_user
-                or DEFAULT_LOGIN_USER, self.key_file, self.host_keys)
+                node.alias, node.address, self.user or self.settings.login_user,
+                self.key_file, self.host_keys, candidates=self.login_candidates())
         return self.connections[node.alias]
+
+    def login_candidates(self) -> tuple[str, ...]:
+        """Without LOGIN_USER: the user found last time first, then the usual ones."""
+        found = remembered_login_user(self.known_hosts)
+        return tuple(dict.fromkeys([found] if found else []) | dict.fromkeys(LOGIN_CANDIDATES))
 
     def close(self) -> None:
         for connection in self.connections.values():
@@ -78,6 +92,9 @@ class Configurator:
             update(f"{sum(not isinstance(r, Exception) for r in results.values())}/"
                    f"{len(nodes)} answering")
         raise_failures(results, "SSH")
+        users = {self.connection(n).user for n in nodes}
+        if len(users) == 1 and not (self.user or self.settings.login_user):
+            remember_login_user(self.known_hosts, users.pop() or DEFAULT_LOGIN_USER)
 
     # ---- full setup ------------------------------------------------------------------------
 

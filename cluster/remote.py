@@ -11,10 +11,15 @@ from pathlib import Path
 
 from cluster.cluster import ClusterManager
 from cluster.config import Config
-from cluster.configure import DEFAULT_LOGIN_USER
 from cluster.errors import SclustError
 from cluster.paths import known_hosts_file
-from cluster.ssh import check_destination
+from cluster.ssh import (
+    Connection,
+    PinnedHostKeys,
+    check_destination,
+    remember_login_user,
+    remembered_login_user,
+)
 from cluster.state import ClusterInfo, Node
 
 
@@ -34,7 +39,10 @@ class Remote:
         key = config.key_pair(settings.keyname)
         known = known_hosts_file(manager.cloud.region, tag)
         known.parent.mkdir(parents=True, exist_ok=True)
-        return cls(info, key.location, user or settings.login_user or DEFAULT_LOGIN_USER, known)
+        user = user or settings.login_user or remembered_login_user(known)
+        if user is None:
+            user = detect_login_user(info, key.location, known)
+        return cls(info, key.location, user, known)
 
     def node(self, alias: str) -> Node:
         for node in self.info.nodes:
@@ -74,3 +82,20 @@ class Remote:
         else:
             argv = ["scp", "-r", *self.options(), *(f"{remote}:{s}" for s in sources), destination]
         return subprocess.call(argv)
+
+
+def detect_login_user(info: ClusterInfo, key_file: Path, known_hosts: Path) -> str:
+    """The login user the master accepts (no LOGIN_USER and never set up from here)."""
+    master = info.master
+    if master is None or master.state != "running" or not master.address:
+        raise SclustError(f"cluster {info.tag!r} has no running master: set LOGIN_USER or "
+                          f"pass -u USER")
+    connection = Connection(master.alias, master.address, None, key_file,
+                            PinnedHostKeys(known_hosts))
+    try:
+        connection.open(wait=30)
+    finally:
+        connection.close()
+    assert connection.user is not None
+    remember_login_user(known_hosts, connection.user)
+    return connection.user

@@ -21,6 +21,10 @@ from cluster.errors import SclustError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_PARALLEL = 32
+# Who AMIs let in, tried in this order when the template sets no LOGIN_USER. root is last:
+# Ubuntu's and Amazon's images accept the key for root only to print "login as ubuntu" and
+# hang up after a sleep, while a wrong user name is refused at once.
+LOGIN_CANDIDATES = ("ubuntu", "ec2-user", "centos", "rocky", "admin", "debian", "root")
 
 
 class RemoteError(SclustError):
@@ -102,6 +106,25 @@ class PinnedHostKeys(paramiko.MissingHostKeyPolicy):
             keys.save(str(self.path))
 
 
+def login_user_file(known_hosts: Path) -> Path:
+    """Where the login user found for a cluster is remembered (beside its pinned host keys)."""
+    return known_hosts.with_name(known_hosts.name + ".login-user")
+
+
+def remembered_login_user(known_hosts: Path) -> str | None:
+    try:
+        return login_user_file(known_hosts).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def remember_login_user(known_hosts: Path, user: str) -> None:
+    if remembered_login_user(known_hosts) != user:
+        path = login_user_file(known_hosts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(user + "\n")
+
+
 def check_destination(address: str) -> None:
     """Refuse addresses outside $SCLUST_SSH_ONLY_TO (CIDRs), when set: a safety net for tests
     and sandboxes, where an emulated EC2 may hand out real internet addresses."""
@@ -119,11 +142,14 @@ def check_destination(address: str) -> None:
 class Connection:
     """One node's SSH connection, opened on first use and reused for every command."""
 
-    def __init__(self, alias: str, address: str, user: str, key_file: Path,
-                 host_keys: PinnedHostKeys, connect_timeout: float = 10) -> None:
+    def __init__(self, alias: str, address: str, user: str | None, key_file: Path,
+                 host_keys: PinnedHostKeys, connect_timeout: float = 10,
+                 candidates: tuple[str, ...] = LOGIN_CANDIDATES) -> None:
+        """USER None: the first of CANDIDATES that the node accepts (then kept in .user)."""
         self.alias = alias
         self.address = address
         self.user = user
+        self.candidates = candidates
         self.key_file = key_file
         self.host_keys = host_keys
         self.connect_timeout = connect_timeout
@@ -146,8 +172,9 @@ class Connection:
                     raise
                 except (OSError, paramiko.SSHException, EOFError) as error:
                     if time.monotonic() + delay > deadline:
+                        who = self.user or "any of " + ", ".join(self.candidates)
                         raise SclustError(
-                            f"{self.alias} ({self.address}): SSH as {self.user} failed: "
+                            f"{self.alias} ({self.address}): SSH as {who} failed: "
                             f"{error or type(error).__name__}"
                         ) from None
                     log.debug("%s: ssh not ready (%s); retrying", self.alias, error)
@@ -155,6 +182,22 @@ class Connection:
                     delay = min(delay * 1.5, 3)
 
     def _connect(self) -> paramiko.SSHClient:
+        if self.user is not None:
+            return self._connect_as(self.user)
+        for user in self.candidates:
+            try:
+                client = self._connect_as(user)
+            except paramiko.AuthenticationException:
+                continue
+            self.user = user
+            log.debug("%s: logged in as %s", self.alias, user)
+            return client
+        # Perhaps the key is not installed yet (early boot): open() retries.
+        raise paramiko.AuthenticationException(
+            f"the key was refused for every usual login user ({', '.join(self.candidates)});"
+            " set LOGIN_USER in the template")
+
+    def _connect_as(self, user: str) -> paramiko.SSHClient:
         check_destination(self.address)
         sock = socket.create_connection((self.address, 22), timeout=self.connect_timeout)
         # Without TCP_NODELAY each small command waits on Nagle's algorithm (~40 ms).
@@ -164,7 +207,7 @@ class Connection:
         client.set_missing_host_key_policy(self.host_keys)
         try:
             client.connect(
-                self.address, username=self.user, key_filename=str(self.key_file), sock=sock,
+                self.address, username=user, key_filename=str(self.key_file), sock=sock,
                 timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
                 auth_timeout=self.connect_timeout, allow_agent=False, look_for_keys=False,
             )

@@ -73,9 +73,16 @@ def test_include_reads_more_files_relative_to_the_including_one(
 
 
 def test_percent_signs_and_inline_comments(tmp_path: Path, key_file: Path) -> None:
+    plugins = tmp_path / "sclust-home" / "plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    (plugins / "labels.py").write_text(
+        "from plugins.base import ClusterSetup\n\n\n"
+        "class Label(ClusterSetup):\n"
+        "    def __init__(self, label: str, raw: str) -> None:\n"
+        "        super().__init__()\n")
     config = cluster_config(tmp_path, key_file, extra="""
         [plugin pkgs]
-        SETUP_CLASS = plugins.packages.PackageInstaller
+        SETUP_CLASS = labels.Label
         LABEL = 100%done # a comment
         RAW = a#b
         """)

@@ -1,5 +1,6 @@
 """Plugins end to end on the local cloud: the built-ins (users, packages), a user plugin from
-~/.sclust/plugins with every hook, a failing plugin, and `sclust runplugin`."""
+~/.sclust/plugins with every hook, a failing plugin, and `sclust runplugin`; and, since the
+template sets no LOGIN_USER, the login user found by trying the usual ones, then put/get."""
 
 from __future__ import annotations
 
@@ -67,7 +68,6 @@ def plugin_env(cloud, tmp_path: Path) -> dict:
         NODE_IMAGE_ID = ami-12345678
         NODE_INSTANCE_TYPE = t3.micro
         AVAILABILITY_ZONE = {cloud.zone}
-        LOGIN_USER = ubuntu
         PLUGINS = course, tools, hello
 
         [plugin course]
@@ -92,7 +92,7 @@ def plugin_env(cloud, tmp_path: Path) -> dict:
         PACKAGES = sclust-no-such-package
         """))
     env = {"SCLUST_LOCAL_DIR": str(cloud.state_dir)}
-    yield {"config": config, "env": env}
+    yield {"config": config, "env": env, "tmp": tmp_path, "region": cloud.ec2.meta.region_name}
     run_sclust("-c", str(config), "terminate", "plug", "--yes", "--skip-plugins", env=env)
 
 
@@ -125,6 +125,20 @@ def test_plugins_hooks_builtins_and_failures(plugin_env: dict) -> None:
     assert "key " + str(key) in started.stdout
     assert on(ctx, "master", "su - alice -c 'ssh -o BatchMode=yes node001 whoami'").strip() \
         == "alice"
+
+    # No LOGIN_USER: the first usual login user the hosts accept (ubuntu, with sudo) is found,
+    # remembered beside the pinned host keys, and used by sshmaster, put and get.
+    known = Path(os.environ["SCLUST_HOME"]) / "known_hosts" / ctx["region"] / "plug.login-user"
+    assert known.read_text().strip() == "ubuntu"
+    assert sclust(ctx, "sshmaster", "plug", "whoami").stdout.strip() == "ubuntu"
+    local = ctx["tmp"] / "payload.txt"
+    local.write_text("payload\n")
+    sclust(ctx, "put", "plug", str(local), "/tmp/payload.txt")
+    assert on(ctx, "master", "stat -c '%U %s' /tmp/payload.txt").split() == ["ubuntu", "8"]
+    back = ctx["tmp"] / "back"
+    back.mkdir()
+    sclust(ctx, "get", "plug", "-n", "node001", "/var/tmp/hook-run", str(back))
+    assert (back / "hook-run").read_text().split() == ["hix2"]
 
     # addnode: the new node gets the users (same uid) and on_add_node runs on it only.
     sclust(ctx, "addnode", "plug")
