@@ -71,6 +71,19 @@ def install(cloud: Cloud) -> None:
                         f"the local cloud allocates addresses in {PUBLIC_RANGE} only")
         return orig_allocate(self, domain, address=address, tags=tags)
 
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.account_attributes import AccountAttributes
+
+    orig_attributes = AccountAttributes.describe_account_attributes
+
+    def describe_account_attributes(self: Any) -> Any:
+        # The Elastic IP quota clients read before allocating is the limit enforced here.
+        result = orig_attributes(self).result
+        for attribute in result["AccountAttributes"]:  # type: ignore[index]
+            if attribute["AttributeName"] in ("max-elastic-ips", "vpc-max-elastic-ips"):
+                attribute["AttributeValues"] = [{"AttributeValue": str(cloud.settings.eip_limit)}]
+        return ActionResult(result)
+
     orig_release = EC2Backend.release_address
 
     def release_address(self: Any, address: str | None = None,
@@ -210,6 +223,7 @@ def install(cloud: Cloud) -> None:
     cloud.state_class = InstanceState
 
     EC2Backend.allocate_address = allocate_address
+    AccountAttributes.describe_account_attributes = describe_account_attributes
     EC2Backend.release_address = release_address
     eni_module.NetworkInterface.stop = eni_stop
     eni_module.NetworkInterface.start = eni_start
