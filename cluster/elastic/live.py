@@ -180,11 +180,11 @@ class LoadBalancer:
         started = time.perf_counter()
         try:
             raw = control.read_stats_output(self.run_on_master(control.STATS_SCRIPT))
+            iteration.round_trip = time.perf_counter() - started
+            stats = self.observe(raw)
         except Exception as error:  # SSH down, qmaster restarting: retried next iteration
             return self.stats_failed(iteration, error)
-        iteration.round_trip = time.perf_counter() - started
         self.failures = 0
-        stats = self.observe(raw)
         settings = self.settings(stats)
         decision = self.policy.decide(stats, settings, self.memory)
         iteration.now, iteration.stats = stats.now, stats
@@ -208,8 +208,7 @@ class LoadBalancer:
         self.failures += 1
         self.master.close()  # reconnect next time
         iteration.error = f"reading SGE stats failed ({self.failures}x): {error}"
-        log.debug("stats read failed", exc_info=True)
-        self.say(iteration.error + "; retrying")
+        log.info("%s; retrying", iteration.error, exc_info=log.isEnabledFor(logging.DEBUG))
         if self.failures >= 3:
             self.ec2_stale = True  # is the master still there?
             self.refresh_ec2()
@@ -342,15 +341,11 @@ class LoadBalancer:
             self.act(iteration, f"drained {', '.join(retire)} (busy; removed once idle)")
         if not remove:
             return
-        raw = control.read_stats_output(output)
-        fresh = self.observe(raw)
-        busy_now = {h.name for h in fresh.hosts if h.busy} | {j.host for j in fresh.running}
-        landed = [h for h in remove if h in busy_now]
+        idle, landed = still_idle(remove, self.observe(control.read_stats_output(output)))
         if landed:
             self.run_on_master(control.enable_script(landed), sudo=True)
             self.act(iteration, f"a job landed on {', '.join(landed)} while draining: "
                                 "re-enabled, kept")
-        idle = [h for h in remove if h not in busy_now]
         if idle:
             self.start_removal([by_host[h] for h in idle], iteration, decision.reason)
 
@@ -439,3 +434,8 @@ class LoadBalancer:
     def host_name_of(self, alias: str) -> str:
         return f"{self.tag}-{alias}" if self.dns_prefix else alias
 
+
+def still_idle(hosts: list[str], fresh: ClusterStats) -> tuple[list[str], list[str]]:
+    """HOSTS split by stats read after `qmod -d`: (still idle, got a job meanwhile)."""
+    busy = {h.name for h in fresh.hosts if h.busy} | {job.host for job in fresh.running}
+    return [h for h in hosts if h not in busy], [h for h in hosts if h in busy]

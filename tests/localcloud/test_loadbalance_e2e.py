@@ -25,6 +25,7 @@ import pytest
 from tests.conftest import REPO, run_sclust
 
 USER = "sgeadmin"
+SGE = "export SGE_ROOT=/var/lib/gridengine SGE_CELL=default; "
 JOBS = 20
 
 
@@ -166,3 +167,36 @@ def test_loadbalance_grows_for_a_backlog_and_shrinks_to_the_minimum(lb_env: dict
                     "--idle-timeout", "5", "-K", "--yes", "--max-runtime", "120")
     assert "cluster 'lb' terminated" in killed.stdout, killed.stdout
     assert aliases(ctx) == []
+
+
+def test_loadbalance_rides_out_a_qmaster_outage(lb_env: dict) -> None:
+    """SGE not answering is a transient error: logged, retried, and the loop carries on."""
+    ctx = lb_env
+    sclust(ctx, "start", "lb")
+    on_master(ctx, f"{SGE}qconf -km >/dev/null; for i in $(seq 50); do "
+                   "pgrep -x sge_qmaster >/dev/null || break; sleep 0.2; done; "
+                   "! pgrep -x sge_qmaster >/dev/null")
+    output = ctx["tmp"] / "outage.out"
+    with output.open("w") as stream:
+        loop = subprocess.Popen(
+            [sys.executable, "-m", "cluster.cli", "-c", str(ctx["config"]), "loadbalance", "lb",
+             "-i", "1", "--max-runtime", "25"],
+            cwd=REPO, env={**os.environ, **ctx["env"]}, stdout=stream, stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while "reading SGE stats failed" not in output.read_text():
+                assert time.monotonic() < deadline and loop.poll() is None, output.read_text()
+                time.sleep(0.5)
+            on_master(ctx, f"{SGE}/etc/init.d/gridengine-master start >/dev/null 2>&1; "
+                           "for i in $(seq 50); do qstat >/dev/null 2>&1 && break; sleep 0.2; "
+                           "done")
+            status = loop.wait(60)
+        finally:
+            if loop.poll() is None:
+                loop.kill()
+                loop.wait()
+    log = output.read_text()
+    assert status == 0 and "--max-runtime 25 s reached" in log, log
+    after = log[log.rindex("reading SGE stats failed"):]
+    assert "workers 0 (min 0, max 0)" in after, log  # read again once qmaster was back
