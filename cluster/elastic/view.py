@@ -60,14 +60,14 @@ class PlainView:
 class LiveView:
     """A rich table of nodes, the queue and the last decisions, redrawn in place."""
 
-    def __init__(self, tag: str) -> None:
+    def __init__(self, tag: str, console: Any = None) -> None:
         from rich.console import Console
         from rich.live import Live
 
         self.tag = tag
         self.events: deque[str] = deque(maxlen=EVENTS)
         self.last: Iteration | None = None
-        self.live = Live(console=Console(), auto_refresh=False, transient=False)
+        self.live = Live(console=console or Console(), auto_refresh=False, transient=False)
         self.live.start()
 
     def iteration(self, iteration: Iteration) -> None:

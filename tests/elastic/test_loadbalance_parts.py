@@ -115,3 +115,21 @@ def test_kill_cluster_needs_a_yes_without_a_terminal(demo: list[str]):
     assert result.returncode == 1 and "pass --yes" in result.stderr
     listing = json.loads(run_sclust(*demo, "listclusters", "--json").stdout)
     assert [n["alias"] for n in listing[0]["nodes"]] == ["master", "node001", "node002"]
+
+
+def test_live_view_shows_nodes_queue_decision_and_events():
+    import io
+
+    from rich.console import Console
+
+    from cluster.elastic.view import LiveView
+
+    screen = io.StringIO()
+    view = LiveView("demo", Console(file=screen, force_terminal=True, width=120))
+    view.event("launching node002, node003: test")
+    view.iteration(iteration(1))
+    view.close()
+    text = screen.getvalue()
+    for expected in ("sclust loadbalance demo", "node001", "draining", "1/2", "master",
+                     "10 waiting task(s)", "decision: test", "launching node002, node003"):
+        assert expected in text, expected
