@@ -578,6 +578,7 @@ def createkey(app: AppContext, name: str, output_file: str | None,
 def register_commands() -> None:
     """Command groups that live with their feature (their modules import only click)."""
     from cluster.desktops.cli import cost, desktops
+    from cluster.desktops.vnccli import vnc
     from cluster.elastic.cli import loadbalance, simulate
     from cluster.localcloud.cli import local
 
@@ -586,6 +587,7 @@ def register_commands() -> None:
     main.add_command(loadbalance)
     main.add_command(desktops)
     main.add_command(cost)
+    main.add_command(vnc)
 
 
 register_commands()
