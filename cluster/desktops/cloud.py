@@ -89,6 +89,8 @@ class DesktopsCloud:
             reply = self.client.describe_account_attributes(
                 AttributeNames=["vpc-max-elastic-ips"])
         for attribute in reply.get("AccountAttributes", []):
+            if attribute.get("AttributeName") != "vpc-max-elastic-ips":
+                continue  # some endpoints (moto) answer every attribute, not the one asked
             values = attribute.get("AttributeValues") or [{}]
             value = values[0].get("AttributeValue", "")
             if value.isdigit():

@@ -1,0 +1,101 @@
+"""Desktops benchmark on the local cloud: time to a ready course (launched, an Elastic IP
+each, set up over SSH, noVNC answering over HTTPS) of N = 5, 10, 20 desktops, the EC2 calls
+it takes (total, and per desktop beyond the fixed part), and a stop/start round.
+
+Run as root: python bench/bench_desktops.py [N ...]   (brings up and tears down its own local
+cloud, with an Elastic IP limit of 60 so that 5 + 10 + 20 fit at once)
+Goal: EC2 calls independent of N except what EC2 has no batch form for (AllocateAddress is
+one address per call; AssociateAddress and per-desktop CreateTags likewise): 3 per desktop.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import textwrap
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def main(sizes: tuple[int, ...] = (5, 10, 20)) -> None:
+    from cluster.config import AwsSettings, load_config
+    from cluster.desktops.course import Desktops
+    from cluster.desktops.template import desktops_template
+    from cluster.ec2 import Cloud
+    from cluster.keys import public_key_openssh
+    from cluster.localcloud import control
+    from cluster.progress import Progress
+    from tests.conftest import write_key
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ.update(SCLUST_HOME=tmp, SCLUST_LOCAL_PORT="0",
+                          SCLUST_LOCAL_EIP_LIMIT=str(sum(sizes) + 5),
+                          SCLUST_SSH_ONLY_TO="172.31.0.0/16,198.18.0.0/15")
+        endpoint = control.up(Path(tmp) / "local")
+        try:
+            cloud = Cloud(AwsSettings(region=endpoint.region, endpoint_url=endpoint.url,
+                                      access_key_id="testing", secret_access_key="testing"))
+            calls: Counter[str] = Counter()
+            cloud.client.meta.events.register(
+                "before-call.ec2", lambda model, **_: calls.update([model.name]))
+            key = write_key(Path(tmp) / "k.pem")
+            cloud.import_key_pair("bench", public_key_openssh(key))
+            path = Path(tmp) / "config"
+            path.write_text(textwrap.dedent(f"""\
+                [key bench]
+                KEY_LOCATION = {key}
+                [desktops course]
+                KEYNAME = bench
+                IMAGE_ID = ami-00000000local
+                INSTANCE_TYPE = g4dn.xlarge
+                COUNT = 1
+                LOGIN_USER = root
+                AUTO_STOP = 18:00
+                TIMEZONE = Europe/Madrid
+                """))
+            template = desktops_template(load_config(path), "course")
+            desktops = Desktops(cloud, Progress(quiet=True), key_file=lambda _: key)
+            for size in sizes:
+                template.count = size
+                name = f"c{size}"
+                calls.clear()
+                started = time.perf_counter()
+                desktops.start(name, template)
+                ready = time.perf_counter() - started
+                start_calls = dict(calls)
+                calls.clear()
+                started = time.perf_counter()
+                desktops.stop(name)
+                desktops.start(name, template)
+                round_trip = time.perf_counter() - started
+                rows.append((size, ready, start_calls, round_trip, sum(calls.values())))
+                desktops.terminate(name)
+        finally:
+            left = control.down(Path(tmp) / "local")
+    print_rows(rows)
+    if left:
+        print(f"local cloud left: {left}")
+
+
+def print_rows(rows: list[tuple[int, float, dict[str, int], float, int]]) -> None:
+    print(f"{'N':>3} {'ready s':>8} {'s/desktop':>9} {'EC2 calls':>9} {'fixed':>6} "
+          f"{'per desktop':>11} {'stop+start s':>12} {'its calls':>9}")
+    per_desktop_ops = ("AllocateAddress", "AssociateAddress", "CreateTags")
+    for size, ready, calls, round_trip, round_calls in rows:
+        total = sum(calls.values())
+        # CreateTags also runs once (the setup mark) whatever N: one per desktop beyond it.
+        per = sum(calls.get(op, 0) for op in per_desktop_ops) - 1
+        print(f"{size:>3} {ready:>8.1f} {ready / size:>9.2f} {total:>9} {total - per:>6} "
+              f"{per / size:>11.1f} {round_trip:>12.1f} {round_calls:>9}")
+    print("calls by operation (largest N):",
+          ", ".join(f"{op} {n}" for op, n in sorted(rows[-1][2].items())))
+
+
+if __name__ == "__main__":
+    main(tuple(int(a) for a in sys.argv[1:]) or (5, 10, 20))
