@@ -201,14 +201,19 @@ def validate(app: AppContext, template: str | None) -> None:
 
     Every mistake is reported as FILE:LINE: [section] KEY: problem.
     """
+    from cluster.desktops.template import desktops_template, leaf_desktops
     from cluster.errors import ConfigError
 
     config = app.config
-    names = [template] if template else config.leaf_templates()
+    desktops = config.named("desktops")
+    names = [template] if template else config.leaf_templates() + leaf_desktops(config)
     errors: list[str] = []
     for name in names:
         try:
-            config.template(name)
+            if name in desktops and name not in config.named("cluster"):
+                desktops_template(config, name)
+            else:
+                config.template(name)
         except ConfigError as error:
             errors.extend(line for line in str(error).splitlines() if line not in errors)
     if errors:

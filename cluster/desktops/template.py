@@ -66,8 +66,11 @@ class DesktopsTemplate:
         return self.students[number - 1] if 0 < number <= len(self.students) else None
 
 
-def desktops_names(config: Config) -> list[str]:
-    return list(config.named(KIND))
+def leaf_desktops(config: Config) -> list[str]:
+    """Desktops templates no other one EXTENDS: the ones meant to be started."""
+    sections = config.named(KIND)
+    parents = {s.keys["EXTENDS"].value for s in sections.values() if "EXTENDS" in s.keys}
+    return [name for name in sections if name not in parents]
 
 
 def desktops_template(config: Config, name: str, check_key_file: bool = True

@@ -108,3 +108,23 @@ def test_unknown_template_suggests_a_close_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no \\[desktops corse\\] template \\(did you mean "
                                           "'course'\\?\\)"):
         build(path, "corse")
+
+
+def test_validate_checks_desktops_templates_too(tmp_path: Path) -> None:
+    from tests.conftest import run_sclust
+
+    path = config(tmp_path, "COUNT = 2\n")
+    result = run_sclust("-c", str(path), "validate")
+    assert result.returncode == 0, result.stderr
+    assert "course" in result.stdout and "base" not in result.stdout
+    path.write_text(path.read_text().replace("COUNT = 2\n", ""))
+    result = run_sclust("-c", str(path), "validate", "course")
+    assert result.returncode == 1 and "give COUNT" in result.stderr
+
+
+def test_the_local_demo_config_has_a_valid_course() -> None:
+    from tests.conftest import REPO
+
+    template = desktops_template(load_config(REPO / "configs" / "local.ini"), "course",
+                                 check_key_file=False)
+    assert template.count == 3
