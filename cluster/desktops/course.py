@@ -76,10 +76,16 @@ class Desktops:
                 name, settings, template.novnc_cidr, template.ssh_cidr, template.permissions)
             course.settings = settings
         self.start_stopped(course, [existing[n] for n in numbers if n in existing])
-        self.launch(course, template, missing)
-        chosen = [d for d in course.desktops if d.number in numbers]
-        ready = self.wait_for([d.instance_id for d in chosen], "running",
-                              f"{len(chosen)} desktop(s) of {name} to run")
+        launched = self.launch(course, template, missing)
+        ids = [existing[n].instance_id for n in numbers if n in existing] + list(launched)
+        ready = self.wait_for(ids, "running", f"{len(ids)} desktop(s) of {name} to run")
+        # Named once running: a just-launched id is not yet known to every EC2 endpoint.
+        for desktop in ready:
+            if desktop.instance_id in launched:
+                student = template.student(desktop.number)
+                desktop.student = student.name if student else None
+                self.dcloud.name_desktop(name, desktop.instance_id, desktop.number,
+                                         desktop.student)
         course.desktops = sorted([d for d in course.desktops if d.number not in numbers] + ready,
                                  key=lambda d: d.number)
         if settings.elastic_ips:
@@ -126,20 +132,21 @@ class Desktops:
         self.progress.step(f"starting desktop(s) {', '.join(d.name for d in stopped)}")
         self.cloud.start_instances([d.instance_id for d in stopped])
 
-    def launch(self, course: Course, template: DesktopsTemplate, numbers: list[int]) -> None:
+    def launch(self, course: Course, template: DesktopsTemplate, numbers: list[int]
+               ) -> dict[str, int]:
+        """RunInstances for NUMBERS and their passwords; instance id -> number."""
         if not numbers:
-            return
+            return {}
         settings = course.require_settings()
         assert course.group_id
         self.progress.step(f"launching {len(numbers)} desktop(s) ({settings.instance_type}, "
                            f"{settings.image_id}): {', '.join(label(n) for n in numbers)}")
         ids = self.dcloud.launch(course.name, numbers, settings, course.group_id)
+        launched = dict(zip(ids, numbers, strict=True))
         passwords = self.passwords(course.name)
         forget = []
-        for instance_id, number in zip(ids, numbers, strict=True):
+        for instance_id, number in launched.items():
             student = template.student(number)
-            self.dcloud.name_desktop(course.name, instance_id, number,
-                                     student.name if student else None)
             passwords.for_desktop(label(number), instance_id,
                                   student.name if student else None,
                                   student.email if student else None)
@@ -148,7 +155,7 @@ class Desktops:
                 forget.append(address.public_ip)
         passwords.save()
         self.host_keys(course.name).forget(forget)
-        course.desktops += self.dcloud.describe(ids)
+        return launched
 
     def attach_addresses(self, course: Course, template: DesktopsTemplate,
                          numbers: list[int]) -> None:
