@@ -88,11 +88,7 @@ class ClusterSettings:
 
     def to_tags(self) -> dict[str, str]:
         """The settings as JSON split over as many tags as needed."""
-        text = json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
-        chunks = [text[i : i + TAG_VALUE_LIMIT] for i in range(0, len(text), TAG_VALUE_LIMIT)]
-        tags = {f"{TAG_SETTINGS}.{index}": chunk for index, chunk in enumerate(chunks)}
-        tags[TAG_VERSION] = str(SCHEMA_VERSION)
-        return tags
+        return json_tags(asdict(self))
 
     @classmethod
     def from_tags(cls, tags: dict[str, str], cluster: str) -> ClusterSettings:
@@ -102,20 +98,37 @@ class ClusterSettings:
                 f"cluster {cluster!r} was made by a newer sclust (settings version {version});"
                 " upgrade sclust to manage it"
             )
-        chunks = []
-        index = 0
-        while f"{TAG_SETTINGS}.{index}" in tags:
-            chunks.append(tags[f"{TAG_SETTINGS}.{index}"])
-            index += 1
-        try:
-            data = json.loads("".join(chunks))
-        except json.JSONDecodeError:
+        data = json_from_tags(tags)
+        if data is None:
             raise SclustError(
                 f"cluster {cluster!r}: its settings tags are missing or damaged"
                 f" ({TAG_SETTINGS}.* on its security group)"
-            ) from None
+            )
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def json_tags(data: dict[str, Any], version: int = SCHEMA_VERSION) -> dict[str, str]:
+    """DATA as JSON over tags `sclust:settings.0`, `.1`, … (a tag value holds 256 characters)."""
+    text = json.dumps(data, separators=(",", ":"), sort_keys=True)
+    chunks = [text[i : i + TAG_VALUE_LIMIT] for i in range(0, len(text), TAG_VALUE_LIMIT)]
+    tags = {f"{TAG_SETTINGS}.{index}": chunk for index, chunk in enumerate(chunks)}
+    tags[TAG_VERSION] = str(version)
+    return tags
+
+
+def json_from_tags(tags: dict[str, str]) -> dict[str, Any] | None:
+    """What json_tags wrote, or None when the tags are missing or damaged."""
+    chunks = []
+    index = 0
+    while f"{TAG_SETTINGS}.{index}" in tags:
+        chunks.append(tags[f"{TAG_SETTINGS}.{index}"])
+        index += 1
+    try:
+        data = json.loads("".join(chunks))
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 @dataclass

@@ -7,13 +7,13 @@ on EC2 (see passwords.py).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from cluster.errors import SclustError
+from cluster.state import TAG_VERSION, json_from_tags, json_tags
 
 SCHEMA_VERSION = 1
 TAG_COURSE = "sclust:desktops"
@@ -22,9 +22,6 @@ TAG_NUMBERS = "sclust:desktop-numbers"  # on a launch of several: number = list[
 TAG_STUDENT = "sclust:student"
 TAG_SETUP = "sclust:desktop-setup"  # "1" once the desktop was set up over SSH
 TAG_RUN = "sclust:run-seconds"  # "SECONDS UNTIL_EPOCH": running time counted before UNTIL
-TAG_SETTINGS = "sclust:settings"
-TAG_VERSION = "sclust:version"
-TAG_VALUE_LIMIT = 256
 STOPPED_AT = re.compile(r"\((\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (?:GMT|UTC)\)")
 
 
@@ -72,25 +69,16 @@ class CourseSettings:
     version: int = SCHEMA_VERSION
 
     def to_tags(self) -> dict[str, str]:
-        text = json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
-        chunks = [text[i : i + TAG_VALUE_LIMIT] for i in range(0, len(text), TAG_VALUE_LIMIT)]
-        tags = {f"{TAG_SETTINGS}.{i}": chunk for i, chunk in enumerate(chunks)}
-        tags[TAG_VERSION] = str(SCHEMA_VERSION)
-        return tags
+        return json_tags(asdict(self), SCHEMA_VERSION)  # a cluster's layout
 
     @classmethod
     def from_tags(cls, tags: dict[str, str], course: str) -> CourseSettings:
         if int(tags.get(TAG_VERSION, "0") or 0) > SCHEMA_VERSION:
             raise SclustError(f"desktops {course!r} were made by a newer sclust: upgrade it")
-        chunks, index = [], 0
-        while f"{TAG_SETTINGS}.{index}" in tags:
-            chunks.append(tags[f"{TAG_SETTINGS}.{index}"])
-            index += 1
-        try:
-            data = json.loads("".join(chunks))
-        except json.JSONDecodeError:
+        data = json_from_tags(tags)
+        if data is None:
             raise SclustError(f"desktops {course!r}: the settings tags on its security group "
-                              "are missing or damaged") from None
+                              "are missing or damaged")
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
     @property
