@@ -192,10 +192,16 @@ class Configurator:
                 script += steps.user_script(s.cluster_user, s.cluster_shell, uid, gid)
                 script += steps.root_key_script(root_key)
                 script += steps.scratch_script(s.cluster_user)
-                script += steps.nfs_mount_script(self.name(master), self.shared_paths())
+                shared = self.shared_paths()
+                # Grid Engine needs only its cell: the other mounts overlap with its start.
+                later = tuple(p for p in shared if p != sge.CELL_DIR
+                              and not any(nested(p, other) for other in shared if other != p))
+                script += steps.nfs_mount_script(self.name(master), shared, background=later)
             script += steps.known_hosts_script(known)
             if not s.disable_queue and node.alias in exec_aliases:
                 script += sge.exec_script(self.name(node))
+            if not node.is_master:
+                script += steps.nfs_wait_script()
             scripts[node.alias] = script
         results = self.run_each(scripts, "node setup")
         return {alias: r.stdout for alias, r in results.items()}
@@ -224,6 +230,12 @@ class Configurator:
                                            self.settings.slots_per_host or cpus, gpus))
         script = sge.queue_script(exec_hosts, list(gone))
         self.run_each({master.alias: script}, "queue setup")
+
+
+def nested(a: str, b: str) -> bool:
+    """One path inside the other: such mounts must happen in order, not in parallel."""
+    a, b = a.rstrip("/") + "/", b.rstrip("/") + "/"
+    return a.startswith(b) or b.startswith(a)
 
 
 def parse_master_output(output: str) -> tuple[int, int, str]:

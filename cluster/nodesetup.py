@@ -153,17 +153,30 @@ def exports_script(paths: list[str], clients: list[Host]) -> str:
             + "exportfs -ra\n")
 
 
-def nfs_mount_script(server: str, paths: list[str]) -> str:
-    """Mount the master's shared paths (fstab entries, so a reboot keeps them)."""
-    script = ""
+def nfs_mount_script(server: str, paths: list[str], background: tuple[str, ...] = ()) -> str:
+    """Mount the master's shared paths (fstab entries, so a reboot keeps them).
+
+    The BACKGROUND paths mount while the rest of the script runs (each mount is a round trip
+    to the server, and starting Grid Engine needs only its cell): `nfs_wait_script` at the end
+    of the script waits for them and fails if one failed."""
+    script = 'nfs_pids=""\n'
     for path in paths:
         q = shlex.quote(path)
         entry = f"{server}:{path} {path} nfs defaults,_netdev,nofail 0 0"
         script += (f"mkdir -p {q}\n"
                    f"grep -qF {shlex.quote(f'{server}:{path} ')} /etc/fstab || "
-                   f"echo {shlex.quote(entry)} >> /etc/fstab\n"
-                   f"mountpoint -q {q} || mount {q}\n")
+                   f"echo {shlex.quote(entry)} >> /etc/fstab\n")
+        if path in background:
+            script += f'mountpoint -q {q} || {{ mount {q} & nfs_pids="$nfs_pids $!"; }}\n'
+        else:
+            script += f"mountpoint -q {q} || mount {q}\n"
     return script
+
+
+def nfs_wait_script() -> str:
+    """The end of a script that used nfs_mount_script: every background mount succeeded."""
+    return ('for pid in $nfs_pids; do wait "$pid" || { echo "an NFS mount failed" >&2; '
+            "exit 11; }; done\n")
 
 
 def scratch_script(user: str) -> str:

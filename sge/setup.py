@@ -80,8 +80,9 @@ sed -i -e "s/^min_uid .*/min_uid $(( uid < 1000 ? uid : 1000 ))/" \
 rm -rf $conf
 qconf -ah {host_list} >/dev/null 2>&1 || true
 qconf -as {host_list} >/dev/null 2>&1 || true
+admins=$(qconf -sh)  # one query, whatever the cluster's size
 for h in {" ".join(hosts)}; do
-  qconf -sh | grep -qx "$h" || {{ echo "$h is not an admin host" >&2; exit 8; }}
+  printf '%s\n' "$admins" | grep -qx "$h" || {{ echo "$h is not an admin host" >&2; exit 8; }}
 done
 """
 
@@ -158,9 +159,19 @@ def queue_script(hosts: list[ExecHost], gone: list[str] = ()) -> str:
     gpu consumable and the fill-up scheduler whole; GONE hosts are forgotten."""
     names = [h.name for h in hosts]
     script = ENV + "set -e\ncd $(mktemp -d)\n"
-    for name in names:
-        script += wait_until(f"qconf -sel 2>/dev/null | grep -qx {name}",
-                             f"exec host {name} did not register", 60)
+    # Every qconf is a round trip to the qmaster (~0.1 s): one query per poll for all hosts,
+    # and per-host calls only where a host differs from the default (GPUs).
+    script += f"""\
+registered() {{
+  sel=$(qconf -sel 2>/dev/null || true); missing=""
+  for h in {' '.join(names)}; do
+    printf '%s\\n' "$sel" | grep -qx "$h" || missing="$missing $h"
+  done
+  [ -z "$missing" ]
+}}
+""" + wait_until("registered", "exec hosts did not register", 60).replace(
+        "echo 'timed out: exec hosts did not register' >&2",
+        'echo "timed out: exec hosts did not register:$missing" >&2')
     script += """\
 qconf -sc > complexes
 if ! grep -q '^gpu ' complexes; then
@@ -168,9 +179,11 @@ if ! grep -q '^gpu ' complexes; then
   qconf -Mc complexes >/dev/null
 fi
 """
+    # A host without a gpu value has none: jobs asking for `-l gpu=1` never land there.
     for host in hosts:
-        script += (f"qconf -mattr exechost complex_values slots={host.slots},gpu={host.gpus} "
-                   f"{host.name} >/dev/null\n")
+        if host.gpus:
+            script += (f"qconf -mattr exechost complex_values gpu={host.gpus} {host.name}"
+                       " >/dev/null\n")
     script += heredoc("allhosts", f"group_name @allhosts\nhostlist {' '.join(names) or 'NONE'}\n")
     script += apply_config("hgrp", "@allhosts", "allhosts")
     for pe, rule in PARALLEL_ENVIRONMENTS.items():
@@ -191,8 +204,9 @@ sed -i -e 's/^schedule_interval .*/schedule_interval 0:0:2/' \\
   -e 's/^load_adjustment_decay_time .*/load_adjustment_decay_time 0:0:0/' sched
 qconf -Msconf sched >/dev/null
 """
-    for name in names:
-        script += f"qmod -e all.q@{name} >/dev/null 2>&1 || true\n"
+    if names:
+        instances = " ".join(f"all.q@{name}" for name in names)
+        script += f"qmod -e {instances} >/dev/null 2>&1 || true\n"
     # A queue put in error by an earlier failed setup would refuse every job.
     script += "qmod -c all.q >/dev/null 2>&1 || true\nqhost >/dev/null\n"
     return script
