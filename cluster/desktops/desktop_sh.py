@@ -258,11 +258,12 @@ EOF
     rm -f "$UNITS"/sclust-desktop-autostop.*
   fi
   systemctl daemon-reload
-  systemctl enable --now "${services[@]}" >/dev/null
-  for d in "${changed[@]}"; do
+  # What runs with old settings restarts; what does not run yet just starts.
+  for d in $(printf '%s\n' "${changed[@]}" | sort -u); do
     if [ "$d" = autostop ]; then d=autostop.timer; else d=$d.service; fi
-    if [ -e "$UNITS/sclust-desktop-$d" ]; then systemctl restart "sclust-desktop-$d"; fi
+    if [ -e "$UNITS/sclust-desktop-$d" ]; then systemctl try-restart "sclust-desktop-$d"; fi
   done
+  systemctl enable --now "${services[@]}" >/dev/null
 else
   # No systemd (the local cloud): the supervisor, started again at every boot by rc.local.
   if [ ! -e /etc/rc.local ]; then printf '#!/bin/sh -e\n\nexit 0\n' > /etc/rc.local; fi
@@ -274,7 +275,10 @@ else
     rm -f /etc/rc.local.sclust
   fi
   chmod 755 /etc/rc.local
-  if [ ${#changed[@]} -gt 0 ]; then "$LIB/sclust-desktop" restart "${changed[@]}"; fi
+  if [ ${#changed[@]} -gt 0 ]; then
+    # shellcheck disable=SC2046
+    "$LIB/sclust-desktop" restart $(printf '%s\n' "${changed[@]}" | sort -u)
+  fi
   "$LIB/sclust-desktop" start
 fi
 

@@ -1,7 +1,8 @@
 """A plain local-cloud host made a desktop by `desktop_setup_script` over SSH (as sclust does:
 the image's login user, sudo, the script on stdin): noVNC over HTTPS with the desktop's own
 certificate, VNC authentication through it, the password nowhere in the clear, idempotent
-re-runs, daemons back after stop/start, and the auto-stop timer stopping the instance."""
+re-runs, daemons back after stop/start, the auto-stop timer stopping the instance, and the
+systemd branch (units, timer) checked by systemd's own verifier."""
 
 from __future__ import annotations
 
@@ -139,3 +140,35 @@ def test_auto_stop_powers_the_desktop_off_and_the_instance_stops(
     wait_state(cloud, [desktop["InstanceId"]], "stopped", timeout=150)
     [stopped] = describe(cloud, [desktop["InstanceId"]])
     assert stopped["StateReason"]["Code"] == "Client.InstanceInitiatedShutdown"
+
+
+def test_where_systemd_is_pid_1_the_daemons_become_units_and_auto_stop_a_timer(
+        cloud, desktop, tmp_path: Path) -> None:
+    # The local cloud has no systemd: the host is made to look like it (/run/systemd/system)
+    # with a systemctl that records its calls, after a first setup started the daemons.
+    conn = connection(cloud, desktop, tmp_path)
+    run_desktop_setup(conn, desktop_setup_script("Sy5temdD", PORT, None, None, "desk-03"))
+    conn.run("mkdir -p /run/systemd/system && printf '#!/bin/sh\\necho \"$*\" >> "
+             "/run/systemctl.log\\n' > /usr/local/sbin/systemctl && "
+             "chmod 755 /usr/local/sbin/systemctl", sudo=True)
+    report = run_desktop_setup(conn, desktop_setup_script("Sy5temdD", PORT, "18:00", TIMEZONE,
+                                                          "desk-03"))
+    assert report.auto_stop == f"18:00 {TIMEZONE}"
+    calls = conn.run("cat /run/systemctl.log", sudo=True).stdout.splitlines()
+    units = ("sclust-desktop-vnc.service sclust-desktop-session.service "
+             "sclust-desktop-novnc.service sclust-desktop-autostop.timer")
+    assert calls[0] == "daemon-reload" and calls[-1] == f"enable --now {units}"
+    assert sorted(calls[1:-1]) == [f"try-restart {u}" for u in sorted(units.split())]
+    timer = conn.run("cat /etc/systemd/system/sclust-desktop-autostop.timer", sudo=True).stdout
+    assert f"OnCalendar=*-*-* 18:00:00 {TIMEZONE}\n" in timer
+    # systemd's own checker accepts every unit (ExecStart programs exist, syntax is right).
+    verify = conn.run("cd / && systemd-analyze verify --man=no /etc/systemd/system/"
+                      "sclust-desktop-*.service /etc/systemd/system/sclust-desktop-*.timer 2>&1",
+                      sudo=True, check=False)
+    assert verify.status == 0 and verify.stdout.strip() == "", verify.stdout
+
+    # Re-running with nothing changed restarts nothing.
+    conn.run("rm /run/systemctl.log", sudo=True)
+    run_desktop_setup(conn, desktop_setup_script("Sy5temdD", PORT, "18:00", TIMEZONE, "desk-03"))
+    assert conn.run("cat /run/systemctl.log", sudo=True).stdout.splitlines() == \
+        ["daemon-reload", f"enable --now {units}"]
