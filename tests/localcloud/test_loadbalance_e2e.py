@@ -200,3 +200,34 @@ def test_loadbalance_rides_out_a_qmaster_outage(lb_env: dict) -> None:
     assert status == 0 and "--max-runtime 25 s reached" in log, log
     after = log[log.rindex("reading SGE stats failed"):]
     assert "workers 0 (min 0, max 0)" in after, log  # read again once qmaster was back
+
+
+def test_ctrl_c_during_a_launch_lets_the_launch_finish(lb_env: dict) -> None:
+    """The first Ctrl-C waits for the node being launched to be set up, and says so."""
+    ctx = lb_env
+    sclust(ctx, "start", "lb")
+    submit(ctx, 3, 30, "cc")
+    output = ctx["tmp"] / "ctrl-c.out"
+    with output.open("w") as stream:
+        loop = subprocess.Popen(
+            [sys.executable, "-m", "cluster.cli", "-c", str(ctx["config"]), "loadbalance", "lb",
+             "-m", "2", "-i", "1", "--max-runtime", "120"],
+            cwd=REPO, env={**os.environ, **ctx["env"]}, stdout=stream, stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while "launching node001" not in output.read_text():
+                assert time.monotonic() < deadline and loop.poll() is None, output.read_text()
+                time.sleep(0.2)
+            loop.send_signal(signal.SIGINT)
+            status = loop.wait(120)
+        finally:
+            if loop.poll() is None:
+                loop.kill()
+                loop.wait()
+    log = output.read_text()
+    assert status == 130, log
+    assert "Ctrl-C: waiting for launching node001" in log, log
+    assert "node001 joined the cluster" in log and "stopped (Ctrl-C) after the change" in log
+    assert aliases(ctx) == ["master", "node001"]
+    assert sorted(on_master(ctx, "qconf -sel").split()) == ["master", "node001"]
