@@ -143,12 +143,13 @@ class LoadBalancer:
         finally:
             self.configurator.close()
 
-    def finish_operation(self) -> None:
+    def finish_operation(self, announce: bool = True) -> None:
         """Let a change under way end (a launch half done leaves unconfigured instances)."""
         operation = self.operations.current
         if operation is None:
             return
-        self.say(f"waiting for the change under way to end: {operation.describe()}")
+        if announce:
+            self.say(f"waiting for the change under way to end: {operation.describe()}")
         while not self.operations.wait(1.0):
             pass
         self.settle(self.operations.finished())
@@ -160,7 +161,7 @@ class LoadBalancer:
             return 130
         self.say(f"Ctrl-C: waiting for {operation.describe()} to end; Ctrl-C again abandons it")
         try:
-            self.finish_operation()
+            self.finish_operation(announce=False)
             self.say("stopped (Ctrl-C) after the change under way ended")
         except KeyboardInterrupt:
             fix = (f"`sclust start -x {self.tag}` sets them up, `sclust removenode {self.tag} "
