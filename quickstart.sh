@@ -57,7 +57,11 @@ demo() {
     "${sclust[@]}" start demo
   fi
   "${sclust[@]}" listclusters demo
-  "${sclust[@]}" sshmaster demo 'hostname; uptime'
+  "${sclust[@]}" sshmaster demo 'qhost'
+  echo ">>> a job submitted as the cluster user (qsub -sync y waits for it):"
+  "${sclust[@]}" sshmaster demo 'rm -f /home/sgeadmin/hello.out; su - sgeadmin -c \
+    "qsub -sync y -b y -j y -N hello -o /home/sgeadmin/hello.out hostname" >/dev/null \
+    && echo "job ran on $(cat /home/sgeadmin/hello.out)"'
   echo ">>> the demo cluster runs; try: ${sclust[*]} sshmaster demo"
   echo ">>> remove it with: ${sclust[*]} terminate demo && ${sclust[*]} local down"
 }

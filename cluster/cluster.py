@@ -134,6 +134,9 @@ class ClusterManager:
                 f"`sclust start -x {tag}` or remove it with `sclust terminate {tag}`"
             )
         self.check_key_pair(template)
+        # Keys pinned for an earlier cluster of this name (terminated elsewhere, or before
+        # sclust forgot them) would make the new nodes look like impostors.
+        self.forget_cluster_keys(tag)
         volume_zone = self.check_volumes(template.volumes, template.availability_zone)
         zone = volume_zone or template.availability_zone
         subnet = self.cloud.subnet_for(template.subnet_id, zone)
@@ -427,6 +430,7 @@ class ClusterManager:
         if info.security_group_id:
             self.progress.step(f"deleting security group of {tag}")
             self.cloud.delete_security_group(info.security_group_id)
+        self.forget_cluster_keys(tag)
         settings = info.settings
         return [v["volume_id"] for v in settings.volumes] if settings else []
 
@@ -512,6 +516,15 @@ class ClusterManager:
             self.forget_host_keys(info, nodes)
             self.configure(self.get(tag), hook=None)
         return nodes
+
+    def forget_cluster_keys(self, tag: str) -> None:
+        """Drop every host key pinned for TAG, and the login user found for it."""
+        from cluster.paths import known_hosts_file
+        from cluster.ssh import login_user_file
+
+        known = known_hosts_file(self.cloud.region, tag)
+        for path in (known, login_user_file(known)):
+            path.unlink(missing_ok=True)
 
     def forget_host_keys(self, info: ClusterInfo, nodes: list[Node]) -> None:
         from cluster.paths import known_hosts_file

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import boto3
@@ -47,9 +48,14 @@ def test_cluster_round_trip_leaves_nothing_behind(endpoint: str, config_file: Pa
     cfg = ["-c", str(config_file)]
     result = run_sclust(*cfg, "createkey", "mykey", "-i", str(key_file))
     assert result.returncode == 0, result.stderr
+    # Host keys pinned for an earlier cluster of the same name must not outlive it.
+    known = Path(os.environ["SCLUST_HOME"]) / "known_hosts" / "us-east-1" / "demo"
+    known.parent.mkdir(parents=True)
+    known.write_text("198.18.0.2 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOld\n")
 
     result = run_sclust(*cfg, "start", "demo", "--create-only")
     assert result.returncode == 0, result.stderr
+    assert not known.exists()
     info = listed(config_file, "demo")
     assert [n["alias"] for n in info["nodes"]] == ["master", "node001", "node002"]
     assert {n["state"] for n in info["nodes"]} == {"running"}
