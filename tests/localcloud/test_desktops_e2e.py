@@ -16,6 +16,7 @@ import zoneinfo
 from pathlib import Path
 
 import pytest
+from desktops_helpers import next_minute, wait_session
 from localcloud_helpers import describe, wait_state
 
 from cluster.desktops.rfb import VncAuthFailed, https_get, open_session
@@ -76,25 +77,10 @@ def passwords(ctx: dict) -> dict[str, str]:
         sheet.read_text()))}
 
 
-def login(address: str, password: str, timeout: float = 30) -> str:
+def login(address: str, password: str) -> str:
     """The desktop name after logging in through noVNC (retrying while the desktop boots)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with open_session(address, 443, password) as session:
-                return session.desktop_name
-        except VncAuthFailed:
-            raise
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
-
-
-def next_minute(zone: str, at_least: float = 25) -> str:
-    moment = datetime.datetime.now(zoneinfo.ZoneInfo(zone)) + datetime.timedelta(
-        seconds=at_least + 59)
-    return moment.strftime("%H:%M")
+    with wait_session(address, 443, password) as session:
+        return session.desktop_name
 
 
 def test_a_course_of_three_desktops_on_the_local_cloud(course) -> None:

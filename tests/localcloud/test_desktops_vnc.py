@@ -13,6 +13,7 @@ import zoneinfo
 from pathlib import Path
 
 import pytest
+from desktops_helpers import next_minute, wait_session
 from localcloud_helpers import describe, launch, terminate, wait_state
 
 from cluster.desktops.rfb import VncAuthFailed, https_get, open_session
@@ -32,32 +33,11 @@ def connection(cloud, instance: dict, tmp_path: Path) -> Connection:
                       PinnedHostKeys(tmp_path / "known_hosts"))
 
 
-def wait_answering(address: str, password: str, fingerprint: str, timeout: float = 30):
-    """Log in through noVNC once the desktop's daemons are back; the session."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return open_session(address, PORT, password, fingerprint)
-        except VncAuthFailed:
-            raise
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
-
-
 def daemon_pids(conn: Connection) -> dict[str, str]:
     out = conn.run("ps -eo pid=,user:32=,comm=", sudo=True).stdout
     return {f"{user}:{comm}": pid for pid, user, comm in
             (line.split(None, 2) for line in out.splitlines())
             if comm in ("Xtigervnc", "websockify", "icewm", "icewm-session")}
-
-
-def next_minute(zone: str, at_least: float = 25) -> str:
-    """HH:MM in ZONE of the first whole minute at least AT_LEAST seconds from now."""
-    moment = datetime.datetime.now(zoneinfo.ZoneInfo(zone)) + datetime.timedelta(
-        seconds=at_least + 59)
-    return moment.strftime("%H:%M")
 
 
 @pytest.fixture
@@ -118,7 +98,8 @@ def test_a_host_becomes_a_desktop_reachable_only_through_novnc_with_its_password
     cloud.ec2.start_instances(InstanceIds=[desktop["InstanceId"]])
     [restarted] = wait_state(cloud, [desktop["InstanceId"]], "running")
     began = time.monotonic()
-    with wait_answering(restarted["PublicIpAddress"], "Nw8pRt3k", report.cert_sha256) as session:
+    with wait_session(restarted["PublicIpAddress"], PORT, "Nw8pRt3k",
+                      report.cert_sha256) as session:
         assert session.desktop_name == "desk-01"
     print(f"desktop answering after start: {time.monotonic() - began:.2f} s")
 

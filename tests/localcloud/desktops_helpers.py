@@ -1,0 +1,32 @@
+"""Helpers of the desktops' local-cloud tests: log in through noVNC while a desktop boots,
+and a time of day a minute ahead (to fire an auto-stop)."""
+
+from __future__ import annotations
+
+import datetime
+import time
+import zoneinfo
+
+from cluster.desktops.rfb import VncAuthFailed, VncSession, open_session
+
+
+def wait_session(address: str, port: int, password: str, fingerprint: str | None = None,
+                 timeout: float = 30) -> VncSession:
+    """A VNC session through noVNC once the desktop answers; a refused password fails at once."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return open_session(address, port, password, fingerprint)
+        except VncAuthFailed:
+            raise
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def next_minute(zone: str, at_least: float = 25) -> str:
+    """HH:MM in ZONE of the first whole minute at least AT_LEAST seconds from now."""
+    moment = datetime.datetime.now(zoneinfo.ZoneInfo(zone)) + datetime.timedelta(
+        seconds=at_least + 59)
+    return moment.strftime("%H:%M")
