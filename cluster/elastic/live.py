@@ -109,7 +109,7 @@ class LoadBalancer:
         self.failures = 0  # consecutive failed stats reads
         self.launch_failures = 0
         self.launch_hold = 0.0  # no launch before this (epoch) after failed ones
-        self.stranded: list[str] = []  # launched, setup failed: to remove
+        self.stranded: Operation | None = None  # a launch whose setup failed: to clean up
         self.seen_jobs = False
         self.unschedulable: set[str] = set()
         self.number = 0
@@ -280,14 +280,14 @@ class LoadBalancer:
         return actions
 
     def apply(self, decision: Decision, stats: ClusterStats, iteration: Iteration) -> None:
-        if not decision.changes and not self.stranded:
+        if not decision.changes and self.stranded is None:
             self.memory = decision.memory
             return
         if self.operations.busy:
             if decision.changes:
                 iteration.notes.append("decision deferred until the change under way ends")
             return  # memory unchanged: the same decision comes again next time
-        if self.stranded:
+        if self.stranded is not None:
             self.remove_stranded(stats, iteration)
             return
         applied = True
@@ -317,6 +317,8 @@ class LoadBalancer:
                 f"launch held {self.launch_hold - time.time():.0f} s more after "
                 f"{self.launch_failures} failed launch(es)")
             return False
+        self.ec2_stale = True  # fresh names: someone may have run `sclust addnode` meanwhile
+        self.refresh_ec2()
         used = [n.alias for n in self.info.nodes]
         aliases = [node_alias(n) for n in free_node_numbers(used, decision.launch)]
         hosts = [self.host_name_of(alias) for alias in aliases]
@@ -358,11 +360,15 @@ class LoadBalancer:
         self.act(iteration, f"removing {', '.join(aliases)}: {why}")
 
     def remove_stranded(self, stats: ClusterStats, iteration: Iteration) -> None:
-        """Nodes whose setup failed: remove those that did not join SGE after all."""
+        """Nodes of a failed launch: remove those that did not join SGE after all. Only
+        instances launched after it began (an alias clash means someone else's node)."""
+        launch, self.stranded = self.stranded, None
+        assert launch is not None
         joined = {h.name for h in stats.hosts if h.slots > 0 and h.state != DOWN}
-        nodes = [n for n in self.info.workers if n.alias in self.stranded
-                 and self.host_name(n) not in joined]
-        self.stranded = []
+        since = launch.started - 60  # the local clock against EC2's
+        nodes = [n for n in self.info.workers if n.alias in launch.aliases
+                 and self.host_name(n) not in joined
+                 and (n.launch_time is None or n.launch_time.timestamp() >= since)]
         if nodes:
             self.start_removal(nodes, iteration, "their setup failed")
 
@@ -380,7 +386,7 @@ class LoadBalancer:
             self.launch_failures += 1
             hold = min(600.0, self.options.interval * 2 ** self.launch_failures)
             self.launch_hold = time.time() + hold
-            self.stranded = list(operation.aliases)
+            self.stranded = operation
             self.say(f"launching {names} failed: {operation.error}; removing what was "
                      f"launched, next launch in {hold:.0f} s at the earliest")
         elif operation.error is None:
