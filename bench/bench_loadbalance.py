@@ -13,10 +13,8 @@ the queue, times (median and p95 of R repetitions over one reused SSH connection
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -70,41 +68,19 @@ def measure(master, queued: int) -> list[tuple[str, float, float]]:
 
 
 def main() -> None:
-    from cluster.cluster import ClusterManager
-    from cluster.config import AwsSettings, load_config
-    from cluster.ec2 import Cloud
-    from cluster.keys import public_key_openssh
-    from cluster.localcloud import control
-    from cluster.progress import Progress
-    from tests.conftest import cluster_config, write_key
+    from tests.localcloud.localcloud_helpers import private_cluster
 
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["SCLUST_HOME"] = tmp
-        os.environ["SCLUST_LOCAL_PORT"] = "0"
-        endpoint = control.up(Path(tmp) / "local")
+    with private_cluster("bench", size=3) as (manager, info):
+        configurator = manager.configurator(info)
         try:
-            cloud = Cloud(AwsSettings(region=endpoint.region, endpoint_url=endpoint.url,
-                                      access_key_id="testing", secret_access_key="testing"))
-            key = write_key(Path(tmp) / "k.pem")
-            cloud.import_key_pair("mykey", public_key_openssh(key))
-            config = load_config(cluster_config(Path(tmp), key, size=3,
-                                                extra="LOGIN_USER = root\n"))
-            manager = ClusterManager(cloud, Progress(quiet=True), key_file=lambda _: key)
-            info = manager.start("bench", config.template())
-            configurator = manager.configurator(info)
-            try:
-                master = configurator.connection(info.master)
-                rows += measure(master, 0)
-                # Held jobs stay queued; 8 qsubs at a time (each takes ~80 ms of client start).
-                master.run(SGE + f"su - sgeadmin -c 'seq {QUEUED} | xargs -P 8 -I{{}} sh -c "
-                           "\"echo true | qsub -h -o /dev/null -e /dev/null >/dev/null\"'")
-                rows += measure(master, QUEUED)
-            finally:
-                configurator.close()
-                manager.terminate("bench")
+            master = configurator.connection(info.master)
+            rows = measure(master, 0)
+            # Held jobs stay queued; 8 qsubs at a time (each takes ~80 ms of client start).
+            master.run(SGE + f"su - sgeadmin -c 'seq {QUEUED} | xargs -P 8 -I{{}} sh -c "
+                       "\"echo true | qsub -h -o /dev/null -e /dev/null >/dev/null\"'")
+            rows += measure(master, QUEUED)
         finally:
-            control.down(Path(tmp) / "local")
+            configurator.close()
     print("| per iteration | median | p95 |")
     print("|---|---|---|")
     for name, median, p95 in rows:

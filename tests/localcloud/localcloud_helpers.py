@@ -7,6 +7,8 @@ import io
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,3 +152,39 @@ def machine_leftovers(state_dir: Path, daemon_running: bool = False) -> list[str
     if not daemon_running:  # no sshd runs on the machine itself: any would be a host's
         left += [f"process {p}" for p in lines("ps", "-eo", "pid,comm") if p.endswith(" sshd")]
     return left
+
+
+@contextmanager
+def private_cluster(tag: str, size: int, extra: str = "LOGIN_USER = root\n") -> Iterator[Any]:
+    """For scripts (bench, captures): a local cloud of their own in a temporary directory, a
+    started cluster TAG of SIZE hosts; yields (manager, info), then terminates and takes the
+    cloud down."""
+    import os
+    import tempfile
+
+    from cluster.cluster import ClusterManager
+    from cluster.config import AwsSettings, load_config
+    from cluster.ec2 import Cloud
+    from cluster.keys import public_key_openssh
+    from cluster.localcloud import control
+    from cluster.progress import Progress
+    from tests.conftest import cluster_config, write_key
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["SCLUST_HOME"] = tmp
+        os.environ["SCLUST_LOCAL_PORT"] = "0"
+        endpoint = control.up(Path(tmp) / "local")
+        try:
+            cloud = Cloud(AwsSettings(region=endpoint.region, endpoint_url=endpoint.url,
+                                      access_key_id="testing", secret_access_key="testing"))
+            key = write_key(Path(tmp) / "k.pem")
+            cloud.import_key_pair("mykey", public_key_openssh(key))
+            config = load_config(cluster_config(Path(tmp), key, size=size, extra=extra))
+            manager = ClusterManager(cloud, Progress(quiet=True), key_file=lambda _: key)
+            info = manager.start(tag, config.template())
+            try:
+                yield manager, info
+            finally:
+                manager.terminate(tag)
+        finally:
+            control.down(Path(tmp) / "local")

@@ -10,16 +10,14 @@ node, 2 slots each), submits a job mix and writes, next to this file:
 - `mix.qstat.xml`, `mix.qhost.xml`: an array job (tasks running and a pending range), a held job
   (`qsub -h`), a parallel job (`-pe smp 2`), a parallel job no host can run (`-pe smp 8`), a job
   in error (`Eqw`: its working directory does not exist), and node001's queue disabled (`qmod -d`);
-- `capture.json`: what was submitted (job ids, names) and the timings of `sclust start`/`addnode`.
+- `capture.json`: what was submitted (job ids, names) and how long an `addnode` took.
 Then it terminates the cluster and takes the local cloud down.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,39 +30,13 @@ USER = "sgeadmin"
 
 
 def main() -> None:
-    from cluster.cluster import ClusterManager
-    from cluster.config import AwsSettings, load_config
-    from cluster.ec2 import Cloud
-    from cluster.keys import public_key_openssh
-    from cluster.localcloud import control
-    from cluster.progress import Progress
-    from tests.conftest import cluster_config, write_key
+    from tests.localcloud.localcloud_helpers import private_cluster
 
     facts: dict[str, object] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["SCLUST_HOME"] = tmp
-        os.environ["SCLUST_LOCAL_PORT"] = "0"
-        endpoint = control.up(Path(tmp) / "local")
-        try:
-            cloud = Cloud(AwsSettings(region=endpoint.region, endpoint_url=endpoint.url,
-                                      access_key_id="testing", secret_access_key="testing"))
-            key = write_key(Path(tmp) / "k.pem")
-            cloud.import_key_pair("mykey", public_key_openssh(key))
-            config = load_config(cluster_config(Path(tmp), key, size=2,
-                                                extra="LOGIN_USER = root\n"))
-            manager = ClusterManager(cloud, Progress(quiet=True), key_file=lambda _: key)
-            started = time.perf_counter()
-            info = manager.start("capture", config.template())
-            facts["start_seconds"] = round(time.perf_counter() - started, 1)
-            try:
-                capture(manager, facts)
-            finally:
-                manager.terminate("capture")
-        finally:
-            control.down(Path(tmp) / "local")
+    with private_cluster("capture", size=2) as (manager, _):
+        capture(manager, facts)
     (HERE / "capture.json").write_text(json.dumps(facts, indent=2) + "\n")
     print(json.dumps(facts, indent=2))
-    del info
 
 
 def capture(manager, facts: dict[str, object]) -> None:
