@@ -200,10 +200,13 @@ def demand(stats: ClusterStats, settings: Settings, cap: Capacity) -> Demand:
     unschedulable: list[str] = []
     startable_slots = cap.max_slots - cap.used_slots
     startable_gpus = cap.max_gpus - cap.used_gpus
+    # A $pe_slots job needs all its slots on one host: the widest we have or could launch.
+    widest_host = max([settings.node_slots, *(h.slots for h in stats.hosts)])
     for job in stats.pending:
         if not job.eligible:
             continue
-        if job.slots > cap.max_slots or job.gpus > cap.max_gpus:
+        if (job.slots > cap.max_slots or job.gpus > cap.max_gpus
+                or (job.single_host and job.slots > widest_host)):
             unschedulable.append(job.job_id)
             continue
         if job.slots > startable_slots or job.gpus > startable_gpus:

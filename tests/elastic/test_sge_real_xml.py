@@ -63,14 +63,20 @@ def test_real_empty_cluster_has_no_jobs_and_idle_hosts():
     assert all(h.idle_since == now for h in stats.hosts)
 
 
-@pytest.mark.parametrize("max_nodes, launch, unschedulable", [
-    (1, 0, (JOBS["too_wide"],)),  # 8 slots exceed master + one node: reported, not chased
-    (4, 3, ()),  # 9 tasks want more than node001 (drained: enabled first) and 3 new nodes
+@pytest.mark.parametrize("max_nodes, node_slots, launch, unschedulable", [
+    (1, 2, 0, (JOBS["too_wide"],)),  # 8 slots exceed master + one node: reported, not chased
+    # `-pe smp 8` needs one 8-slot host: 2-slot nodes never make one, however many. The 9
+    # array tasks want more than node001 (drained: enabled first) and 3 new nodes.
+    (4, 2, 3, (JOBS["too_wide"],)),
+    # With 8-slot nodes it can run: 8 + 9 slots, less node001's free one, is 2 new nodes.
+    (4, 8, 2, ()),
 ])
-def test_policy_on_real_stats_ignores_held_and_error_jobs(max_nodes, launch, unschedulable):
+def test_policy_on_real_stats_ignores_held_and_error_jobs(max_nodes, node_slots, launch,
+                                                          unschedulable):
     now = sge_time("2026-11-22T02:34:00") or 0.0
     stats = cluster_stats(read("mix.qstat.xml"), read("mix.qhost.xml"), now, master="master")
-    settings = Settings(min_nodes=0, max_nodes=max_nodes, node_slots=2)
+    assert [j.single_host for j in stats.pending] == [True, False, False, False]
+    settings = Settings(min_nodes=0, max_nodes=max_nodes, node_slots=node_slots)
     decision = SclustPolicy(hedge=0).decide(stats, settings, Memory())
     assert decision.unschedulable == unschedulable
     assert decision.enable == ("node001",)
