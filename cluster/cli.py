@@ -32,6 +32,8 @@ class AppContext:
     region: str | None = None
     _config: Config | None = field(default=None, repr=False)
     _manager: ClusterManager | None = field(default=None, repr=False)
+    # Objects with a `plugin_outcomes` list (the manager, desktops): reported after a command.
+    plugin_sources: list[Any] = field(default_factory=list, repr=False)
 
     @property
     def config(self) -> Config:
@@ -51,6 +53,7 @@ class AppContext:
             config = self.config
             self._manager = ClusterManager(open_cloud(config, self.region), Progress(),
                                            key_file=lambda name: config.key_pair(name).location)
+            self.plugin_sources.append(self._manager)
         return self._manager
 
 
@@ -173,11 +176,10 @@ def report_plugins(ctx: click.Context, *_: Any, **__: Any) -> None:
     """After a command: what the plugins reported; a failed plugin makes the exit status 1
     (the cluster itself stays as it is)."""
     app = ctx.find_object(AppContext)
-    manager = app._manager if app else None
-    if manager is None or not manager.plugin_outcomes:
-        return
+    outcomes = [o for source in (app.plugin_sources if app else []) for o in
+                source.plugin_outcomes]
     failed = []
-    for outcome in manager.plugin_outcomes:
+    for outcome in outcomes:
         for line in outcome.reports:
             click.echo(f"plugin {outcome.name}: {line}")
         if outcome.error:
@@ -185,8 +187,9 @@ def report_plugins(ctx: click.Context, *_: Any, **__: Any) -> None:
     if failed:
         lines = [f"plugin {o.name} failed in {o.hook}: {o.error}" for o in failed]
         names = " ".join(sorted({o.name for o in failed}))
-        lines.append(f"the cluster itself is unchanged; fix the plugin and rerun it with "
-                     f"`sclust runplugin PLUGIN TAG` ({names})")
+        lines.append(f"nothing else was undone; fix the plugin ({names}) and run it again: "
+                     "`sclust runplugin PLUGIN TAG` on a cluster, `sclust desktops start NAME`"
+                     " on desktops")
         fail("\n".join(lines))
 
 

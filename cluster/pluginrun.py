@@ -15,6 +15,7 @@ from cluster.state import Node
 
 if TYPE_CHECKING:
     from cluster.configure import Configurator
+    from cluster.ssh import Connection
     from plugins.base import ClusterSetup, PluginNode
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,6 @@ class PluginOutcome:
 def run_hook(configurator: Configurator, hook: str, node: Node | None = None,
              only: list[dict[str, Any]] | None = None) -> list[PluginOutcome]:
     """HOOK of every plugin of the cluster (or of ONLY), with NODE for on_add/on_remove_node."""
-    from plugins.base import CommandResult, NodeSSH, PluginNode
-
     settings = configurator.settings
     specs = settings.plugins if only is None else only
     if not specs:
@@ -43,41 +42,42 @@ def run_hook(configurator: Configurator, hook: str, node: Node | None = None,
     nodes = [n for n in configurator.info.nodes if n.state == "running"]
     if node is not None and node not in nodes:
         nodes.append(node)
-
-    def plugin_node(n: Node) -> PluginNode:
-        connection = configurator.connection(n)
-
-        def runner(script: str, stdin: str | None) -> CommandResult:
-            result = connection.run(script, sudo=True, stdin=stdin, check=False)
-            return CommandResult(result.status, result.stdout, result.stderr)
-
-        return PluginNode(n.alias, n.instance_id, n.private_ip, n.public_ip, n.instance_type,
-                          n.role, NodeSSH(n.alias, runner))
-
     configurator.connect_all(nodes)
-    views = {n.alias: plugin_node(n) for n in nodes}
+    views = {n.alias: plugin_node(n, configurator.connection(n)) for n in nodes}
     master = next(v for v in views.values() if v.is_master())
-    ordered = list(reversed(specs)) if hook in REVERSED_HOOKS else list(specs)
     outcomes = []
-    for spec in ordered:
+    for spec in (list(reversed(specs)) if hook in REVERSED_HOOKS else list(specs)):
         configurator.progress.step(f"plugin {spec['name']}: {hook}")
         outcomes.append(call(spec, hook, list(views.values()), master,
-                             views[node.alias] if node else None, configurator))
+                             views[node.alias] if node else None, configurator.info.tag,
+                             (settings.cluster_user, settings.cluster_shell, settings.volumes)))
     return outcomes
 
 
+def plugin_node(node: Node, connection: Connection) -> PluginNode:
+    """NODE as plugins see it, its commands run as root over CONNECTION."""
+    from plugins.base import CommandResult, NodeSSH, PluginNode
+
+    def runner(script: str, stdin: str | None) -> CommandResult:
+        result = connection.run(script, sudo=True, stdin=stdin, check=False)
+        return CommandResult(result.status, result.stdout, result.stderr)
+
+    return PluginNode(node.alias, node.instance_id, node.private_ip, node.public_ip,
+                      node.instance_type, node.role, NodeSSH(node.alias, runner))
+
+
 def call(spec: dict[str, Any], hook: str, nodes: list[PluginNode], master: PluginNode,
-         node: PluginNode | None, configurator: Configurator) -> PluginOutcome:
+         node: PluginNode | None, tag: str, user_shell_volumes: tuple[str, str, list[dict]],
+         ) -> PluginOutcome:
+    """One plugin's HOOK; whatever it raises becomes the outcome's error."""
     from plugins.base import PluginError
     from plugins.registry import instantiate
 
     outcome = PluginOutcome(spec["name"], hook)
-    settings = configurator.settings
     try:
         plugin: ClusterSetup = instantiate(spec["name"], spec["setup_class"], spec["settings"])
-        plugin.cluster = configurator.info.tag
-        arguments = (nodes, master, settings.cluster_user, settings.cluster_shell,
-                     settings.volumes)
+        plugin.cluster = tag
+        arguments = (nodes, master, *user_shell_volumes)
         method = getattr(plugin, hook, None)
         if method is not None:
             method(node, *arguments) if node is not None else method(*arguments)

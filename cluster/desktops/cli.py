@@ -25,8 +25,10 @@ def desktops_of(app: AppContext) -> Desktops:
     from cluster.progress import Progress
 
     config = app.config
-    return Desktops(open_cloud(config, app.region), Progress(),
-                    key_file=lambda name: config.key_pair(name).location)
+    desktops = Desktops(open_cloud(config, app.region), Progress(),
+                        key_file=lambda name: config.key_pair(name).location)
+    app.plugin_sources.append(desktops)  # its plugin outcomes are reported after the command
+    return desktops
 
 
 def template_of(app: AppContext, name: str, check_key_file: bool = True) -> DesktopsTemplate:

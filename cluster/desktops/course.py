@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cluster.desktops.cloud import DesktopsCloud, check_address_quota
 from cluster.desktops.passwords import PasswordStore
@@ -22,6 +23,9 @@ from cluster.errors import CloudError, SclustError, WaitTimeout
 from cluster.paths import known_hosts_file
 from cluster.progress import Progress
 from cluster.ssh import Connection, PinnedHostKeys, Result, fan_out, raise_failures
+
+if TYPE_CHECKING:
+    from cluster.pluginrun import PluginOutcome
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,8 @@ class Desktops:
         self.key_file = key_file  # KEYNAME -> private key file (the config's [key])
         self.timeout = timeout
         self.ssh_wait = ssh_wait
+        # What the template's plugins did (the CLI reports them; a failure makes exit 1).
+        self.plugin_outcomes: list[PluginOutcome] = []
 
     # ---- looking ---------------------------------------------------------------------------
 
@@ -219,6 +225,7 @@ class Desktops:
             return
         host_keys = self.host_keys(course.name)
         done: list[str] = []
+        plugins_failed: set[str] = set()
         lock = threading.Lock()
 
         with self.progress.waiting(f"setting up {len(todo)} desktop(s)") as update:
@@ -232,9 +239,13 @@ class Desktops:
                         auto_stop=settings.auto_stop, timezone=settings.timezone,
                         host_name=f"{course.name}-{desktop.name}")
                     report = run_desktop_setup(connection, script)
+                    outcomes = self.run_plugins(course, desktop, connection, template)
                 finally:
                     connection.close()
                 with lock:
+                    self.plugin_outcomes += outcomes
+                    if any(o.error for o in outcomes):
+                        plugins_failed.add(desktop.name)  # the next `start` tries again
                     done.append(desktop.instance_id)
                     update(f"{len(done)}/{len(todo)} set up")
                 return str(report.gpus or "none")
@@ -244,10 +255,38 @@ class Desktops:
         for number, gpu in gpus.items():
             passwords.entries[number].gpu = gpu
         passwords.save()
-        self.dcloud.mark_set_up([todo[n][0].instance_id for n in gpus])
+        self.dcloud.mark_set_up([todo[n][0].instance_id for n in gpus
+                                 if n not in plugins_failed])
         if gpus:
             self.progress.step("GPUs: " + ", ".join(f"{n}: {g}" for n, g in sorted(gpus.items())))
         raise_failures(results, "desktop setup")
+
+    def run_plugins(self, course: Course, desktop: Desktop, connection: Connection,
+                    template: DesktopsTemplate) -> list[PluginOutcome]:
+        """The template's PLUGINS' `run` on one desktop, a cluster of one (it is its own
+        master: e.g. CreateUsers makes homes there, as nothing is shared between desktops)."""
+        from dataclasses import asdict
+
+        from cluster.pluginrun import call
+        from plugins.base import CommandResult, NodeSSH, PluginNode
+
+        def runner(script: str, stdin: str | None) -> CommandResult:
+            result = connection.run(script, sudo=True, stdin=stdin, check=False)
+            return CommandResult(result.status, result.stdout, result.stderr)
+
+        view = PluginNode(desktop.name, desktop.instance_id, desktop.private_ip,
+                          desktop.public_ip, desktop.instance_type, "master",
+                          NodeSSH(desktop.name, runner))
+        settings = course.require_settings()
+        outcomes = []
+        for spec in template.plugins:
+            outcome = call(asdict(spec), "run", [view], view, None,
+                           f"{course.name}-{desktop.name}", (settings.login_user, "/bin/bash", []))
+            if outcome.error:
+                outcome.error = f"desktop {desktop.name}: {outcome.error}"
+            outcome.reports = [f"desktop {desktop.name}: {line}" for line in outcome.reports]
+            outcomes.append(outcome)
+        return outcomes
 
     def wait_for_novnc(self, desktops: list[Desktop], port: int) -> None:
         """Until every desktop's noVNC page answers over HTTPS (from this machine)."""

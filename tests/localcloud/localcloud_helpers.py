@@ -188,3 +188,31 @@ def private_cluster(tag: str, size: int, extra: str = "LOGIN_USER = root\n") -> 
                 manager.terminate(tag)
         finally:
             control.down(Path(tmp) / "local")
+
+
+def cluster_config(cloud: LocalCloud, directory: Path, template: str, keys: str = "",
+                   sections: str = "", size: int = 1) -> Path:
+    """A config for the real CLI on this cloud: CLOUD = local, the cloud's key, and
+    [cluster TEMPLATE] (the default) with the usual keys, then KEYS and extra SECTIONS."""
+    import textwrap
+
+    key = directory / "cloud-key.pem"
+    key.write_text(cloud.key_pem)
+    key.chmod(0o600)
+    config = directory / "config"
+    config.write_text(textwrap.dedent(f"""\
+        [global]
+        CLOUD = local
+        DEFAULT_TEMPLATE = {template}
+
+        [key {cloud.key_name}]
+        KEY_LOCATION = {key}
+
+        [cluster {template}]
+        KEYNAME = {cloud.key_name}
+        CLUSTER_SIZE = {size}
+        NODE_IMAGE_ID = ami-12345678
+        NODE_INSTANCE_TYPE = t3.micro
+        AVAILABILITY_ZONE = {cloud.zone}
+        """) + textwrap.dedent(keys) + "\n" + textwrap.dedent(sections))
+    return config

@@ -6,11 +6,11 @@ The real CLI runs in a subprocess with `CLOUD = local`; every assertion looks at
 from __future__ import annotations
 
 import json
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from localcloud_helpers import cluster_config
 
 from tests.conftest import run_sclust
 
@@ -19,32 +19,10 @@ USER = "sgeadmin"
 
 @pytest.fixture
 def cluster_env(cloud, tmp_path: Path) -> dict:
-    key = tmp_path / "cloud-key.pem"
-    key.write_text(cloud.key_pem)
-    key.chmod(0o600)
     volume = cloud.ec2.create_volume(AvailabilityZone=cloud.zone, Size=1)["VolumeId"]
-    config = tmp_path / "config"
-    config.write_text(textwrap.dedent(f"""\
-        [global]
-        CLOUD = local
-        DEFAULT_TEMPLATE = e2e
-
-        [key {cloud.key_name}]
-        KEY_LOCATION = {key}
-
-        [cluster e2e]
-        KEYNAME = {cloud.key_name}
-        CLUSTER_SIZE = 3
-        NODE_IMAGE_ID = ami-12345678
-        NODE_INSTANCE_TYPE = t3.micro
-        AVAILABILITY_ZONE = {cloud.zone}
-        VOLUMES = data
-        LOGIN_USER = ubuntu
-
-        [volume data]
-        VOLUME_ID = {volume}
-        MOUNT_PATH = /data
-        """))
+    config = cluster_config(cloud, tmp_path, "e2e", "VOLUMES = data\nLOGIN_USER = ubuntu\n",
+                            "[volume data]\nVOLUME_ID = " + volume + "\nMOUNT_PATH = /data\n",
+                            size=3)
     env = {"SCLUST_LOCAL_DIR": str(cloud.state_dir)}
     yield {"config": config, "env": env, "volume": volume, "cloud": cloud}
     run_sclust("-c", str(config), "terminate", "e2e", "--yes", env=env)

@@ -51,6 +51,15 @@ def course(cloud, tmp_path: Path):
         LOGIN_USER = ubuntu
         AUTO_STOP = {later}
         TIMEZONE = {TIMEZONE}
+        PLUGINS = tools, helpers
+
+        [plugin tools]
+        SETUP_CLASS = pkginstaller.PackageInstaller
+        PACKAGES = procps
+
+        [plugin helpers]
+        SETUP_CLASS = users.CreateUsers
+        USERNAMES = tutor
         """))
     ctx = {"config": config, "env": {"SCLUST_LOCAL_DIR": str(cloud.state_dir)},
            "cloud": cloud, "tmp": tmp_path, "auto_stop": later}
@@ -86,7 +95,11 @@ def login(address: str, password: str) -> str:
 def test_a_course_of_three_desktops_on_the_local_cloud(course) -> None:
     cloud = course["cloud"]
     began = time.monotonic()
-    sclust(course, "desktops", "start", "course")
+    started = sclust(course, "desktops", "start", "course")
+    # PLUGINS run on each desktop as a cluster of one, and report what they did.
+    for number in ("01", "02", "03"):
+        assert f"plugin tools: desktop {number}: procps installed on 1 node(s)" in started.stdout
+        assert f"plugin helpers: desktop {number}: user tutor (uid" in started.stdout
     print(f"\nsclust desktops start (3 desktops, set up, noVNC answering): "
           f"{time.monotonic() - began:.1f} s")
 
@@ -126,7 +139,8 @@ def test_a_course_of_three_desktops_on_the_local_cloud(course) -> None:
     # the desktop powers itself off and the instance becomes stopped.
     installed = sclust(course, "desktops", "run", "course", "--sudo",
                        f"grep -x 'AUTO_STOP={course['auto_stop']}' "
-                       "/etc/sclust-desktop/autostop.env && pgrep -f run-autostop >/dev/null")
+                       "/etc/sclust-desktop/autostop.env && pgrep -f run-autostop >/dev/null"
+                       " && test -d ~tutor/.ssh")  # and the plugin's user, with a home
     assert "3/3 succeeded" in installed.stdout
     soon = next_minute(TIMEZONE)
     sclust(course, "desktops", "run", "course", "-n", "1", "--sudo",

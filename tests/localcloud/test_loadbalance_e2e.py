@@ -16,11 +16,11 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from localcloud_helpers import cluster_config
 
 from tests.conftest import REPO, run_sclust
 
@@ -31,27 +31,7 @@ JOBS = 20
 
 @pytest.fixture
 def lb_env(cloud, tmp_path: Path):
-    key = tmp_path / "cloud-key.pem"
-    key.write_text(cloud.key_pem)
-    key.chmod(0o600)
-    config = tmp_path / "config"
-    config.write_text(textwrap.dedent(f"""\
-        [global]
-        CLOUD = local
-        DEFAULT_TEMPLATE = lb
-
-        [key {cloud.key_name}]
-        KEY_LOCATION = {key}
-
-        [cluster lb]
-        KEYNAME = {cloud.key_name}
-        CLUSTER_SIZE = 1
-        NODE_IMAGE_ID = ami-12345678
-        NODE_INSTANCE_TYPE = t3.micro
-        AVAILABILITY_ZONE = {cloud.zone}
-        LOGIN_USER = ubuntu
-        SLOTS_PER_HOST = 1
-        """))
+    config = cluster_config(cloud, tmp_path, "lb", "LOGIN_USER = ubuntu\nSLOTS_PER_HOST = 1\n")
     ctx = {"config": config, "env": {"SCLUST_LOCAL_DIR": str(cloud.state_dir)}, "tmp": tmp_path}
     yield ctx
     run_sclust("-c", str(config), "terminate", "lb", "--yes", env=ctx["env"])

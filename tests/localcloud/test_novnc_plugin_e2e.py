@@ -9,11 +9,11 @@ import re
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from localcloud_helpers import cluster_config
 
 from cluster.desktops.rfb import VncAuthFailed, https_get, open_session
 from tests.conftest import REPO, run_sclust
@@ -23,31 +23,8 @@ PORT = 8443
 
 @pytest.fixture
 def scipion(cloud, tmp_path: Path):
-    key = tmp_path / "cloud-key.pem"
-    key.write_text(cloud.key_pem)
-    key.chmod(0o600)
-    config = tmp_path / "config"
-    config.write_text(textwrap.dedent(f"""\
-        [global]
-        CLOUD = local
-        DEFAULT_TEMPLATE = scipion
-
-        [key {cloud.key_name}]
-        KEY_LOCATION = {key}
-
-        [cluster scipion]
-        KEYNAME = {cloud.key_name}
-        CLUSTER_SIZE = 1
-        NODE_IMAGE_ID = ami-12345678
-        NODE_INSTANCE_TYPE = t3.micro
-        AVAILABILITY_ZONE = {cloud.zone}
-        LOGIN_USER = ubuntu
-        PLUGINS = novnc
-
-        [plugin novnc]
-        SETUP_CLASS = novnc.NoVNC
-        PORT = {PORT}
-        """))
+    config = cluster_config(cloud, tmp_path, "scipion", "LOGIN_USER = ubuntu\nPLUGINS = novnc\n",
+                            f"[plugin novnc]\nSETUP_CLASS = novnc.NoVNC\nPORT = {PORT}\n")
     ctx = {"config": config, "env": {"SCLUST_LOCAL_DIR": str(cloud.state_dir)}}
     yield ctx
     run_sclust("-c", str(config), "terminate", "scipion", "--yes", env=ctx["env"], timeout=300)

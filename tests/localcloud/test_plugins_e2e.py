@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import textwrap
 from pathlib import Path
 
 import pytest
+from localcloud_helpers import cluster_config
 
 from tests.conftest import run_sclust
 
@@ -47,29 +47,10 @@ class Hello(ClusterSetup):
 
 @pytest.fixture
 def plugin_env(cloud, tmp_path: Path) -> dict:
-    key = tmp_path / "cloud-key.pem"
-    key.write_text(cloud.key_pem)
-    key.chmod(0o600)
     plugin_dir = Path(os.environ["SCLUST_HOME"]) / "plugins"
     plugin_dir.mkdir(parents=True, exist_ok=True)
     (plugin_dir / "hello.py").write_text(HELLO)
-    config = tmp_path / "config"
-    config.write_text(textwrap.dedent(f"""\
-        [global]
-        CLOUD = local
-        DEFAULT_TEMPLATE = plug
-
-        [key {cloud.key_name}]
-        KEY_LOCATION = {key}
-
-        [cluster plug]
-        KEYNAME = {cloud.key_name}
-        CLUSTER_SIZE = 2
-        NODE_IMAGE_ID = ami-12345678
-        NODE_INSTANCE_TYPE = t3.micro
-        AVAILABILITY_ZONE = {cloud.zone}
-        PLUGINS = course, tools, hello
-
+    config = cluster_config(cloud, tmp_path, "plug", "PLUGINS = course, tools, hello\n", """\
         [plugin course]
         SETUP_CLASS = starcluster.plugins.users.CreateUsers
         USERNAMES = alice, bob
@@ -90,7 +71,7 @@ def plugin_env(cloud, tmp_path: Path) -> dict:
         [plugin broken]
         SETUP_CLASS = pkginstaller.PackageInstaller
         PACKAGES = sclust-no-such-package
-        """))
+        """, size=2)
     env = {"SCLUST_LOCAL_DIR": str(cloud.state_dir)}
     yield {"config": config, "env": env, "tmp": tmp_path, "region": cloud.ec2.meta.region_name}
     run_sclust("-c", str(config), "terminate", "plug", "--yes", "--skip-plugins", env=env)
