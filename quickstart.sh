@@ -10,7 +10,8 @@ cd "$(dirname "$0")"
 APT_PACKAGES=(python3 python3-venv python3-pip iproute2 util-linux mount procps psmisc passwd sudo
               openssh-server openssh-client e2fsprogs
               gridengine-master gridengine-exec gridengine-client
-              tigervnc-standalone-server novnc websockify icewm xterm openssl)
+              tigervnc-standalone-server novnc websockify icewm xterm openssl
+              systemd)  # only for systemd-analyze in tests: it is not started
 
 install() {
   if [ "$(id -u)" != 0 ]; then

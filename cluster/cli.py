@@ -52,9 +52,24 @@ class AppContext:
 
             config = self.config
             self._manager = ClusterManager(open_cloud(config, self.region), Progress(),
-                                           key_file=lambda name: config.key_pair(name).location)
+                                           key_file=lambda name: config.key_pair(name).location,
+                                           plugin_config=self.plugin_spec)
             self.plugin_sources.append(self._manager)
         return self._manager
+
+
+    def plugin_spec(self, name: str) -> dict[str, Any] | None:
+        """The config's [plugin NAME] as a spec, or None (absent or not valid)."""
+        from dataclasses import asdict
+
+        from cluster.config import plugin_from
+
+        section = self.config.named("plugin").get(name)
+        if section is None:
+            return None
+        errors: list[str] = []
+        spec = plugin_from(section, errors)
+        return None if errors else asdict(spec)
 
 
 pass_app = click.make_pass_decorator(AppContext)

@@ -42,12 +42,16 @@ class ClusterManager:
     """Runs cluster operations against one cloud region."""
 
     def __init__(self, cloud: Cloud, progress: Progress, timeout: float = 900,
-                 key_file: Callable[[str], Path] | None = None) -> None:
+                 key_file: Callable[[str], Path] | None = None,
+                 plugin_config: Callable[[str], dict | None] | None = None) -> None:
         self.cloud = cloud
         self.progress = progress
         self.timeout = timeout
         # KEYNAME -> private key file (the config's [key] sections); needed for node setup.
         self.key_file = key_file
+        # [plugin NAME] -> its spec from the config: supplies the secret settings that are
+        # never stored in the cluster's tags.
+        self.plugin_config = plugin_config
         # What the plugins' hooks did during this manager's operations (the CLI reports them).
         self.plugin_outcomes: list[PluginOutcome] = []
 
@@ -58,6 +62,7 @@ class ClusterManager:
         settings = self.require_settings(info)
         if self.key_file is None:
             raise SclustError("node setup needs the config's [key] section")
+        settings.plugins = [self.with_secrets(spec) for spec in settings.plugins]
         return Configurator(info, self.key_file(settings.keyname),
                             known_hosts_file(self.cloud.region, info.tag), self.progress, user)
 
@@ -497,10 +502,18 @@ class ClusterManager:
             try:
                 self.progress.step(f"draining {names}")
                 configurator.remove_from_scheduler(nodes, force)
-                from cluster.pluginrun import run_hook
+                from cluster.pluginrun import PluginOutcome, run_hook
 
+                # A node that never came up (a failed launch) must still go: its hooks get
+                # a short SSH wait, and their failure is reported, not a reason to keep it.
+                configurator.ssh_wait = min(configurator.ssh_wait, 30)
                 for node in nodes:
-                    self.plugin_outcomes += run_hook(configurator, "on_remove_node", node)
+                    try:
+                        self.plugin_outcomes += run_hook(configurator, "on_remove_node", node)
+                    except SclustError as error:
+                        self.plugin_outcomes += [
+                            PluginOutcome(p["name"], "on_remove_node", error=str(error))
+                            for p in configurator.settings.plugins]
             finally:
                 configurator.close()
         if keep:
@@ -516,6 +529,13 @@ class ClusterManager:
             self.forget_host_keys(info, nodes)
             self.configure(self.get(tag), hook=None)
         return nodes
+
+    def with_secrets(self, spec: dict) -> dict:
+        """SPEC as stored, plus the settings only the config has (e.g. a PASSWORD)."""
+        configured = self.plugin_config(spec["name"]) if self.plugin_config else None
+        if not configured or configured.get("setup_class") != spec.get("setup_class"):
+            return spec
+        return {**spec, "settings": {**configured["settings"], **spec["settings"]}}
 
     def forget_cluster_keys(self, tag: str) -> None:
         """Drop every host key pinned for TAG, and the login user found for it."""

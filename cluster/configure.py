@@ -121,9 +121,11 @@ class Configurator:
         self.connect_all([master])
         drain = "".join(sge.drain_script(name) for name in names)
         output = self.run_each({master.alias: drain}, "draining")[master.alias].stdout
-        running = {name: count for name, count in zip(
-            names, [int(line.split()[1]) for line in output.splitlines()
-                    if line.startswith("running-jobs ")], strict=False)}
+        counts = [int(line.split()[1]) for line in output.splitlines()
+                  if line.startswith("running-jobs ")]
+        if len(counts) != len(names):  # never guess that a node is idle
+            raise SclustError(f"draining: no job count for every node from the master: {output}")
+        running = dict(zip(names, counts, strict=True))
         busy = [f"{name} ({count} job(s))" for name, count in running.items() if count]
         if busy and not force:
             raise SclustError(

@@ -24,7 +24,9 @@ MAX_PARALLEL = 32
 # Who AMIs let in, tried in this order when the template sets no LOGIN_USER. root is last:
 # Ubuntu's and Amazon's images accept the key for root only to print "login as ubuntu" and
 # hang up after a sleep, while a wrong user name is refused at once.
-LOGIN_CANDIDATES = ("ubuntu", "ec2-user", "centos", "rocky", "admin", "debian", "root")
+LOGIN_CANDIDATES = ("ubuntu", "ec2-user", "centos", "rocky", "admin", "debian", "fedora",
+                    "root")
+LOGIN_CHECK = b"sclust-login-ok"
 
 
 class RemoteError(SclustError):
@@ -189,6 +191,11 @@ class Connection:
                 client = self._connect_as(user)
             except paramiko.AuthenticationException:
                 continue
+            if not self._runs_commands(client):
+                log.debug("%s: %s is let in only to be told to log in as another", self.alias,
+                          user)
+                client.close()
+                continue
             self.user = user
             log.debug("%s: logged in as %s", self.alias, user)
             return client
@@ -196,6 +203,27 @@ class Connection:
         raise paramiko.AuthenticationException(
             f"the key was refused for every usual login user ({', '.join(self.candidates)});"
             " set LOGIN_USER in the template")
+
+    def _runs_commands(self, client: paramiko.SSHClient) -> bool:
+        """False for an account whose key runs a forced command instead (AMIs answer root with
+        "Please login as the user ubuntu" and a sleep): it must not be taken as the login."""
+        transport = client.get_transport()
+        assert transport is not None
+        channel = transport.open_session(timeout=self.connect_timeout)
+        channel.settimeout(self.connect_timeout)
+        output = b""
+        try:
+            channel.exec_command("echo " + LOGIN_CHECK.decode())
+            while LOGIN_CHECK not in output and b"login as" not in output.lower():
+                chunk = channel.recv(1024)
+                if not chunk:
+                    break
+                output += chunk
+        except (OSError, paramiko.SSHException):
+            return False
+        finally:
+            channel.close()
+        return LOGIN_CHECK in output
 
     def _connect_as(self, user: str) -> paramiko.SSHClient:
         check_destination(self.address)

@@ -87,8 +87,11 @@ class ClusterSettings:
         )
 
     def to_tags(self) -> dict[str, str]:
-        """The settings as JSON split over as many tags as needed."""
-        return json_tags(asdict(self))
+        """The settings as JSON split over as many tags as needed — without plugin settings
+        that look secret: anyone who may describe security groups reads tags."""
+        data = asdict(self)
+        data["plugins"] = [public_plugin(p) for p in data["plugins"]]
+        return json_tags(data)
 
     @classmethod
     def from_tags(cls, tags: dict[str, str], cluster: str) -> ClusterSettings:
@@ -106,6 +109,16 @@ class ClusterSettings:
             )
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+SECRET_WORDS = ("password", "passwd", "secret", "token", "passphrase", "private")
+
+
+def public_plugin(spec: dict[str, Any]) -> dict[str, Any]:
+    """SPEC without the settings whose names look secret (the config supplies them later)."""
+    settings = {k: v for k, v in spec.get("settings", {}).items()
+                if not any(word in k.lower() for word in SECRET_WORDS)}
+    return {**spec, "settings": settings}
 
 
 def json_tags(data: dict[str, Any], version: int = SCHEMA_VERSION) -> dict[str, str]:

@@ -4,7 +4,7 @@
     SETUP_CLASS = novnc.NoVNC
     PORT = 443                # noVNC's HTTPS port on the master (open it in PERMISSIONS,
                               # or use `sclust vnc TAG`, an SSH tunnel, with no port open)
-    PASSWORD = …              # optional: 6-8 characters; default a random one, made once
+    PASSWORD = …              # optional: 8 characters; default a random one, made once
     DESKTOP_USER = …          # optional: default the cluster user (jobs, shared /home)
 
 After `sclust start` it reports the master's noVNC URL and the password. The password is
@@ -38,9 +38,11 @@ class NoVNC(ClusterSetup):
         super().__init__()
         if not 1 <= port <= 65535 or port in (22, RFB_PORT):
             raise ValueError(f"PORT must be 1-65535, not 22 or {RFB_PORT}: {port}")
-        if password and not (6 <= len(password) <= 8 and password.isascii()
+        # 8: all VNC reads, and the desktop has no login throttling (noVNC's clients are all
+        # 127.0.0.1 to the VNC server), so a short password would be guessable.
+        if password and not (len(password) == 8 and password.isascii()
                              and password.isprintable() and " " not in password):
-            raise ValueError("PASSWORD must be 6 to 8 printable characters without spaces "
+            raise ValueError("PASSWORD must be 8 printable characters without spaces "
                              "(VNC authentication ignores the rest)")
         self.port = port
         self.password = password

@@ -7,11 +7,12 @@
 
 from __future__ import annotations
 
-import shlex
+import re
 from typing import Any
 
 from plugins.base import ClusterSetup, PluginNode
 
+PACKAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+.:_-]*$")
 # Only what is missing is installed (a re-run costs one query), with apt, dnf or yum.
 INSTALL = r"""set -e
 packages="{packages}"
@@ -23,9 +24,10 @@ if command -v apt-get >/dev/null; then
   done
   [ -z "$missing" ] && {{ echo "installed: nothing missing"; exit 0; }}
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q --no-install-recommends $missing >/tmp/sclust-pkginstaller.log 2>&1 || {{
+  apt-get install -y -q --no-install-recommends -- $missing >/tmp/sclust-pkginstaller.log 2>&1 \
+    || {{
     apt-get update -q >>/tmp/sclust-pkginstaller.log 2>&1
-    apt-get install -y -q --no-install-recommends $missing >>/tmp/sclust-pkginstaller.log 2>&1 \
+    apt-get install -y -q --no-install-recommends -- $missing >>/tmp/sclust-pkginstaller.log 2>&1 \
       || {{ tail -20 /tmp/sclust-pkginstaller.log >&2; exit 1; }}
   }}
 elif command -v dnf >/dev/null || command -v yum >/dev/null; then
@@ -33,7 +35,7 @@ elif command -v dnf >/dev/null || command -v yum >/dev/null; then
   missing=""
   for p in $packages; do rpm -q "$p" >/dev/null 2>&1 || missing="$missing $p"; done
   [ -z "$missing" ] && {{ echo "installed: nothing missing"; exit 0; }}
-  "$tool" install -y -q $missing >&2
+  "$tool" install -y -q -- $missing >&2
 else
   echo "no apt-get, dnf or yum on this node" >&2; exit 1
 fi
@@ -48,12 +50,13 @@ class PackageInstaller(ClusterSetup):
         super().__init__()
         self.packages = [p for p in packages or [] if p]
         for package in self.packages:
-            if not all(c.isalnum() or c in "+-.:_" for c in package):
+            # No leading "-": a name must never become an option of apt-get or dnf.
+            if not PACKAGE_NAME.match(package):
                 raise ValueError(f"not a package name: {package!r}")
 
     def install(self, node: PluginNode) -> None:
         if self.packages:
-            script = INSTALL.format(packages=" ".join(shlex.quote(p) for p in self.packages))
+            script = INSTALL.format(packages=" ".join(self.packages))  # checked: no quoting
             node.ssh.execute(script)
 
     def run(self, nodes: list[PluginNode], master: PluginNode, user: str, user_shell: str,

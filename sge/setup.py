@@ -214,9 +214,11 @@ qconf -Msconf sched >/dev/null
 
 def drain_script(name: str) -> str:
     """Disable NAME's queue instance and print how many jobs still run there."""
+    # A qstat that fails (qmaster down) must not read as "no jobs": the node would go busy.
     return (ENV + f"qmod -d all.q@{name} >/dev/null 2>&1 || true\n"
-            f"echo running-jobs $(qstat -u '*' -s rs -q all.q@{name} 2>/dev/null "
-            f"| tail -n +3 | wc -l)\n")
+            f"jobs=$(qstat -u '*' -s rs -q all.q@{name}) "
+            f"|| {{ echo 'qstat failed: cannot tell whether jobs run on {name}' >&2; exit 12; }}\n"
+            f"echo running-jobs $(printf '%s\\n' \"$jobs\" | tail -n +3 | grep -c . || true)\n")
 
 
 def evict_script(name: str) -> str:

@@ -115,6 +115,15 @@ def moto_server() -> Iterator[str]:
         process.wait(10)
 
 
+def require(condition: bool, reason: str) -> None:
+    """Skip without CONDITION, except under SCLUST_REQUIRE_LOCAL_CLOUD=1 (CI), where the
+    missing piece is a failure: quickstart.sh installs everything these tests need."""
+    if not condition:
+        if os.environ.get("SCLUST_REQUIRE_LOCAL_CLOUD") == "1":
+            pytest.fail(f"{reason} (SCLUST_REQUIRE_LOCAL_CLOUD=1 forbids skipping)")
+        pytest.skip(reason)
+
+
 def run_sclust(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
                timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """The real `sclust` CLI in a subprocess."""

@@ -115,3 +115,22 @@ def test_parse_value_kinds() -> None:
     assert parse_value("x", str | None) == "x"
     with pytest.raises(ValueError):
         parse_value("1.5x", float)
+
+
+def test_secret_settings_never_reach_tags_and_come_back_from_the_config() -> None:
+    from cluster.cluster import ClusterManager
+    from cluster.state import ClusterSettings
+
+    spec = {"name": "vnc", "setup_class": "novnc.NoVNC",
+            "settings": {"password": "s3cr3tpw", "port": "8443"}}
+    settings = ClusterSettings(template="t", keyname="k", cluster_size=1, node_image_id="ami-1",
+                               node_instance_type="t3.micro", master_image_id="ami-1",
+                               master_instance_type="t3.micro", plugins=[spec])
+    tags = settings.to_tags()
+    assert "s3cr3tpw" not in "".join(tags.values())
+    stored = ClusterSettings.from_tags(tags, "c").plugins[0]
+    assert stored["settings"] == {"port": "8443"}
+    manager = ClusterManager(None, None, plugin_config=lambda name: spec if name == "vnc" else None)  # type: ignore[arg-type]
+    assert manager.with_secrets(stored)["settings"] == {"password": "s3cr3tpw", "port": "8443"}
+    other = {**stored, "setup_class": "mysite.Other"}
+    assert manager.with_secrets(other) == other  # another plugin of that name: nothing added

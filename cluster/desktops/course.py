@@ -277,11 +277,11 @@ class Desktops:
         view = PluginNode(desktop.name, desktop.instance_id, desktop.private_ip,
                           desktop.public_ip, desktop.instance_type, "master",
                           NodeSSH(desktop.name, runner))
-        settings = course.require_settings()
         outcomes = []
         for spec in template.plugins:
             outcome = call(asdict(spec), "run", [view], view, None,
-                           f"{course.name}-{desktop.name}", (settings.login_user, "/bin/bash", []))
+                           f"{course.name}-{desktop.name}",
+                           (connection.user or "root", "/bin/bash", []))
             if outcome.error:
                 outcome.error = f"desktop {desktop.name}: {outcome.error}"
             outcome.reports = [f"desktop {desktop.name}: {line}" for line in outcome.reports]

@@ -111,6 +111,9 @@ class LoadBalancer:
         self.launch_hold = 0.0  # no launch before this (epoch) after failed ones
         self.stranded: Operation | None = None  # a launch whose setup failed: to clean up
         self.seen_jobs = False
+        # Hosts this loop disabled (`qmod -d`) that no removal has taken yet: re-enabled when
+        # the loop ends, so stopping it never leaves queues closed.
+        self.drained: set[str] = set()
         self.unschedulable: set[str] = set()
         self.number = 0
 
@@ -141,7 +144,21 @@ class LoadBalancer:
         except KeyboardInterrupt:
             return self.interrupted()
         finally:
+            self.reopen_drained()
             self.configurator.close()
+
+    def reopen_drained(self) -> None:
+        """Re-enable the hosts this loop drained but did not remove (any way it ends)."""
+        removing = self.operations.current
+        left = sorted(self.drained - set(removing.hosts if removing else ()))
+        if not left:
+            return
+        try:
+            self.run_on_master(control.enable_script(left), sudo=True)
+            self.say(f"re-enabled {', '.join(left)}, drained by this run")
+        except Exception as error:  # say what is left to do by hand
+            self.say(f"could not re-enable {', '.join(left)} ({error}): run `qmod -e "
+                     f"{' '.join('all.q@' + h for h in left)}` on the master")
 
     def finish_operation(self, announce: bool = True) -> None:
         """Let a change under way end (a launch half done leaves unconfigured instances)."""
@@ -294,6 +311,7 @@ class LoadBalancer:
         try:
             if decision.enable:
                 self.run_on_master(control.enable_script(list(decision.enable)), sudo=True)
+                self.drained -= set(decision.enable)
                 self.act(iteration, f"enabled {', '.join(decision.enable)}: {decision.reason}")
             if decision.launch:
                 applied = self.launch(decision, iteration)
@@ -338,6 +356,7 @@ class LoadBalancer:
         retire = [h for h in decision.drain if h not in decision.remove and h in by_host]
         if not (remove or retire):
             return
+        self.drained |= set(remove + retire)  # before: a Ctrl-C during qmod -d re-enables
         output = self.run_on_master(
             control.disable_script(remove + retire, SETTLE if remove else 0.0), sudo=True)
         if retire:
@@ -347,6 +366,7 @@ class LoadBalancer:
         idle, landed = still_idle(remove, self.observe(control.read_stats_output(output)))
         if landed:
             self.run_on_master(control.enable_script(landed), sudo=True)
+            self.drained -= set(landed)
             self.act(iteration, f"a job landed on {', '.join(landed)} while draining: "
                                 "re-enabled, kept")
         if idle:
@@ -390,11 +410,13 @@ class LoadBalancer:
             self.say(f"launching {names} failed: {operation.error}; removing what was "
                      f"launched, next launch in {hold:.0f} s at the earliest")
         elif operation.error is None:
+            self.drained -= set(operation.hosts)
             self.say(f"removed {names} after {operation.seconds:.0f} s")
         else:
             self.say(f"removing {names} failed: {operation.error}; keeping them")
             try:
                 self.run_on_master(control.enable_script(operation.hosts), sudo=True)
+                self.drained -= set(operation.hosts)
             except Exception as error:
                 self.say(f"re-enabling {names} failed: {error}")
 

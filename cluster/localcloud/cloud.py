@@ -191,7 +191,15 @@ class Cloud:
             log.info("%s rebooted itself", instance_id)
             self._reboots.add(instance_id)
             return "running"
-        log.info("%s shut itself down (init status %s)", instance_id, status)
+        if status not in (-signal.SIGINT, 128 + signal.SIGINT):
+            # Not reboot(2)'s power-off: init was killed or crashed. Never terminate for that
+            # (the root volume would go with it): the instance stops, as a failed one would.
+            log.warning("%s: its init ended unexpectedly (status %s); stopping it",
+                        instance_id, status)
+            instance = self._backend().get_instance(instance_id)
+            instance.stop()
+            return "stopped"
+        log.info("%s shut itself down", instance_id)
         return self.guest_shutdown(self._backend().get_instance(instance_id))
 
     def _next_step(self, want: Desired, host: Host | None) -> str | None:

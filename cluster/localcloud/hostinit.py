@@ -120,6 +120,11 @@ def write_image_layer(image_dir: Path) -> None:
     (sbin / "poweroff").chmod(0o755)
     for name in ("halt", "reboot", "shutdown"):
         (sbin / name).symlink_to("poweroff")
+    # Hosts run /etc/rc.local at boot: never this machine's own, only one a host writes.
+    etc = image_dir / "etc"
+    etc.mkdir(mode=0o755)
+    (etc / "rc.local").write_text("#!/bin/sh -e\n# this host's own boot commands\nexit 0\n")
+    (etc / "rc.local").chmod(0o755)
     root = image_dir / "root"
     root.mkdir(mode=0o700)
     root.chmod(0o700)

@@ -20,7 +20,8 @@ USAGE = """usage: poweroff | halt | reboot   (now)
 
 def now(command):
     # The machine's own PID namespace has this fixed inode: never power off the machine itself.
-    if os.stat("/proc/self/ns/pid").st_ino == 0xEFFFFFFC:
+    # And a host always has its seed (a container's init namespace might not be the machine's).
+    if os.stat("/proc/self/ns/pid").st_ino == 0xEFFFFFFC or not os.path.exists("/run/sclust/seed"):
         sys.exit("%s: not inside a local-cloud host; refusing" % PROG)
     libc = ctypes.CDLL(None, use_errno=True)
     libc.sync()

@@ -15,6 +15,7 @@ import pytest
 
 from cluster.desktops.rfb import RfbError, VncAuthFailed, https_get, open_session
 from cluster.desktops.vncauth import auth_response, generate_password, password_file
+from tests.conftest import require
 
 PASSWORD = "Pw7kq2Mx"
 
@@ -66,8 +67,8 @@ class Desktop:
 @pytest.fixture(scope="module")
 def desktop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desktop]:
     for program in ("Xtigervnc", "websockify", "openssl"):
-        if shutil.which(program) is None:
-            pytest.skip(f"{program} is not installed (quickstart.sh installs it)")
+        require(shutil.which(program) is not None,
+                f"{program} is not installed (quickstart.sh installs it)")
     work = tmp_path_factory.mktemp("vnc")
     passwd = work / "passwd"
     passwd.write_bytes(password_file(PASSWORD))

@@ -14,6 +14,7 @@ from cluster.desktops.vnc import (
     novnc_url,
     parse_setup_output,
 )
+from tests.conftest import require
 
 
 def test_the_script_is_bash_and_never_holds_the_password_in_clear() -> None:
@@ -65,8 +66,8 @@ def test_novnc_url() -> None:
     assert novnc_url("2001:db8::1", 6080) == "https://[2001:db8::1]:6080/vnc.html"
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
 def test_the_systemd_timer_calendar_with_a_time_zone_is_valid() -> None:
+    require(shutil.which("systemd-analyze") is not None, "no systemd-analyze")
     # The timer unit the script writes where systemd is PID 1 (EC2's Ubuntu, Amazon Linux).
     done = subprocess.run(["systemd-analyze", "calendar", "*-*-* 18:00:00 Asia/Kolkata"],
                           capture_output=True, text=True)
