@@ -58,8 +58,9 @@ class AppContext:
         return self._manager
 
 
-    def plugin_spec(self, name: str) -> dict[str, Any] | None:
-        """The config's [plugin NAME] as a spec, or None (absent or not valid)."""
+    def plugin_spec(self, name: str, strict: bool = False) -> dict[str, Any] | None:
+        """The config's [plugin NAME] as a spec; None when absent, or when not valid unless
+        STRICT (then its FILE:LINE errors end the command)."""
         from dataclasses import asdict
 
         from cluster.config import plugin_from
@@ -69,6 +70,8 @@ class AppContext:
             return None
         errors: list[str] = []
         spec = plugin_from(section, errors)
+        if errors and strict:
+            fail("\n".join(errors))
         return None if errors else asdict(spec)
 
 
@@ -523,7 +526,7 @@ def runplugin(app: AppContext, plugin: str, tag: str, hook: str) -> None:
     with) on the running cluster TAG — e.g. after fixing a plugin that failed."""
     manager = app.manager()
     info = manager.get(tag)
-    spec = configured_plugin(app, plugin)
+    spec = app.plugin_spec(plugin, strict=True)
     if spec is None and info.settings:
         spec = next((p for p in info.settings.plugins if p["name"] == plugin), None)
     if spec is None:
@@ -536,22 +539,6 @@ def runplugin(app: AppContext, plugin: str, tag: str, hook: str) -> None:
     failed = any(o.error for o in manager.plugin_outcomes)
     if not failed:
         click.echo(f"plugin {plugin} ({hook}) ran on {tag!r}")
-
-
-def configured_plugin(app: AppContext, name: str) -> dict[str, Any] | None:
-    """The config's [plugin NAME] as stored in cluster settings, checked (file:line errors)."""
-    from dataclasses import asdict
-
-    from cluster.config import plugin_from
-
-    section = app.config.named("plugin").get(name)
-    if section is None:
-        return None
-    errors: list[str] = []
-    spec = plugin_from(section, errors)
-    if errors:
-        fail("\n".join(errors))
-    return asdict(spec)
 
 
 # ---- keys ------------------------------------------------------------------------------------

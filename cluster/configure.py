@@ -185,6 +185,10 @@ class Configurator:
         s = self.settings
         known = self.known_host_entries(nodes)
         exec_aliases = {n.alias for n in self.exec_nodes}
+        shared = self.shared_paths()
+        # Grid Engine needs only its cell: the other mounts overlap with its start.
+        later = tuple(p for p in shared if p != sge.CELL_DIR
+                      and not any(nested(p, other) for other in shared if other != p))
         scripts = {}
         for node in nodes:
             script = "set -e\n"
@@ -194,10 +198,6 @@ class Configurator:
                 script += steps.user_script(s.cluster_user, s.cluster_shell, uid, gid)
                 script += steps.root_key_script(root_key)
                 script += steps.scratch_script(s.cluster_user)
-                shared = self.shared_paths()
-                # Grid Engine needs only its cell: the other mounts overlap with its start.
-                later = tuple(p for p in shared if p != sge.CELL_DIR
-                              and not any(nested(p, other) for other in shared if other != p))
                 script += steps.nfs_mount_script(self.name(master), shared, background=later)
             script += steps.known_hosts_script(known)
             if not s.disable_queue and node.alias in exec_aliases:

@@ -43,7 +43,9 @@ def run_hook(configurator: Configurator, hook: str, node: Node | None = None,
     if node is not None and node not in nodes:
         nodes.append(node)
     configurator.connect_all(nodes)
-    views = {n.alias: plugin_node(n, configurator.connection(n)) for n in nodes}
+    views = {n.alias: plugin_node(n.alias, n.instance_id, n.private_ip, n.public_ip,
+                                  n.instance_type, n.role, configurator.connection(n))
+             for n in nodes}
     master = next(v for v in views.values() if v.is_master())
     outcomes = []
     for spec in (list(reversed(specs)) if hook in REVERSED_HOOKS else list(specs)):
@@ -54,16 +56,17 @@ def run_hook(configurator: Configurator, hook: str, node: Node | None = None,
     return outcomes
 
 
-def plugin_node(node: Node, connection: Connection) -> PluginNode:
-    """NODE as plugins see it, its commands run as root over CONNECTION."""
+def plugin_node(alias: str, instance_id: str, private_ip: str | None, public_ip: str | None,
+                instance_type: str, role: str, connection: Connection) -> PluginNode:
+    """A node (or desktop) as plugins see it, its commands run as root over CONNECTION."""
     from plugins.base import CommandResult, NodeSSH, PluginNode
 
     def runner(script: str, stdin: str | None) -> CommandResult:
         result = connection.run(script, sudo=True, stdin=stdin, check=False)
         return CommandResult(result.status, result.stdout, result.stderr)
 
-    return PluginNode(node.alias, node.instance_id, node.private_ip, node.public_ip,
-                      node.instance_type, node.role, NodeSSH(node.alias, runner))
+    return PluginNode(alias, instance_id, private_ip, public_ip, instance_type, role,
+                      NodeSSH(alias, runner))
 
 
 def call(spec: dict[str, Any], hook: str, nodes: list[PluginNode], master: PluginNode,

@@ -267,16 +267,10 @@ class Desktops:
         master: e.g. CreateUsers makes homes there, as nothing is shared between desktops)."""
         from dataclasses import asdict
 
-        from cluster.pluginrun import call
-        from plugins.base import CommandResult, NodeSSH, PluginNode
+        from cluster.pluginrun import call, plugin_node
 
-        def runner(script: str, stdin: str | None) -> CommandResult:
-            result = connection.run(script, sudo=True, stdin=stdin, check=False)
-            return CommandResult(result.status, result.stdout, result.stderr)
-
-        view = PluginNode(desktop.name, desktop.instance_id, desktop.private_ip,
-                          desktop.public_ip, desktop.instance_type, "master",
-                          NodeSSH(desktop.name, runner))
+        view = plugin_node(desktop.name, desktop.instance_id, desktop.private_ip,
+                           desktop.public_ip, desktop.instance_type, "master", connection)
         outcomes = []
         for spec in template.plugins:
             outcome = call(asdict(spec), "run", [view], view, None,
