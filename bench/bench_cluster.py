@@ -19,13 +19,14 @@ sys.path.insert(0, str(REPO))
 
 
 def main(sizes: tuple[int, ...] = (2, 5, 10, 20)) -> None:
-    from cluster import configure
-    from cluster.cluster import ClusterManager
-    from cluster.config import AwsSettings, load_config
-    from cluster.ec2 import Cloud
-    from cluster.keys import public_key_openssh
-    from cluster.localcloud import control
-    from cluster.progress import Progress
+    from sclust import configure
+    from sclust.cluster import ClusterManager
+    from sclust.config import AwsSettings, load_config
+    from sclust.ec2 import Cloud
+    from sclust.keys import public_key_openssh
+    from sclust.localcloud import control
+    from sclust.progress import Progress
+
     from tests.conftest import cluster_config, write_key
 
     commands: dict[str, int] = {}

@@ -23,13 +23,14 @@ sys.path.insert(0, str(REPO))
 
 
 def main(sizes: tuple[int, ...] = (5, 10, 20)) -> None:
-    from cluster.config import AwsSettings, load_config
-    from cluster.desktops.course import Desktops
-    from cluster.desktops.template import desktops_template
-    from cluster.ec2 import Cloud
-    from cluster.keys import public_key_openssh
-    from cluster.localcloud import control
-    from cluster.progress import Progress
+    from sclust.config import AwsSettings, load_config
+    from sclust.desktops.course import Desktops
+    from sclust.desktops.template import desktops_template
+    from sclust.ec2 import Cloud
+    from sclust.keys import public_key_openssh
+    from sclust.localcloud import control
+    from sclust.progress import Progress
+
     from tests.conftest import write_key
 
     rows = []

@@ -22,11 +22,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 TRACES = REPO.parent / "shared" / "traces"
 
-from cluster.elastic.baselines import IdleTimeoutPolicy, StarClusterPolicy, StaticPolicy  # noqa: E402
-from cluster.elastic.policy import SclustPolicy, Settings  # noqa: E402
-from cluster.elastic.report import summarize  # noqa: E402
-from cluster.elastic.runner import Workload, prepare  # noqa: E402
-from cluster.elastic.simulator import SimSettings, simulate  # noqa: E402
+from sclust.elastic.baselines import IdleTimeoutPolicy, StarClusterPolicy, StaticPolicy  # noqa: E402
+from sclust.elastic.policy import SclustPolicy, Settings  # noqa: E402
+from sclust.elastic.report import summarize  # noqa: E402
+from sclust.elastic.runner import Workload, prepare  # noqa: E402
+from sclust.elastic.simulator import SimSettings, simulate  # noqa: E402
 
 
 def run(workload: Workload, policy, settings: SimSettings) -> tuple[dict, float]:
@@ -71,7 +71,8 @@ def dominates(ours: dict, other: dict) -> bool:
 
 
 def qstat_parse_time(jobs: int = 10_000) -> float:
-    from sge.stats import parse_qstat
+    from sclust.sge.stats import parse_qstat
+
     from tests.elastic.test_sge_stats import big_qstat
 
     text = big_qstat(jobs)

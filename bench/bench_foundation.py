@@ -27,7 +27,7 @@ def help_time(runs: int = 10) -> tuple[float, float]:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "cluster.cli", "--help"], cwd=REPO,
+        subprocess.run([sys.executable, "-m", "sclust.cli", "--help"], cwd=REPO,
                        capture_output=True, check=True)
         times.append(time.perf_counter() - started)
     return statistics.median(times), min(times)
@@ -35,12 +35,11 @@ def help_time(runs: int = 10) -> tuple[float, float]:
 
 def api_calls(url: str, sizes: list[int]) -> list[tuple[int, int, int, int, Counter]]:
     import requests
-
-    from cluster.cluster import ClusterManager
-    from cluster.config import AwsSettings, load_config
-    from cluster.ec2 import Cloud
-    from cluster.keys import public_key_openssh
-    from cluster.progress import Progress
+    from sclust.cluster import ClusterManager
+    from sclust.config import AwsSettings, load_config
+    from sclust.ec2 import Cloud
+    from sclust.keys import public_key_openssh
+    from sclust.progress import Progress
 
     rows = []
     for size in sizes:

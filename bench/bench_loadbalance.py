@@ -38,9 +38,9 @@ def timed(action, repeat: int = REPEAT) -> tuple[float, float]:
 
 
 def measure(master, queued: int) -> list[tuple[str, float, float]]:
-    from cluster.elastic.policy import Memory, SclustPolicy, Settings
-    from sge import control
-    from sge.stats import cluster_stats
+    from sclust.elastic.policy import Memory, SclustPolicy, Settings
+    from sclust.sge import control
+    from sclust.sge.stats import cluster_stats
 
     output = master.run(control.STATS_SCRIPT).stdout
     raw = control.read_stats_output(output)

@@ -94,8 +94,7 @@ def main() -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
 
     import boto3
-
-    from cluster.localcloud import control
+    from sclust.localcloud import control
 
     os.environ.setdefault("SCLUST_LOCAL_PORT", "0")
     state_dir = Path(tempfile.mkdtemp(prefix="sclust-bench-"))

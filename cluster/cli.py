@@ -12,13 +12,12 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-
-from cluster import __version__
-from cluster.errors import SclustError
+from sclust import __version__
+from sclust.errors import SclustError
 
 if TYPE_CHECKING:
-    from cluster.cluster import ClusterManager
-    from cluster.config import Config
+    from sclust.cluster import ClusterManager
+    from sclust.config import Config
 
 log = logging.getLogger("sclust")
 
@@ -38,7 +37,7 @@ class AppContext:
     @property
     def config(self) -> Config:
         if self._config is None:
-            from cluster.config import find_config, load_config
+            from sclust.config import find_config, load_config
 
             self._config = load_config(find_config(self.config_path))
         return self._config
@@ -46,9 +45,9 @@ class AppContext:
     def manager(self) -> ClusterManager:
         """The command's cluster manager (one per command: plugin outcomes collect in it)."""
         if self._manager is None:
-            from cluster.cluster import ClusterManager
-            from cluster.connect import open_cloud
-            from cluster.progress import Progress
+            from sclust.cluster import ClusterManager
+            from sclust.connect import open_cloud
+            from sclust.progress import Progress
 
             config = self.config
             self._manager = ClusterManager(open_cloud(config, self.region), Progress(),
@@ -63,7 +62,7 @@ class AppContext:
         STRICT (then its FILE:LINE errors end the command)."""
         from dataclasses import asdict
 
-        from cluster.config import plugin_from
+        from sclust.config import plugin_from
 
         section = self.config.named("plugin").get(name)
         if section is None:
@@ -94,7 +93,7 @@ class SclustGroup(click.Group):
             if debug_requested(ctx):
                 raise
             log.debug("unexpected error", exc_info=True, extra={"file_only": True})
-            from cluster.paths import log_dir
+            from sclust.paths import log_dir
 
             fail(f"unexpected {type(error).__name__}: {error} (details: {log_dir()}/sclust.log;"
                  " rerun with --debug for the traceback)")
@@ -123,7 +122,7 @@ def setup_logging(debug: bool) -> None:
     """Everything to ~/.sclust/logs/sclust.log; warnings (everything with --debug) to stderr."""
     from logging.handlers import RotatingFileHandler
 
-    from cluster.paths import log_dir
+    from sclust.paths import log_dir
 
     root = logging.getLogger()
     root.setLevel(logging.DEBUG)
@@ -222,8 +221,8 @@ def validate(app: AppContext, template: str | None) -> None:
 
     Every mistake is reported as FILE:LINE: [section] KEY: problem.
     """
-    from cluster.desktops.template import desktops_template, leaf_desktops
-    from cluster.errors import ConfigError
+    from sclust.desktops.template import desktops_template, leaf_desktops
+    from sclust.errors import ConfigError
 
     config = app.config
     desktops = config.named("desktops")
@@ -283,19 +282,19 @@ def start(app: AppContext, tag: str, template_name: str | None, reuse: bool, cre
             click.echo(f"template {template.name!r} is valid")
             return
         info = app.manager().start(tag, template, configure=not create_only)
-    from cluster.report import print_cluster
+    from sclust.report import print_cluster
 
     print_cluster(info)
 
 
 def apply_overrides(config: Config, template_name: str | None, overrides: dict[str, Any]):
     """The template with start's command-line options applied, re-checked."""
-    from cluster.config import NodeTypeSpec
+    from sclust.config import NodeTypeSpec
 
     keyname = overrides.pop("keyname")
     template = config.template(template_name, check_key_file=keyname is None)
     if keyname:
-        from cluster.config import key_file_problem
+        from sclust.config import key_file_problem
 
         key = config.key_pair(keyname)
         problem = key_file_problem(key.location)
@@ -352,7 +351,7 @@ def restart(app: AppContext, tag: str, yes: bool, no_setup: bool) -> None:
     manager = app.manager()
     manager.get(tag)
     confirm(f"Reboot every node of {tag!r}? Running jobs will be killed.", yes)
-    from cluster.report import print_cluster
+    from sclust.report import print_cluster
 
     print_cluster(manager.restart(tag, configure=not no_setup))
 
@@ -383,7 +382,7 @@ def terminate(app: AppContext, tag: str, yes: bool, skip_plugins: bool) -> None:
 @pass_app
 def listclusters(app: AppContext, tag: str | None, as_json: bool) -> None:
     """List clusters (or just TAG): state, zone, and every node with its addresses."""
-    from cluster.report import cluster_json, print_cluster
+    from sclust.report import cluster_json, print_cluster
 
     manager = app.manager()
     clusters = [manager.get(tag)] if tag else manager.list()
@@ -416,7 +415,7 @@ def addnode(app: AppContext, tag: str, count: int, aliases: tuple[str, ...], bid
     The new nodes are set up in parallel and join Grid Engine; the others update their hosts,
     exports and queue without disturbing running jobs.
     """
-    from cluster.values import as_alias
+    from sclust.values import as_alias
 
     names = [a.strip() for item in aliases for a in item.split(",") if a.strip()]
     try:
@@ -441,7 +440,7 @@ def addnode(app: AppContext, tag: str, count: int, aliases: tuple[str, ...], bid
 @pass_app
 def removenode(app: AppContext, tag: str, aliases: tuple[str, ...], count: int | None,
                keep_instance: bool, force: bool, yes: bool, no_setup: bool) -> None:
-    """Remove nodes from cluster TAG (by -a alias or -n count); the master stays.
+    """Remove nodes from sclust TAG (by -a alias or -n count); the master stays.
 
     Each node is first disabled in the queue; while jobs still run on it the removal is refused
     (unless --force). Then it leaves Grid Engine, the NFS exports and every /etc/hosts.
@@ -462,7 +461,7 @@ def removenode(app: AppContext, tag: str, aliases: tuple[str, ...], count: int |
 
 
 def remote_for(app: AppContext, tag: str, user: str | None):
-    from cluster.remote import Remote
+    from sclust.remote import Remote
 
     return Remote.for_cluster(app.config, app.manager(), tag, user)
 
@@ -530,7 +529,7 @@ def runplugin(app: AppContext, plugin: str, tag: str, hook: str) -> None:
     if spec is None and info.settings:
         spec = next((p for p in info.settings.plugins if p["name"] == plugin), None)
     if spec is None:
-        from cluster.config import did_you_mean
+        from sclust.config import did_you_mean
 
         known = list(app.config.named("plugin"))
         raise SclustError(f"no [plugin {plugin}] in {app.config.path} nor in cluster {tag!r}"
@@ -556,15 +555,15 @@ def createkey(app: AppContext, name: str, output_file: str | None,
     """Create (or import) EC2 key pair NAME for a [key NAME] section."""
     from pathlib import Path
 
-    from cluster.connect import open_cloud
-    from cluster.keys import create_key_file, public_key_openssh
+    from sclust.connect import open_cloud
+    from sclust.keys import create_key_file, public_key_openssh
 
     if bool(output_file) == bool(import_file):
         raise SclustError("give either -o FILE (new key) or -i KEYFILE (import)")
     cloud = open_cloud(app.config, app.region)
     existing = cloud.key_fingerprint(name)
     if import_file and existing is not None:
-        from cluster.keys import fingerprints
+        from sclust.keys import fingerprints
 
         if existing and existing not in fingerprints(Path(import_file)):
             raise SclustError(f"key pair {name!r} already exists in {cloud.region} with another "
@@ -587,10 +586,10 @@ def createkey(app: AppContext, name: str, output_file: str | None,
 
 def register_commands() -> None:
     """Command groups that live with their feature (their modules import only click)."""
-    from cluster.desktops.cli import cost, desktops
-    from cluster.desktops.vnccli import vnc
-    from cluster.elastic.cli import loadbalance, simulate
-    from cluster.localcloud.cli import local
+    from sclust.desktops.cli import cost, desktops
+    from sclust.desktops.vnccli import vnc
+    from sclust.elastic.cli import loadbalance, simulate
+    from sclust.localcloud.cli import local
 
     main.add_command(local)
     main.add_command(simulate)

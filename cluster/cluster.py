@@ -12,17 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cluster.config import ClusterTemplate, Volume
-from cluster.ec2 import CapacityError, Cloud, LaunchRequest
-from cluster.errors import CloudError, ClusterNotFound, SclustError
-from cluster.keys import fingerprints
-from cluster.progress import Progress
-from cluster.state import ClusterInfo, ClusterSettings, Node, free_node_numbers, node_alias
-from cluster.userdata import user_data_for
-from cluster.waits import wait_for_state
+from sclust.config import ClusterTemplate, Volume
+from sclust.ec2 import CapacityError, Cloud, LaunchRequest
+from sclust.errors import CloudError, ClusterNotFound, SclustError
+from sclust.keys import fingerprints
+from sclust.progress import Progress
+from sclust.state import ClusterInfo, ClusterSettings, Node, free_node_numbers, node_alias
+from sclust.userdata import user_data_for
+from sclust.waits import wait_for_state
 
 if TYPE_CHECKING:
-    from cluster.pluginrun import PluginOutcome
+    from sclust.pluginrun import PluginOutcome
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,8 @@ class ClusterManager:
         self.plugin_outcomes: list[PluginOutcome] = []
 
     def configurator(self, info: ClusterInfo, user: str | None = None):
-        from cluster.configure import Configurator
-        from cluster.paths import known_hosts_file
+        from sclust.configure import Configurator
+        from sclust.paths import known_hosts_file
 
         settings = self.require_settings(info)
         if self.key_file is None:
@@ -70,7 +70,7 @@ class ClusterManager:
                   added: Sequence[Node] = ()) -> ClusterInfo:
         """Set up (or re-set up) every running node of the cluster over SSH, then run the
         plugins' HOOK (or on_add_node for each of ADDED)."""
-        from cluster.pluginrun import run_hook
+        from sclust.pluginrun import run_hook
 
         configurator = self.configurator(info)
         try:
@@ -89,7 +89,7 @@ class ClusterManager:
 
         Plugins need a running master; if there is none, or SSH fails, that is reported as
         the plugins' failure and the operation goes on (shutdown must never be blocked)."""
-        from cluster.pluginrun import PluginOutcome, run_hook
+        from sclust.pluginrun import PluginOutcome, run_hook
 
         info = self.get(tag)
         specs = (info.settings.plugins if info.settings else []) if only is None else only
@@ -121,7 +121,7 @@ class ClusterManager:
     def get(self, tag: str) -> ClusterInfo:
         found = self.cloud.find_clusters(tag)
         if not found:
-            from cluster.config import did_you_mean
+            from sclust.config import did_you_mean
 
             hint = did_you_mean(tag, [c.tag for c in self.cloud.find_clusters()])
             raise ClusterNotFound(f"no cluster named {tag!r} in {self.cloud.region}{hint}")
@@ -475,7 +475,7 @@ class ClusterManager:
             for alias in aliases:
                 node = by_alias.get(alias)
                 if node is None:
-                    from cluster.config import did_you_mean
+                    from sclust.config import did_you_mean
 
                     hint = did_you_mean(alias, [n.alias for n in workers])
                     raise SclustError(f"cluster {info.tag!r} has no node {alias!r}{hint}")
@@ -502,7 +502,7 @@ class ClusterManager:
             try:
                 self.progress.step(f"draining {names}")
                 configurator.remove_from_scheduler(nodes, force)
-                from cluster.pluginrun import PluginOutcome, run_hook
+                from sclust.pluginrun import PluginOutcome, run_hook
 
                 # A node that never came up (a failed launch) must still go: its hooks get
                 # a short SSH wait, and their failure is reported, not a reason to keep it.
@@ -539,16 +539,16 @@ class ClusterManager:
 
     def forget_cluster_keys(self, tag: str) -> None:
         """Drop every host key pinned for TAG, and the login user found for it."""
-        from cluster.paths import known_hosts_file
-        from cluster.ssh import login_user_file
+        from sclust.paths import known_hosts_file
+        from sclust.ssh import login_user_file
 
         known = known_hosts_file(self.cloud.region, tag)
         for path in (known, login_user_file(known)):
             path.unlink(missing_ok=True)
 
     def forget_host_keys(self, info: ClusterInfo, nodes: list[Node]) -> None:
-        from cluster.paths import known_hosts_file
-        from cluster.ssh import PinnedHostKeys
+        from sclust.paths import known_hosts_file
+        from sclust.ssh import PinnedHostKeys
 
         PinnedHostKeys(known_hosts_file(self.cloud.region, info.tag)).forget(
             [n.address for n in nodes if n.address])

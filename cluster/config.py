@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cluster.errors import ConfigError
-from cluster.ini import Origin, RawKey, RawSection, read_config_files
-from cluster.schema import NAMED_KINDS, OPEN_KINDS, SECTION_KEYS, KeySpec
-from cluster.values import as_image_id, as_instance_type
+from sclust.errors import ConfigError
+from sclust.ini import Origin, RawKey, RawSection, read_config_files
+from sclust.schema import NAMED_KINDS, OPEN_KINDS, SECTION_KEYS, KeySpec
+from sclust.values import as_image_id, as_instance_type
 
 CONFIG_SEARCH = ("~/.sclust/config", "~/.starcluster/config")
 
@@ -528,7 +528,7 @@ def permission_from(section: RawSection) -> Permission:
 
 def plugin_from(section: RawSection, errors: list[str]) -> PluginSpec:
     """The plugin's spec; its class must exist and take these settings (checked by import)."""
-    from plugins.registry import check
+    from sclust.plugins.registry import check
 
     settings = {k.lower(): key.value for k, key in section.keys.items() if k != "SETUP_CLASS"}
     setup_class = section.keys.get("SETUP_CLASS")

@@ -12,11 +12,12 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cluster import nodesetup as steps
-from cluster.config import Volume
-from cluster.errors import SclustError
-from cluster.progress import Progress
-from cluster.ssh import (
+from sclust import nodesetup as steps
+from sclust.config import Volume
+from sclust.errors import SclustError
+from sclust.progress import Progress
+from sclust.sge import setup as sge
+from sclust.ssh import (
     LOGIN_CANDIDATES,
     Connection,
     PinnedHostKeys,
@@ -26,8 +27,7 @@ from cluster.ssh import (
     remember_login_user,
     remembered_login_user,
 )
-from cluster.state import ClusterInfo, ClusterSettings, Node
-from sge import setup as sge
+from sclust.state import ClusterInfo, ClusterSettings, Node
 
 log = logging.getLogger(__name__)
 DEFAULT_LOGIN_USER = "root"  # only a fallback for the remembered login user

@@ -5,17 +5,17 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from cluster.config import Config
+from sclust.config import Config
 
 if TYPE_CHECKING:
-    from cluster.ec2 import Cloud
+    from sclust.ec2 import Cloud
 
 
 def open_cloud(config: Config, region: str | None = None) -> Cloud:
     """A Cloud for CONFIG; `CLOUD = local` starts the local cloud if needed and uses its URL."""
     aws = config.aws
     if config.cloud == "local":
-        from cluster.localcloud import ensure_running
+        from sclust.localcloud import ensure_running
 
         endpoint = ensure_running()
         aws = replace(
@@ -27,6 +27,6 @@ def open_cloud(config: Config, region: str | None = None) -> Cloud:
             region=aws.region or endpoint.region,
             endpoint_url=endpoint.url,
         )
-    from cluster.ec2 import Cloud
+    from sclust.ec2 import Cloud
 
     return Cloud(aws, region)

@@ -18,10 +18,9 @@ from typing import Any
 import boto3
 import botocore.config
 import botocore.exceptions
-
-from cluster.config import AwsSettings, Permission
-from cluster.errors import CloudError
-from cluster.state import (
+from sclust.config import AwsSettings, Permission
+from sclust.errors import CloudError
+from sclust.state import (
     TAG_ALIAS,
     TAG_ALIAS_FIRST,
     TAG_CLUSTER,

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cluster.errors import ConfigError
+from sclust.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import base64
 import hashlib
 from pathlib import Path
 
-from cluster.errors import SclustError
+from sclust.errors import SclustError
 
 
 def load_private_key(path: Path):  # -> cryptography private key

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from cluster.state import Node
+from sclust.state import Node
 
 SHARED_ALWAYS = ["/home"]
 NFS_OPTIONS = "async,no_root_squash,no_subtree_check,rw"

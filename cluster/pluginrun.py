@@ -11,12 +11,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cluster.state import Node
+from sclust.state import Node
 
 if TYPE_CHECKING:
-    from cluster.configure import Configurator
-    from cluster.ssh import Connection
-    from plugins.base import ClusterSetup, PluginNode
+    from sclust.configure import Configurator
+    from sclust.plugins.base import ClusterSetup, PluginNode
+    from sclust.ssh import Connection
 
 log = logging.getLogger(__name__)
 REVERSED_HOOKS = ("on_remove_node", "on_shutdown")
@@ -59,7 +59,7 @@ def run_hook(configurator: Configurator, hook: str, node: Node | None = None,
 def plugin_node(alias: str, instance_id: str, private_ip: str | None, public_ip: str | None,
                 instance_type: str, role: str, connection: Connection) -> PluginNode:
     """A node (or desktop) as plugins see it, its commands run as root over CONNECTION."""
-    from plugins.base import CommandResult, NodeSSH, PluginNode
+    from sclust.plugins.base import CommandResult, NodeSSH, PluginNode
 
     def runner(script: str, stdin: str | None) -> CommandResult:
         result = connection.run(script, sudo=True, stdin=stdin, check=False)
@@ -73,8 +73,8 @@ def call(spec: dict[str, Any], hook: str, nodes: list[PluginNode], master: Plugi
          node: PluginNode | None, tag: str, user_shell_volumes: tuple[str, str, list[dict]],
          ) -> PluginOutcome:
     """One plugin's HOOK; whatever it raises becomes the outcome's error."""
-    from plugins.base import PluginError
-    from plugins.registry import instantiate
+    from sclust.plugins.base import PluginError
+    from sclust.plugins.registry import instantiate
 
     outcome = PluginOutcome(spec["name"], hook)
     try:

@@ -9,18 +9,18 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from cluster.cluster import ClusterManager
-from cluster.config import Config
-from cluster.errors import SclustError
-from cluster.paths import known_hosts_file
-from cluster.ssh import (
+from sclust.cluster import ClusterManager
+from sclust.config import Config
+from sclust.errors import SclustError
+from sclust.paths import known_hosts_file
+from sclust.ssh import (
     Connection,
     PinnedHostKeys,
     check_destination,
     remember_login_user,
     remembered_login_user,
 )
-from cluster.state import ClusterInfo, Node
+from sclust.state import ClusterInfo, Node
 
 
 @dataclass

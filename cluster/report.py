@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from cluster.state import ClusterInfo, Node
+from sclust.state import ClusterInfo, Node
 
 
 def uptime(node: Node) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cluster import values as v
+from sclust import values as v
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import paramiko
-
-from cluster.errors import SclustError
+from sclust.errors import SclustError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cluster.config import ClusterTemplate
-from cluster.errors import SclustError
+from sclust.config import ClusterTemplate
+from sclust.errors import SclustError
 
 SCHEMA_VERSION = 1
 TAG_CLUSTER = "sclust:cluster"

@@ -6,7 +6,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from pathlib import Path
 
-from cluster.errors import ConfigError
+from sclust.errors import ConfigError
 
 # EC2 refuses user data over 16 KiB (before base64).
 USER_DATA_LIMIT = 16 * 1024

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from cluster.ini import split_list
+from sclust.ini import split_list
 
 Parser = Callable[[str], Any]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from cluster.ec2 import Cloud
-from cluster.errors import CloudError, WaitTimeout
-from cluster.progress import Progress
-from cluster.state import Node
+from sclust.ec2 import Cloud
+from sclust.errors import CloudError, WaitTimeout
+from sclust.progress import Progress
+from sclust.state import Node
 
 FAILED_WHILE_STARTING = {"shutting-down", "terminated"}
 

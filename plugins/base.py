@@ -3,7 +3,7 @@
 A plugin is a class with StarCluster's hook names and arguments, so a StarCluster plugin ports
 by changing its imports:
 
-    from plugins.base import ClusterSetup
+    from sclust.plugins.base import ClusterSetup
 
     class Hello(ClusterSetup):
         def __init__(self, greeting: str = "hello", times: int = 1) -> None:
@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cluster.errors import SclustError
+from sclust.errors import SclustError
 
 
 class PluginError(SclustError):
@@ -105,7 +105,7 @@ class ClusterSetup:
 
     def each(self, nodes: list[PluginNode], action: Callable[[PluginNode], object]) -> None:
         """ACTION on every node in parallel; one PluginError naming every node that failed."""
-        from cluster.ssh import fan_out
+        from sclust.ssh import fan_out
 
         results = fan_out(nodes, action, name=lambda node: node.alias)
         failed = {alias: r for alias, r in results.items() if isinstance(r, BaseException)}

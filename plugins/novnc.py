@@ -17,7 +17,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from cluster.desktops.vnc import (
+from sclust.desktops.vnc import (
     DESKTOP_USER,
     RFB_PORT,
     SETUP_COMMAND,
@@ -26,7 +26,7 @@ from cluster.desktops.vnc import (
     novnc_url,
     parse_setup_output,
 )
-from plugins.base import ClusterSetup, PluginError, PluginNode
+from sclust.plugins.base import ClusterSetup, PluginError, PluginNode
 
 PASSWORD_FILE = "/root/.sclust-novnc-password"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from plugins.base import ClusterSetup, PluginNode
+from sclust.plugins.base import ClusterSetup, PluginNode
 
 PACKAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+.:_-]*$")
 # Only what is missing is installed (a re-run costs one query), with apt, dnf or yum.

@@ -14,13 +14,14 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from cluster.paths import user_plugin_dir
-from plugins.base import ClusterSetup
+from sclust.paths import user_plugin_dir
+from sclust.plugins.base import ClusterSetup
 
 # StarCluster's built-in plugins that have an equivalent here.
 STARCLUSTER_EQUIVALENTS = {
-    "starcluster.plugins.pkginstaller.PackageInstaller": "plugins.pkginstaller.PackageInstaller",
-    "starcluster.plugins.users.CreateUsers": "plugins.users.CreateUsers",
+    "starcluster.plugins.pkginstaller.PackageInstaller":
+        "sclust.plugins.pkginstaller.PackageInstaller",
+    "starcluster.plugins.users.CreateUsers": "sclust.plugins.users.CreateUsers",
 }
 # StarCluster plugins whose work sclust does itself: listed in an old config, they do nothing.
 BUILT_INTO_SCLUST = {
@@ -60,8 +61,9 @@ def resolve(setup_class: str) -> type:
     user_dir = str(user_plugin_dir())
     if user_dir not in sys.path:
         sys.path.insert(0, user_dir)
+    alias_old_plugin_package()
     tried = []
-    for candidate in (module_name, f"plugins.{module_name}"):
+    for candidate in (module_name, f"sclust.plugins.{module_name}"):
         tried.append(candidate)
         try:
             module = importlib.import_module(candidate)
@@ -81,6 +83,17 @@ def resolve(setup_class: str) -> type:
         return found
     raise PluginNotFound(f"{setup_class}: no module {' or '.join(tried)} (user plugins go in "
                          f"{user_dir})")
+
+
+def alias_old_plugin_package() -> None:
+    """Let user plugins written for sclust 0.1 (`from plugins.base import ClusterSetup`) load:
+    `plugins` and `plugins.base` name our package while user plugins load, unless a real
+    top-level `plugins` is already imported."""
+    import sclust.plugins
+    import sclust.plugins.base
+
+    sys.modules.setdefault("plugins", sclust.plugins)
+    sys.modules.setdefault("plugins.base", sclust.plugins.base)
 
 
 def check(setup_class: str, settings: dict[str, str]) -> list[SettingProblem]:
@@ -126,7 +139,7 @@ def convert(cls: type, settings: dict[str, str]) -> tuple[dict[str, Any], list[S
     named = {n for n, p in parameters.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
     for key, text in settings.items():
         if key not in named and not takes_any:
-            from cluster.config import did_you_mean
+            from sclust.config import did_you_mean
 
             problems.append(SettingProblem(key, f"{cls.__name__} takes no setting {key!r}"
                                                 f"{did_you_mean(key, named)}"))

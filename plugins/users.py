@@ -16,8 +16,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cluster.paths import sclust_home
-from plugins.base import ClusterSetup, PluginError, PluginNode
+from sclust.paths import sclust_home
+from sclust.plugins.base import ClusterSetup, PluginError, PluginNode
 
 NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 

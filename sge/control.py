@@ -9,8 +9,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from sge.setup import ENV
-from sge.stats import StatsError
+from sclust.sge.setup import ENV
+from sclust.sge.stats import StatsError
 
 QUEUE = "all.q"
 _QSTAT, _QHOST = "@@sclust-qstat@@", "@@sclust-qhost@@"

@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 
-from cluster.elastic.stats import (
+from sclust.elastic.stats import (
     DOWN,
     DRAINING,
     UP,
@@ -31,7 +31,7 @@ from cluster.elastic.stats import (
     PendingJob,
     RunningJob,
 )
-from cluster.errors import SclustError
+from sclust.errors import SclustError
 
 
 class StatsError(SclustError):

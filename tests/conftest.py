@@ -128,7 +128,7 @@ def run_sclust(*args: str, env: dict[str, str] | None = None, stdin: str | None 
                timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """The real `sclust` CLI in a subprocess."""
     return subprocess.run(
-        [sys.executable, "-m", "cluster.cli", *args],
+        [sys.executable, "-m", "sclust.cli", *args],
         capture_output=True, text=True, cwd=REPO, env={**os.environ, **(env or {})},
         input=stdin, timeout=timeout,
     )

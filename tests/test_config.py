@@ -7,9 +7,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from sclust.config import find_config, load_config
+from sclust.errors import ConfigError
 
-from cluster.config import find_config, load_config
-from cluster.errors import ConfigError
 from tests.conftest import REPO, cluster_config, run_sclust, write_key
 
 
@@ -76,7 +76,7 @@ def test_percent_signs_and_inline_comments(tmp_path: Path, key_file: Path) -> No
     plugins = tmp_path / "sclust-home" / "plugins"
     plugins.mkdir(parents=True, exist_ok=True)
     (plugins / "labels.py").write_text(
-        "from plugins.base import ClusterSetup\n\n\n"
+        "from sclust.plugins.base import ClusterSetup\n\n\n"
         "class Label(ClusterSetup):\n"
         "    def __init__(self, label: str, raw: str) -> None:\n"
         "        super().__init__()\n")

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 import requests
 from botocore.awsrequest import AWSResponse
+from sclust.cluster import ClusterManager
+from sclust.config import AwsSettings, load_config
+from sclust.ec2 import Cloud
+from sclust.errors import CloudError, SclustError
+from sclust.keys import public_key_openssh
+from sclust.progress import Progress
+from sclust.state import free_node_numbers
 
-from cluster.cluster import ClusterManager
-from cluster.config import AwsSettings, load_config
-from cluster.ec2 import Cloud
-from cluster.errors import CloudError, SclustError
-from cluster.keys import public_key_openssh
-from cluster.progress import Progress
-from cluster.state import free_node_numbers
 from tests.conftest import cluster_config
 
 
@@ -278,8 +278,8 @@ def test_removenode_keep_takes_the_instance_out_of_the_cluster(
 def test_a_wait_that_times_out_names_the_nodes_it_waited_for(
     tmp_path, key_file, cloud, manager
 ) -> None:
-    from cluster.errors import WaitTimeout
-    from cluster.waits import wait_for_state
+    from sclust.errors import WaitTimeout
+    from sclust.waits import wait_for_state
 
     template = template_for(tmp_path, key_file, cloud)
     info = manager.start("slow", template, configure=False)

@@ -8,10 +8,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from cluster.config import load_config
-from cluster.errors import ConfigError
-from plugins.registry import instantiate, parse_value
+from sclust.config import load_config
+from sclust.errors import ConfigError
+from sclust.plugins.base import ClusterSetup
+from sclust.plugins.registry import instantiate, parse_value
 
 
 def config_with(tmp_path: Path, plugin_lines: str) -> Path:
@@ -42,7 +42,7 @@ def template_error(path: Path) -> str:
 
 @pytest.mark.parametrize("lines, expected", [
     ("[plugin p]\nSETUP_CLASS = nosuch.Thing\n", ":12: [plugin p] SETUP_CLASS: nosuch.Thing: "
-                                                 "no module nosuch or plugins.nosuch"),
+                                                 "no module nosuch or sclust.plugins.nosuch"),
     ("[plugin p]\nSETUP_CLASS = pkginstaller.Nope\n", ":12: [plugin p] SETUP_CLASS: "
                                                       "pkginstaller.Nope: module"),
     ("[plugin p]\nSETUP_CLASS = starcluster.plugins.hadoop.Hadoop\n",
@@ -74,7 +74,7 @@ def test_starcluster_names_map_to_ours_with_typed_settings(tmp_path: Path) -> No
         """)
     spec = load_config(path).template("c").plugins[0]
     plugin = instantiate(spec.name, spec.setup_class, spec.settings)
-    assert type(plugin).__module__ == "plugins.users"
+    assert type(plugin).__module__ == "sclust.plugins.users"
     assert plugin.name == "p"
     assert plugin.usernames == ["user001", "user002"] and plugin.download_keys is False
 
@@ -89,7 +89,7 @@ def test_user_plugins_come_from_the_plugin_dir(tmp_path: Path) -> None:
     plugin_dir = Path(os.environ["SCLUST_HOME"]) / "plugins"
     plugin_dir.mkdir(parents=True)
     (plugin_dir / "mysite.py").write_text(textwrap.dedent("""\
-        from plugins.base import ClusterSetup
+        from sclust.plugins.base import ClusterSetup
 
         class Site(ClusterSetup):
             def __init__(self, ratio: float, tags: list[str] | None = None) -> None:
@@ -108,6 +108,22 @@ def test_user_plugins_come_from_the_plugin_dir(tmp_path: Path) -> None:
     assert f"{missing}:11: [plugin p] RATIO: required setting missing" in template_error(missing)
 
 
+def test_user_plugins_written_for_the_old_import_still_load(tmp_path: Path) -> None:
+    plugin_dir = Path(os.environ["SCLUST_HOME"]) / "plugins"
+    plugin_dir.mkdir(parents=True)
+    (plugin_dir / "oldsite.py").write_text(textwrap.dedent("""\
+        from plugins.base import ClusterSetup
+
+        class Site(ClusterSetup):
+            def run(self, nodes, master, user, user_shell, volumes):
+                pass
+        """))
+    path = config_with(tmp_path, "[plugin p]\nSETUP_CLASS = oldsite.Site\n")
+    spec = load_config(path).template("c").plugins[0]
+    plugin = instantiate(spec.name, spec.setup_class, spec.settings)
+    assert isinstance(plugin, ClusterSetup)
+
+
 def test_parse_value_kinds() -> None:
     assert parse_value("3", int) == 3
     assert parse_value("on", bool) is True
@@ -118,8 +134,8 @@ def test_parse_value_kinds() -> None:
 
 
 def test_secret_settings_never_reach_tags_and_come_back_from_the_config() -> None:
-    from cluster.cluster import ClusterManager
-    from cluster.state import ClusterSettings
+    from sclust.cluster import ClusterManager
+    from sclust.state import ClusterSettings
 
     spec = {"name": "vnc", "setup_class": "novnc.NoVNC",
             "settings": {"password": "s3cr3tpw", "port": "8443"}}

@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from cluster.cli import AppContext
-    from cluster.desktops.cost import PriceTable
-    from cluster.desktops.course import Desktops
-    from cluster.desktops.template import DesktopsTemplate
+    from sclust.cli import AppContext
+    from sclust.desktops.cost import PriceTable
+    from sclust.desktops.course import Desktops
+    from sclust.desktops.template import DesktopsTemplate
 
 NUMBERS_HELP = "Desktop numbers: 3, 1,4, 2-5 (default: all)."
 
 
 def desktops_of(app: AppContext) -> Desktops:
-    from cluster.connect import open_cloud
-    from cluster.desktops.course import Desktops
-    from cluster.progress import Progress
+    from sclust.connect import open_cloud
+    from sclust.desktops.course import Desktops
+    from sclust.progress import Progress
 
     config = app.config
     desktops = Desktops(open_cloud(config, app.region), Progress(),
@@ -32,13 +32,13 @@ def desktops_of(app: AppContext) -> Desktops:
 
 
 def template_of(app: AppContext, name: str, check_key_file: bool = True) -> DesktopsTemplate:
-    from cluster.desktops.template import desktops_template
+    from sclust.desktops.template import desktops_template
 
     return desktops_template(app.config, name, check_key_file)
 
 
 def numbers_of(values: tuple[str, ...]) -> list[int] | None:
-    from cluster.desktops.state import parse_numbers
+    from sclust.desktops.state import parse_numbers
 
     return parse_numbers(",".join(values)) if values else None
 
@@ -79,7 +79,7 @@ def start_command(app: AppContext, name: str, numbers: tuple[str, ...], template
 
     Before launching, the region's Elastic IP quota is checked (default 5 per region).
     """
-    from cluster.desktops.roster import print_course
+    from sclust.desktops.roster import print_course
 
     template = template_of(app, template_name or name)
     course = desktops_of(app).start(name, template, numbers_of(numbers), setup=not no_setup,
@@ -91,8 +91,8 @@ def start_command(app: AppContext, name: str, numbers: tuple[str, ...], template
 
 def prices_or_none(app: AppContext) -> PriceTable | None:
     """The price table for the cost column; a broken [prices] only blanks that column."""
-    from cluster.desktops.cost import load_prices
-    from cluster.errors import SclustError
+    from sclust.desktops.cost import load_prices
+    from sclust.errors import SclustError
 
     try:
         return load_prices(app.config)
@@ -110,7 +110,7 @@ def list_command(app: AppContext, name: str, as_json: bool) -> None:
     Cost so far: running hours (counted across stops) × the hourly price, plus the root
     volume and the Elastic IP since the course was created, from the price table.
     """
-    from cluster.desktops.roster import print_course, rows
+    from sclust.desktops.roster import print_course, rows
 
     course = desktops_of(app).get(name)
     prices = prices_or_none(app)
@@ -134,9 +134,9 @@ def roster_command(app: AppContext, name: str, html_file: str | None,
     """Write the roster of NAME: a page for the students and/or a sheet for the instructor."""
     from pathlib import Path
 
-    from cluster.desktops.passwords import write_private
-    from cluster.desktops.roster import roster_csv, roster_html
-    from cluster.errors import SclustError
+    from sclust.desktops.passwords import write_private
+    from sclust.desktops.roster import roster_csv, roster_html
+    from sclust.errors import SclustError
 
     if not html_file and not csv_file:
         raise SclustError("give --html FILE and/or --csv FILE")
@@ -164,7 +164,7 @@ def roster_command(app: AppContext, name: str, html_file: str | None,
 def stop_command(app: AppContext, name: str, numbers: tuple[str, ...], yes: bool) -> None:
     """Stop the desktops of NAME (all, or NUMBERS). Disks and Elastic IPs stay: `sclust
     desktops start NAME` brings them back at the same addresses."""
-    from cluster.cli import confirm
+    from sclust.cli import confirm
 
     which = ", ".join(numbers) if numbers else "every desktop"
     confirm(f"Stop {which} of {name!r}? Students' unsaved work is lost.", yes)
@@ -186,8 +186,7 @@ def run_command(app: AppContext, name: str, command: str, numbers: tuple[str, ..
     one's exit status and last output line; exits 1 if any failed."""
     from rich.console import Console
     from rich.table import Table
-
-    from cluster.ssh import Result
+    from sclust.ssh import Result
 
     course, results = desktops_of(app).run(name, command, numbers_of(numbers), sudo)
     students = {d.name: d.student or "-" for d in course.desktops}
@@ -224,7 +223,7 @@ def add_command(app: AppContext, name: str, count: int, template_name: str | Non
     settings = manager.get(name).require_settings()
     template = template_of(app, template_name or settings.template)
     added = manager.add(name, count, template, setup=not no_setup)
-    from cluster.desktops.state import label
+    from sclust.desktops.state import label
 
     click.echo(f"added desktop(s) {', '.join(label(n) for n in added)} to {name!r}")
 
@@ -238,7 +237,7 @@ def terminate_command(app: AppContext, name: str, yes: bool) -> None:
 
     The students' disks are deleted with the instances. Cannot be undone.
     """
-    from cluster.cli import confirm
+    from sclust.cli import confirm
 
     manager = desktops_of(app)
     course = manager.get(name)
@@ -268,13 +267,13 @@ def cost(app: AppContext, template: str, hours: float | None, days: float, count
     Example: a 2-day course, desktops up 8 hours a day:
       sclust cost course --hours 16 --days 2
     """
-    from cluster.desktops.cost import (
+    from sclust.desktops.cost import (
         estimate_cluster,
         estimate_desktops,
         load_prices,
         print_estimate,
     )
-    from cluster.errors import SclustError
+    from sclust.errors import SclustError
 
     config = app.config
     hours = 8 * days if hours is None else hours
@@ -293,7 +292,7 @@ def cost(app: AppContext, template: str, hours: float | None, days: float, count
         estimate = estimate_cluster(config.template(template, check_key_file=False), prices,
                                     hours, days)
     else:
-        from cluster.config import did_you_mean
+        from sclust.config import did_you_mean
 
         names = list(config.named("desktops")) + list(config.named("cluster"))
         raise SclustError(f"no [desktops {template}] or [cluster {template}] template"

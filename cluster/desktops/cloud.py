@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cluster.config import Permission
-from cluster.desktops.state import (
+from sclust.config import Permission
+from sclust.desktops.state import (
     TAG_COURSE,
     TAG_NUMBER,
     TAG_NUMBERS,
@@ -26,8 +26,8 @@ from cluster.desktops.state import (
     desktop_from,
     label,
 )
-from cluster.ec2 import LIVE_STATES, Cloud, ec2_errors, tag_list, tags_of
-from cluster.errors import CloudError
+from sclust.ec2 import LIVE_STATES, Cloud, ec2_errors, tag_list, tags_of
+from sclust.errors import CloudError
 
 # Tag values hold 256 characters: "01,02,…" lists at most 80 numbers per launch.
 NUMBERS_PER_LAUNCH = 80

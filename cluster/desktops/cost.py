@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cluster.config import ClusterTemplate, Config, located
-from cluster.errors import ConfigError, SclustError
-from cluster.schema import PRICES_KEYS
-from cluster.values import as_instance_type, as_price
+from sclust.config import ClusterTemplate, Config, located
+from sclust.errors import ConfigError, SclustError
+from sclust.schema import PRICES_KEYS
+from sclust.values import as_instance_type, as_price
 
 SHIPPED_TABLE = Path(__file__).resolve().parent.parent / "data" / "prices.json"
 HOURS_PER_MONTH = 720  # EBS GB-months are prorated over 30-day months, as in AWS's examples

@@ -14,18 +14,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cluster.desktops.cloud import DesktopsCloud, check_address_quota
-from cluster.desktops.passwords import PasswordStore
-from cluster.desktops.state import Course, CourseSettings, Desktop, label
-from cluster.desktops.template import DesktopsTemplate
-from cluster.ec2 import Cloud
-from cluster.errors import CloudError, SclustError, WaitTimeout
-from cluster.paths import known_hosts_file
-from cluster.progress import Progress
-from cluster.ssh import Connection, PinnedHostKeys, Result, fan_out, raise_failures
+from sclust.desktops.cloud import DesktopsCloud, check_address_quota
+from sclust.desktops.passwords import PasswordStore
+from sclust.desktops.state import Course, CourseSettings, Desktop, label
+from sclust.desktops.template import DesktopsTemplate
+from sclust.ec2 import Cloud
+from sclust.errors import CloudError, SclustError, WaitTimeout
+from sclust.paths import known_hosts_file
+from sclust.progress import Progress
+from sclust.ssh import Connection, PinnedHostKeys, Result, fan_out, raise_failures
 
 if TYPE_CHECKING:
-    from cluster.pluginrun import PluginOutcome
+    from sclust.pluginrun import PluginOutcome
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ class Desktops:
     def set_up(self, course: Course, desktops: list[Desktop], template: DesktopsTemplate,
                new_passwords: bool) -> None:
         """Run the desktop setup (VNC password, noVNC over HTTPS, auto-stop) where needed."""
-        from cluster.desktops.vnc import desktop_setup_script, run_desktop_setup
+        from sclust.desktops.vnc import desktop_setup_script, run_desktop_setup
 
         settings = course.require_settings()
         passwords = self.passwords(course.name)
@@ -267,7 +267,7 @@ class Desktops:
         master: e.g. CreateUsers makes homes there, as nothing is shared between desktops)."""
         from dataclasses import asdict
 
-        from cluster.pluginrun import call, plugin_node
+        from sclust.pluginrun import call, plugin_node
 
         view = plugin_node(desktop.name, desktop.instance_id, desktop.private_ip,
                            desktop.public_ip, desktop.instance_type, "master", connection)
@@ -415,7 +415,7 @@ def novnc_answers(address: str, port: int, timeout: float = 3) -> bool:
     import http.client
     import ssl
 
-    from cluster.ssh import check_destination
+    from sclust.ssh import check_destination
 
     check_destination(address)
     context = ssl.create_default_context()

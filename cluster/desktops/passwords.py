@@ -16,9 +16,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cluster.desktops.vncauth import generate_password  # 8 characters: VNC reads no more
-from cluster.errors import SclustError
-from cluster.paths import sclust_home
+from sclust.desktops.vncauth import generate_password  # 8 characters: VNC reads no more
+from sclust.errors import SclustError
+from sclust.paths import sclust_home
 
 
 def passwords_file(region: str, course: str) -> Path:

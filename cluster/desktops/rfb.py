@@ -19,8 +19,8 @@ import ssl
 import struct
 from dataclasses import dataclass, field
 
-from cluster.desktops.vncauth import auth_response
-from cluster.errors import SclustError
+from sclust.desktops.vncauth import auth_response
+from sclust.errors import SclustError
 
 VNC_AUTH = 2
 

@@ -12,13 +12,13 @@ import io
 from datetime import datetime, timezone
 from typing import Any
 
-from cluster.desktops.cost import PriceTable, cost_so_far
-from cluster.desktops.passwords import PasswordStore
-from cluster.desktops.state import Course, Desktop
+from sclust.desktops.cost import PriceTable, cost_so_far
+from sclust.desktops.passwords import PasswordStore
+from sclust.desktops.state import Course, Desktop
 
 
 def desktop_url(desktop: Desktop, port: int) -> str | None:
-    from cluster.desktops.vnc import novnc_url
+    from sclust.desktops.vnc import novnc_url
 
     return novnc_url(desktop.address, port) if desktop.address else None
 

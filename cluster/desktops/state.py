@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from cluster.errors import SclustError
-from cluster.state import TAG_VERSION, json_from_tags, json_tags
+from sclust.errors import SclustError
+from sclust.state import TAG_VERSION, json_from_tags, json_tags
 
 SCHEMA_VERSION = 1
 TAG_COURSE = "sclust:desktops"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cluster.config import (
+from sclust.config import (
     Config,
     KeyPair,
     Permission,
@@ -24,9 +24,9 @@ from cluster.config import (
     merged_cluster_keys,
     permission_from,
 )
-from cluster.errors import ConfigError
-from cluster.ini import RawKey
-from cluster.schema import DESKTOPS_KEYS
+from sclust.errors import ConfigError
+from sclust.ini import RawKey
+from sclust.schema import DESKTOPS_KEYS
 
 KIND = "desktops"
 

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cluster.errors import SclustError
-from cluster.remote import Remote
-from cluster.ssh import check_destination
+from sclust.errors import SclustError
+from sclust.remote import Remote
+from sclust.ssh import check_destination
 
 DEFAULT_LOCAL_PORT = 6080  # a stable port: the browser's certificate exception stays valid
 READ_SETTINGS = ("sed -n 's/^NOVNC_PORT=//p' /etc/sclust-desktop/novnc.env 2>/dev/null; "

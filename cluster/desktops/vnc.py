@@ -20,12 +20,12 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cluster.desktops import desktop_sh
-from cluster.desktops.vncauth import MAX_LENGTH, generate_password, password_file
-from cluster.errors import SclustError
+from sclust.desktops import desktop_sh
+from sclust.desktops.vncauth import MAX_LENGTH, generate_password, password_file
+from sclust.errors import SclustError
 
 if TYPE_CHECKING:
-    from cluster.ssh import Connection
+    from sclust.ssh import Connection
 
 __all__ = ["DESKTOP_USER", "SETUP_COMMAND", "DesktopReport", "DesktopSetupError",
            "desktop_setup_script", "generate_password", "novnc_url", "parse_setup_output",

@@ -19,8 +19,8 @@ def vnc(ctx: click.Context, tag: str, local_port: int | None, user: str | None) 
     Works with no public port open (only SSH). Needs the novnc plugin on the cluster.
     Runs until Ctrl-C.
     """
-    from cluster.desktops.tunnel import open_tunnel, run_until_interrupted
-    from cluster.remote import Remote
+    from sclust.desktops.tunnel import open_tunnel, run_until_interrupted
+    from sclust.remote import Remote
 
     app = ctx.obj
     remote = Remote.for_cluster(app.config, app.manager(), tag, user)

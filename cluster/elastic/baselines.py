@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from cluster.elastic.policy import (
+from sclust.elastic.policy import (
     Decision,
     Memory,
     Settings,
@@ -23,7 +23,7 @@ from cluster.elastic.policy import (
     removable,
     shrink,
 )
-from cluster.elastic.stats import UP, ClusterStats
+from sclust.elastic.stats import UP, ClusterStats
 
 
 @dataclass(frozen=True)

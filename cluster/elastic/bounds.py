@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from cluster.elastic.policy import HOUR
-from cluster.elastic.traces import TraceJob
+from sclust.elastic.policy import HOUR
+from sclust.elastic.traces import TraceJob
 
 
 def lb0(jobs: Sequence[TraceJob], node_slots: int) -> float:

@@ -63,11 +63,11 @@ def simulate(trace: str, policy: str, compare: bool, max_nodes: int, min_nodes: 
     Prints billed node-hours, cost, waits, bounded slowdown, makespan and launches, with the
     lower bounds LB0 (perfect packing) and OPT (clairvoyant, zero wait) for the same settings.
     """
-    from cluster.elastic.policy import Settings, make_policy
-    from cluster.elastic.report import plot, table, to_json
-    from cluster.elastic.runner import evaluate, prepare
-    from cluster.elastic.simulator import SimSettings
-    from cluster.errors import SclustError
+    from sclust.elastic.policy import Settings, make_policy
+    from sclust.elastic.report import plot, table, to_json
+    from sclust.elastic.runner import evaluate, prepare
+    from sclust.elastic.simulator import SimSettings
+    from sclust.errors import SclustError
 
     if min_nodes > max_nodes:
         raise SclustError(f"--min-nodes {min_nodes} is above --max-nodes {max_nodes}")
@@ -183,14 +183,14 @@ def loadbalance(app: Any, tag: str, interval: float, max_nodes: int | None,
     import logging
     import sys
 
-    from cluster.cli import confirm
-    from cluster.elastic.live import LoadBalancer, Options
-    from cluster.elastic.record import Recorder, output_dir
-    from cluster.elastic.view import make_view
-    from cluster.errors import SclustError
-    from cluster.progress import Progress
+    from sclust.cli import confirm
+    from sclust.elastic.live import LoadBalancer, Options
+    from sclust.elastic.record import Recorder, output_dir
+    from sclust.elastic.view import make_view
+    from sclust.errors import SclustError
+    from sclust.progress import Progress
 
-    manager = app.manager()  # app: cluster.cli.AppContext (not imported: `python -m cluster.cli`)
+    manager = app.manager()  # app: sclust.cli.AppContext (not imported: `python -m sclust.cli`)
     manager.progress = Progress(quiet=True)  # the view reports; the operations log
     settings = manager.require_settings(manager.get(tag))
     total_max = max_nodes or settings.cluster_size

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from cluster.elastic.policy import Decision, Memory, Policy, Settings
-from cluster.elastic.stats import ClusterStats
+from sclust.elastic.policy import Decision, Memory, Policy, Settings
+from sclust.elastic.stats import ClusterStats
 
 
 @dataclass(frozen=True)

@@ -25,15 +25,15 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cluster.cluster import ClusterManager
-from cluster.elastic.limits import Paced
-from cluster.elastic.operations import LAUNCH, REMOVE, Operation, Operations
-from cluster.elastic.policy import Decision, Memory, SclustPolicy, Settings
-from cluster.elastic.stats import DOWN, BootingNode, ClusterStats
-from cluster.errors import SclustError
-from cluster.state import ClusterInfo, Node, free_node_numbers, node_alias
-from sge import control
-from sge.stats import cluster_stats
+from sclust.cluster import ClusterManager
+from sclust.elastic.limits import Paced
+from sclust.elastic.operations import LAUNCH, REMOVE, Operation, Operations
+from sclust.elastic.policy import Decision, Memory, SclustPolicy, Settings
+from sclust.elastic.stats import DOWN, BootingNode, ClusterStats
+from sclust.errors import SclustError
+from sclust.sge import control
+from sclust.sge.stats import cluster_stats
+from sclust.state import ClusterInfo, Node, free_node_numbers, node_alias
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from cluster.elastic.stats import DRAINING, UP, ClusterStats, Host
+from sclust.elastic.stats import DRAINING, UP, ClusterStats, Host
 
 SECOND, HOUR = "second", "hour"
 
@@ -386,7 +386,7 @@ class SclustPolicy:
 
 def make_policy(name: str, **params: float | int | None) -> Policy:
     """A policy by its CLI name with its parameters (unknown names raise ValueError)."""
-    from cluster.elastic import baselines
+    from sclust.elastic import baselines
 
     registry: dict[str, type] = {
         "sclust": SclustPolicy,

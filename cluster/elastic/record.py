@@ -11,10 +11,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cluster.elastic.live import Iteration
-from cluster.elastic.stats import DOWN, DRAINING
-from cluster.errors import SclustError
-from cluster.paths import sclust_home
+from sclust.elastic.live import Iteration
+from sclust.elastic.stats import DOWN, DRAINING
+from sclust.errors import SclustError
+from sclust.paths import sclust_home
 
 FIELDS = ("time", "epoch", "workers", "booting", "draining", "slots", "used_slots",
           "pending_jobs", "pending_tasks", "pending_slots", "held_jobs", "running_jobs",

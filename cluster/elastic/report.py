@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cluster.elastic.simulator import SimResult
-from cluster.errors import SclustError
+from sclust.elastic.simulator import SimResult
+from sclust.errors import SclustError
 
 
 def percentile(values: Sequence[float], q: float) -> float:

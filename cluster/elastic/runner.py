@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cluster.elastic.bounds import lb0, opt
-from cluster.elastic.policy import Policy
-from cluster.elastic.report import summarize
-from cluster.elastic.simulator import SimSettings, fit_to_cluster, simulate
-from cluster.elastic.traces import TraceJob, load_trace
+from sclust.elastic.bounds import lb0, opt
+from sclust.elastic.policy import Policy
+from sclust.elastic.report import summarize
+from sclust.elastic.simulator import SimSettings, fit_to_cluster, simulate
+from sclust.elastic.traces import TraceJob, load_trace
 
 
 @dataclass

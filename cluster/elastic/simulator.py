@@ -19,9 +19,9 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from cluster.elastic.policy import HOUR, Decision, Memory, Policy, Settings
-from cluster.elastic.stats import DRAINING, UP, BootingNode, ClusterStats, Host, PendingJob
-from cluster.elastic.traces import TraceJob
+from sclust.elastic.policy import HOUR, Decision, Memory, Policy, Settings
+from sclust.elastic.stats import DRAINING, UP, BootingNode, ClusterStats, Host, PendingJob
+from sclust.elastic.traces import TraceJob
 
 BOOTING, REMOVED = "booting", "removed"
 _FINISH, _READY = 0, 1  # same-time order: free slots first, then new hosts

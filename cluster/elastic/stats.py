@@ -1,7 +1,7 @@
 """What the elastic policy sees of a cluster: plain, immutable facts, no I/O.
 
 Two producers fill these: `sge.stats` from `qstat -xml`/`qhost -q -xml` on a live cluster, and
-`cluster.elastic.simulator` from a replayed trace. The policy (`cluster.elastic.policy`) reads
+`sclust.elastic.simulator` from a replayed trace. The policy (`sclust.elastic.policy`) reads
 them and nothing else, so the live loop and the simulator decide with the very same code.
 Times are seconds on one clock (epoch seconds live, trace seconds in the simulator).
 """

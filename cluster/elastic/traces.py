@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cluster.errors import SclustError
+from sclust.errors import SclustError
 
 
 @dataclass(frozen=True, slots=True)

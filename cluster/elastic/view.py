@@ -9,10 +9,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import click
-
-from cluster.elastic.live import Iteration
-from cluster.elastic.record import summary
-from cluster.elastic.stats import ClusterStats
+from sclust.elastic.live import Iteration
+from sclust.elastic.record import summary
+from sclust.elastic.stats import ClusterStats
 
 EVENTS = 10  # events kept on screen
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cluster.localcloud.settings import LocalEndpoint
+from sclust.localcloud.settings import LocalEndpoint
 
 __all__ = ["LocalEndpoint", "ensure_running"]
 
@@ -15,6 +15,6 @@ def ensure_running(state_dir: Path | None = None) -> LocalEndpoint:
     """The local cloud's endpoint, starting the daemon first if it is not running.
 
     `state_dir` defaults to $SCLUST_LOCAL_DIR, else $SCLUST_HOME/local. Fast when already up."""
-    from cluster.localcloud.control import up
+    from sclust.localcloud.control import up
 
     return up(state_dir)

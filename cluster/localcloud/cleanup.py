@@ -12,9 +12,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from cluster.localcloud import network, volumes
-from cluster.localcloud.journal import Journal, process_start_time, same_process
-from cluster.localcloud.settings import BRIDGE_NAME, Layout
+from sclust.localcloud import network, volumes
+from sclust.localcloud.journal import Journal, process_start_time, same_process
+from sclust.localcloud.settings import BRIDGE_NAME, Layout
 
 
 def our_processes(layout: Layout, journal: Journal | None = None) -> list[int]:

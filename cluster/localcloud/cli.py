@@ -23,7 +23,7 @@ def local() -> None:
 @click.option("--state-dir", type=click.Path(path_type=Path), default=None, help=STATE_DIR_HELP)
 def up(state_dir: Path | None) -> None:
     """Start the local cloud (does nothing if it already runs)."""
-    from cluster.localcloud.control import up as start
+    from sclust.localcloud.control import up as start
 
     endpoint = start(state_dir)
     click.echo(f"local cloud running: {endpoint.url} (region {endpoint.region})")
@@ -35,8 +35,8 @@ def up(state_dir: Path | None) -> None:
 @click.option("--state-dir", type=click.Path(path_type=Path), default=None, help=STATE_DIR_HELP)
 def down(state_dir: Path | None) -> None:
     """Stop the local cloud and remove every host, volume, address and process it made."""
-    from cluster.localcloud.control import down as stop
-    from cluster.localcloud.errors import LocalCloudError
+    from sclust.localcloud.control import down as stop
+    from sclust.localcloud.errors import LocalCloudError
 
     left = stop(state_dir)
     if left:
@@ -50,7 +50,7 @@ def down(state_dir: Path | None) -> None:
 @click.option("--state-dir", type=click.Path(path_type=Path), default=None, help=STATE_DIR_HELP)
 def status(as_json: bool, state_dir: Path | None) -> None:
     """Show the endpoint URL and the hosts (instance, private and public address, state)."""
-    from cluster.localcloud.control import status as read_status
+    from sclust.localcloud.control import status as read_status
 
     info = read_status(state_dir)
     if as_json:

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cluster.localcloud import hostinit, network, volumes
-from cluster.localcloud.hosts import Host, HostSpec
-from cluster.localcloud.journal import Journal
-from cluster.localcloud.patches import AddressPool
-from cluster.localcloud.settings import PRIVATE_RANGE, DaemonSettings, Layout
+from sclust.localcloud import hostinit, network, volumes
+from sclust.localcloud.hosts import Host, HostSpec
+from sclust.localcloud.journal import Journal
+from sclust.localcloud.patches import AddressPool
+from sclust.localcloud.settings import PRIVATE_RANGE, DaemonSettings, Layout
 
 log = logging.getLogger("sclust.localcloud")
 

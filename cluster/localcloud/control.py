@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cluster.localcloud.errors import AnotherCloudRunning, LocalCloudError, RequirementMissing
-from cluster.localcloud.settings import MACHINE_LOCK, Layout, LocalEndpoint, state_dir
+from sclust.localcloud.errors import AnotherCloudRunning, LocalCloudError, RequirementMissing
+from sclust.localcloud.settings import MACHINE_LOCK, Layout, LocalEndpoint, state_dir
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 120.0
@@ -81,7 +81,7 @@ def _daemon_pid(layout: Layout) -> int | None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
         return None
-    if b"cluster.localcloud.daemon" in cmdline and str(layout.root).encode() in cmdline:
+    if b"sclust.localcloud.daemon" in cmdline and str(layout.root).encode() in cmdline:
         return pid
     return None
 
@@ -138,7 +138,7 @@ def up(directory: Path | None = None) -> LocalEndpoint:
     if other is not None and other != str(layout.root):
         raise AnotherCloudRunning(f"another local cloud runs on this machine (state dir {other}); "
                                   f"stop it first: SCLUST_LOCAL_DIR={other} sclust local down")
-    from cluster.localcloud.network import routes_colliding_with_ours
+    from sclust.localcloud.network import routes_colliding_with_ours
 
     colliding = routes_colliding_with_ours()
     if colliding:
@@ -170,7 +170,7 @@ def _spawn(layout: Layout) -> int:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(package_root), env.get("PYTHONPATH")]))
     with open(layout.log_file, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cluster.localcloud.daemon", "--state-dir", str(layout.root)],
+            [sys.executable, "-m", "sclust.localcloud.daemon", "--state-dir", str(layout.root)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd="/", env=env,
             start_new_session=True,
         )
@@ -195,8 +195,8 @@ def _log_tail(layout: Layout, lines: int = 3) -> str:
 def down(directory: Path | None = None) -> list[str]:
     """Stop the daemon (it removes every host), recover anything left by a crash, and return
     what is still on the machine (empty: nothing is left)."""
-    from cluster.localcloud import cleanup
-    from cluster.localcloud.journal import Journal
+    from sclust.localcloud import cleanup
+    from sclust.localcloud.journal import Journal
 
     layout = Layout(state_dir(directory))
     pid = _daemon_pid(layout)

@@ -1,4 +1,4 @@
-"""The local cloud's daemon: `python -m cluster.localcloud.daemon --state-dir DIR`.
+"""The local cloud's daemon: `python -m sclust.localcloud.daemon --state-dir DIR`.
 
 Holds the machine-wide lock, serves the endpoint on 127.0.0.1, realizes instances, and on
 SIGTERM (or POST /_sclust/shutdown) removes everything it made before exiting."""
@@ -15,9 +15,9 @@ import sys
 import threading
 from pathlib import Path
 
-from cluster.localcloud import cleanup
-from cluster.localcloud.journal import Journal
-from cluster.localcloud.settings import (
+from sclust.localcloud import cleanup
+from sclust.localcloud.journal import Journal
+from sclust.localcloud.settings import (
     ACCESS_KEY,
     MACHINE_LOCK,
     SECRET_KEY,
@@ -50,9 +50,9 @@ def serve(layout: Layout, port: int) -> int:
         "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
         "AWS_DEFAULT_REGION": settings.region, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
     })
-    from cluster.localcloud import patches
-    from cluster.localcloud.cloud import Cloud
-    from cluster.localcloud.nfs import NfsService
+    from sclust.localcloud import patches
+    from sclust.localcloud.cloud import Cloud
+    from sclust.localcloud.nfs import NfsService
 
     left = cleanup.recover(layout)  # a crashed predecessor's hosts, if any
     if left:
@@ -81,9 +81,8 @@ def serve(layout: Layout, port: int) -> int:
 
 def run_endpoint(layout: Layout, cloud: object, region: str, port: int) -> None:
     """Serve until SIGTERM/SIGINT or POST /_sclust/shutdown."""
+    from sclust.localcloud.endpoint import Endpoint
     from werkzeug.serving import make_server
-
-    from cluster.localcloud.endpoint import Endpoint
 
     stop = threading.Event()
     endpoint = Endpoint(cloud, on_shutdown=stop.set)  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from cluster.localcloud.cloud import Cloud
+from sclust.localcloud.cloud import Cloud
 
 log = logging.getLogger("sclust.localcloud")
 log = logging.getLogger("sclust.localcloud")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cluster.errors import SclustError
+from sclust.errors import SclustError
 
 
 class LocalCloudError(SclustError):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from cluster.localcloud.nfs_shims import EXPORTFS_SHIM, MOUNT_NFS_SHIM
-from cluster.localcloud.power_shims import POWER_SHIM
+from sclust.localcloud.nfs_shims import EXPORTFS_SHIM, MOUNT_NFS_SHIM
+from sclust.localcloud.power_shims import POWER_SHIM
 
 # Runs in a fresh mount/UTS/IPC/PID namespace, already inside the host's network namespace.
 # Environment: H (host dir), IMGSRC (image layer source), SOCK (NFS control socket).

@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cluster.localcloud import network
-from cluster.localcloud.errors import LocalCloudError
-from cluster.localcloud.journal import Journal, process_start_time
-from cluster.localcloud.settings import Layout
+from sclust.localcloud import network
+from sclust.localcloud.errors import LocalCloudError
+from sclust.localcloud.journal import Journal, process_start_time
+from sclust.localcloud.settings import Layout
 
 BOOT_TIMEOUT = 30.0
 

@@ -7,9 +7,9 @@ import ipaddress
 import subprocess
 import threading
 
-from cluster.localcloud.errors import LocalCloudError
-from cluster.localcloud.journal import Journal
-from cluster.localcloud.settings import (
+from sclust.localcloud.errors import LocalCloudError
+from sclust.localcloud.journal import Journal
+from sclust.localcloud.settings import (
     BRIDGE_NAME,
     BRIDGE_PRIVATE_IP,
     BRIDGE_PUBLIC_IP,

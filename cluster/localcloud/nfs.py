@@ -16,11 +16,11 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cluster.localcloud.exports import Export, find_export, hosts_table, parse_exports
+from sclust.localcloud.exports import Export, find_export, hosts_table, parse_exports
 
 if TYPE_CHECKING:
-    from cluster.localcloud.cloud import Cloud
-    from cluster.localcloud.hosts import Host
+    from sclust.localcloud.cloud import Cloud
+    from sclust.localcloud.hosts import Host
 
 log = logging.getLogger("sclust.localcloud.nfs")
 

@@ -9,10 +9,10 @@ import ipaddress
 import threading
 from typing import TYPE_CHECKING, Any
 
-from cluster.localcloud.settings import PUBLIC_RANGE
+from sclust.localcloud.settings import PUBLIC_RANGE
 
 if TYPE_CHECKING:
-    from cluster.localcloud.cloud import Cloud
+    from sclust.localcloud.cloud import Cloud
 
 _installed = False
 

@@ -44,7 +44,7 @@ def state_dir(explicit: Path | None = None) -> Path:
     env = os.environ.get("SCLUST_LOCAL_DIR")
     if env:
         return Path(env).absolute()
-    from cluster.paths import sclust_home
+    from sclust.paths import sclust_home
 
     return sclust_home() / "local"
 

@@ -8,8 +8,8 @@ import stat
 import subprocess
 from pathlib import Path
 
-from cluster.localcloud.errors import LocalCloudError
-from cluster.localcloud.journal import Journal
+from sclust.localcloud.errors import LocalCloudError
+from sclust.localcloud.journal import Journal
 
 GIB = 1024**3
 

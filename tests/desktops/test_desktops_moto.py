@@ -187,11 +187,11 @@ def test_ec2_calls_per_desktop_do_not_depend_on_the_course_size(endpoint: str, t
                                                                 monkeypatch) -> None:
     """One RunInstances for all; per desktop only what EC2 cannot batch: AllocateAddress (one
     address per call), AssociateAddress and CreateTags with the desktop's own values."""
-    from cluster.config import AwsSettings, load_config
-    from cluster.desktops.course import Desktops
-    from cluster.desktops.template import desktops_template
-    from cluster.ec2 import Cloud
-    from cluster.progress import Progress
+    from sclust.config import AwsSettings, load_config
+    from sclust.desktops.course import Desktops
+    from sclust.desktops.template import desktops_template
+    from sclust.ec2 import Cloud
+    from sclust.progress import Progress
 
     path = course_config(tmp_path, count=5)
     config = load_config(path)

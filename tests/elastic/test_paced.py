@@ -1,10 +1,10 @@
-"""StarCluster's -a/-w/-s as a pure wrapper around the policy (`cluster.elastic.limits`)."""
+"""StarCluster's -a/-w/-s as a pure wrapper around the policy (`sclust.elastic.limits`)."""
 
 from __future__ import annotations
 
-from cluster.elastic.limits import Paced
-from cluster.elastic.policy import Memory, SclustPolicy, Settings
-from cluster.elastic.stats import ClusterStats, Host, PendingJob
+from sclust.elastic.limits import Paced
+from sclust.elastic.policy import Memory, SclustPolicy, Settings
+from sclust.elastic.stats import ClusterStats, Host, PendingJob
 
 NOW = 1_000_000.0
 SETTINGS = Settings(min_nodes=0, max_nodes=16, node_slots=8, boot_time=120.0)

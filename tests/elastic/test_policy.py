@@ -5,10 +5,9 @@ from __future__ import annotations
 import copy
 
 import pytest
-
-from cluster.elastic.baselines import IdleTimeoutPolicy, StarClusterPolicy, StaticPolicy
-from cluster.elastic.policy import Memory, SclustPolicy, Settings, make_policy
-from cluster.elastic.stats import DRAINING, BootingNode, ClusterStats, Host, PendingJob
+from sclust.elastic.baselines import IdleTimeoutPolicy, StarClusterPolicy, StaticPolicy
+from sclust.elastic.policy import Memory, SclustPolicy, Settings, make_policy
+from sclust.elastic.stats import DRAINING, BootingNode, ClusterStats, Host, PendingJob
 
 NOW = 1_000_000.0
 SETTINGS = Settings(min_nodes=0, max_nodes=16, node_slots=8, boot_time=120.0)

@@ -11,10 +11,9 @@ import json
 from pathlib import Path
 
 import pytest
-
-from cluster.elastic.policy import Memory, SclustPolicy, Settings
-from cluster.elastic.stats import DRAINING, UP
-from sge.stats import cluster_stats, parse_qhost, parse_qstat, sge_time
+from sclust.elastic.policy import Memory, SclustPolicy, Settings
+from sclust.elastic.stats import DRAINING, UP
+from sclust.sge.stats import cluster_stats, parse_qhost, parse_qstat, sge_time
 
 DATA = Path(__file__).parent / "data"
 JOBS = json.loads((DATA / "capture.json").read_text())["jobs"]

@@ -6,9 +6,8 @@ import time
 from datetime import datetime, timezone
 
 import pytest
-
-from cluster.elastic.stats import DOWN, DRAINING, UP, track_idle
-from sge.stats import StatsError, cluster_stats, count_tasks, parse_qhost, parse_qstat
+from sclust.elastic.stats import DOWN, DRAINING, UP, track_idle
+from sclust.sge.stats import StatsError, cluster_stats, count_tasks, parse_qhost, parse_qstat
 
 NOW = datetime(2026, 3, 2, 12, 0, 0, tzinfo=timezone.utc).timestamp()
 

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from cluster.elastic.cli import simulate
-from cluster.errors import SclustError
+from sclust.elastic.cli import simulate
+from sclust.errors import SclustError
 
 
 def small_trace(tmp_path: Path) -> Path:
@@ -80,8 +79,8 @@ def test_min_above_max_is_a_user_error(tmp_path):
 
 def test_importing_the_command_stays_light():
     code = (
-        "import sys, cluster.elastic.cli; "
-        "print(sorted(m for m in ('numpy', 'matplotlib', 'cluster.elastic.simulator') "
+        "import sys, sclust.elastic.cli; "
+        "print(sorted(m for m in ('numpy', 'matplotlib', 'sclust.elastic.simulator') "
         "if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

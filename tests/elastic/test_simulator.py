@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from cluster.elastic.baselines import IdleTimeoutPolicy, StarClusterPolicy, StaticPolicy
-from cluster.elastic.bounds import lb0, opt
-from cluster.elastic.policy import Decision, Memory, SclustPolicy, Settings
-from cluster.elastic.simulator import SimSettings, billed_seconds, fit_to_cluster, simulate
-from cluster.elastic.stats import ClusterStats
-from cluster.elastic.traces import TraceJob, load_trace
+from sclust.elastic.baselines import IdleTimeoutPolicy, StarClusterPolicy, StaticPolicy
+from sclust.elastic.bounds import lb0, opt
+from sclust.elastic.policy import Decision, Memory, SclustPolicy, Settings
+from sclust.elastic.simulator import SimSettings, billed_seconds, fit_to_cluster, simulate
+from sclust.elastic.stats import ClusterStats
+from sclust.elastic.traces import TraceJob, load_trace
 
 TRACES = Path(__file__).resolve().parents[3] / "shared" / "traces"
 
@@ -175,7 +174,7 @@ class Checked:
 @pytest.mark.parametrize("policy", [SclustPolicy(), StarClusterPolicy(), IdleTimeoutPolicy()],
                          ids=lambda p: p.name)
 def test_policies_keep_the_rules_on_a_real_trace_prefix(policy):
-    from cluster.elastic.simulator import Simulation
+    from sclust.elastic.simulator import Simulation
 
     path = TRACES / "NASA-iPSC-1993-3.1-cln.swf.gz"
     if not path.exists():

@@ -6,8 +6,7 @@ import gzip
 from pathlib import Path
 
 import pytest
-
-from cluster.elastic.traces import TraceError, load_trace
+from sclust.elastic.traces import TraceError, load_trace
 
 TRACES = Path(__file__).resolve().parents[3] / "shared" / "traces"
 

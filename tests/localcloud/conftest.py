@@ -19,7 +19,7 @@ from localcloud_helpers import LocalCloud, connect, restart  # noqa: E402
 
 def require_local_cloud() -> None:
     """Skip (or, with SCLUST_REQUIRE_LOCAL_CLOUD=1, fail) when this machine cannot run hosts."""
-    from cluster.localcloud.control import missing_requirements
+    from sclust.localcloud.control import missing_requirements
 
     missing = missing_requirements()
     if missing:
@@ -32,7 +32,7 @@ def require_local_cloud() -> None:
 @pytest.fixture(scope="session")
 def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     require_local_cloud()
-    from cluster.localcloud import control
+    from sclust.localcloud import control
 
     state_dir = tmp_path_factory.mktemp("localcloud")
     os.environ["SCLUST_LOCAL_PORT"] = "0"  # any free port: never clash with a user's daemon
@@ -48,7 +48,7 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud
 @pytest.fixture
 def cloud(local_cloud: LocalCloud) -> LocalCloud:
     """The session cloud, brought back up if a test took it down."""
-    from cluster.localcloud import control
+    from sclust.localcloud import control
 
     if control.running_endpoint(control.Layout(local_cloud.state_dir)) is None:
         restart(local_cloud)

@@ -7,7 +7,7 @@ import datetime
 import time
 import zoneinfo
 
-from cluster.desktops.rfb import VncAuthFailed, VncSession, open_session
+from sclust.desktops.rfb import VncAuthFailed, VncSession, open_session
 
 
 def wait_session(address: str, port: int, password: str, fingerprint: str | None = None,

@@ -41,7 +41,7 @@ def connect(state_dir: Path, url: str) -> LocalCloud:
 
 def restart(cloud: LocalCloud) -> None:
     """`up` again (after a test's `down` or crash) and point `cloud` at the fresh daemon."""
-    from cluster.localcloud import control
+    from sclust.localcloud import control
 
     endpoint = control.up(cloud.state_dir)
     cloud.__dict__.update(connect(cloud.state_dir, endpoint.url).__dict__)
@@ -148,7 +148,7 @@ def machine_leftovers(state_dir: Path, daemon_running: bool = False) -> list[str
     left += [f"loop {n}" for n in lines("losetup", "-a") if str(state_dir) in n]
     left += [f"process {p}" for p in lines("ps", "-eo", "pid,args")
              if str(state_dir) in p and "pytest" not in p
-             and not (daemon_running and "cluster.localcloud.daemon" in p)]
+             and not (daemon_running and "sclust.localcloud.daemon" in p)]
     if not daemon_running:  # no sshd runs on the machine itself: any would be a host's
         left += [f"process {p}" for p in lines("ps", "-eo", "pid,comm") if p.endswith(" sshd")]
     return left
@@ -162,12 +162,13 @@ def private_cluster(tag: str, size: int, extra: str = "LOGIN_USER = root\n") -> 
     import os
     import tempfile
 
-    from cluster.cluster import ClusterManager
-    from cluster.config import AwsSettings, load_config
-    from cluster.ec2 import Cloud
-    from cluster.keys import public_key_openssh
-    from cluster.localcloud import control
-    from cluster.progress import Progress
+    from sclust.cluster import ClusterManager
+    from sclust.config import AwsSettings, load_config
+    from sclust.ec2 import Cloud
+    from sclust.keys import public_key_openssh
+    from sclust.localcloud import control
+    from sclust.progress import Progress
+
     from tests.conftest import cluster_config, write_key
 
     with tempfile.TemporaryDirectory() as tmp:

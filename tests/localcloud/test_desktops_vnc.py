@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 from desktops_helpers import next_minute, wait_session
 from localcloud_helpers import describe, launch, terminate, wait_state
-
-from cluster.desktops.rfb import VncAuthFailed, https_get, open_session
-from cluster.desktops.vnc import desktop_setup_script, novnc_url, run_desktop_setup
-from cluster.ssh import Connection, PinnedHostKeys
+from sclust.desktops.rfb import VncAuthFailed, https_get, open_session
+from sclust.desktops.vnc import desktop_setup_script, novnc_url, run_desktop_setup
+from sclust.ssh import Connection, PinnedHostKeys
 
 PORT = 443  # the template's default: a privileged port, bound by an unprivileged websockify
 TIMEZONE = "Asia/Kolkata"  # +05:30: a wrong time-zone handling shows up as a wrong minute

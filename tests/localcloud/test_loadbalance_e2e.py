@@ -95,7 +95,7 @@ def test_loadbalance_grows_for_a_backlog_and_shrinks_to_the_minimum(lb_env: dict
     stats_file, plot_dir = ctx["tmp"] / "lb.csv", ctx["tmp"] / "plots"
     output = (ctx["tmp"] / "loadbalance.out").open("w")
     loop = subprocess.Popen(
-        [sys.executable, "-m", "cluster.cli", "-c", str(ctx["config"]), "loadbalance", "lb",
+        [sys.executable, "-m", "sclust.cli", "-c", str(ctx["config"]), "loadbalance", "lb",
          "-n", "1", "-m", "4", "-i", "2", "--idle-timeout", "10", "-d", "-D", str(stats_file),
          "-p", "-P", str(plot_dir), "--max-runtime", "420"],
         cwd=REPO, env={**os.environ, **ctx["env"]}, stdout=output, stderr=subprocess.STDOUT,
@@ -159,7 +159,7 @@ def test_loadbalance_rides_out_a_qmaster_outage(lb_env: dict) -> None:
     output = ctx["tmp"] / "outage.out"
     with output.open("w") as stream:
         loop = subprocess.Popen(
-            [sys.executable, "-m", "cluster.cli", "-c", str(ctx["config"]), "loadbalance", "lb",
+            [sys.executable, "-m", "sclust.cli", "-c", str(ctx["config"]), "loadbalance", "lb",
              "-i", "1", "--max-runtime", "25"],
             cwd=REPO, env={**os.environ, **ctx["env"]}, stdout=stream, stderr=subprocess.STDOUT,
         )
@@ -190,7 +190,7 @@ def test_ctrl_c_during_a_launch_lets_the_launch_finish(lb_env: dict) -> None:
     output = ctx["tmp"] / "ctrl-c.out"
     with output.open("w") as stream:
         loop = subprocess.Popen(
-            [sys.executable, "-m", "cluster.cli", "-c", str(ctx["config"]), "loadbalance", "lb",
+            [sys.executable, "-m", "sclust.cli", "-c", str(ctx["config"]), "loadbalance", "lb",
              "-m", "2", "-i", "1", "--max-runtime", "120"],
             cwd=REPO, env={**os.environ, **ctx["env"]}, stdout=stream, stderr=subprocess.STDOUT,
         )

@@ -16,7 +16,7 @@ def reported_limit(cloud) -> str:
 
 
 def test_account_attributes_report_the_enforced_elastic_ip_limit(cloud, monkeypatch):
-    from cluster.localcloud import control
+    from sclust.localcloud import control
 
     # A limit other than EC2's default 5, so the answer cannot be moto's fixed one.
     control.down(cloud.state_dir)

@@ -23,7 +23,7 @@ def as_unprivileged(argv: list[str], env: dict[str, str] | None = None):
 
 def test_missing_root_is_named_in_one_line():
     program = textwrap.dedent("""\
-        from cluster.localcloud.control import up
+        from sclust.localcloud.control import up
         try:
             up()
         except Exception as e:

@@ -11,9 +11,8 @@ import time
 
 from click.testing import CliRunner
 from localcloud_helpers import launch, machine_leftovers, restart, ssh_to, terminate
-
-from cluster.localcloud import control
-from cluster.localcloud.cli import local
+from sclust.localcloud import control
+from sclust.localcloud.cli import local
 
 
 def run_cli(*args: str) -> str:

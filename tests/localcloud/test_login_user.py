@@ -7,8 +7,7 @@ import time
 from pathlib import Path
 
 from localcloud_helpers import launch, ssh_to, terminate
-
-from cluster.ssh import Connection, PinnedHostKeys
+from sclust.ssh import Connection, PinnedHostKeys
 
 
 def test_a_forced_please_login_as_command_is_not_taken_for_the_login(cloud, tmp_path: Path):

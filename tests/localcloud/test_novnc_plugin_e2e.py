@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from localcloud_helpers import cluster_config
+from sclust.desktops.rfb import VncAuthFailed, https_get, open_session
 
-from cluster.desktops.rfb import VncAuthFailed, https_get, open_session
 from tests.conftest import REPO, run_sclust
 
 PORT = 8443
@@ -56,7 +56,7 @@ def test_novnc_plugin_reports_url_and_password_and_sclust_vnc_tunnels(scipion) -
 
     # `sclust vnc`: an SSH tunnel to the master's noVNC, a localhost URL, until Ctrl-C.
     tunnel = subprocess.Popen(
-        [sys.executable, "-m", "cluster.cli", "-c", str(scipion["config"]), "vnc", "scipion",
+        [sys.executable, "-m", "sclust.cli", "-c", str(scipion["config"]), "vnc", "scipion",
          "--local-port", "16080"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, env={**__import__("os").environ, **scipion["env"]})
     try:

@@ -14,7 +14,7 @@ from localcloud_helpers import cluster_config
 from tests.conftest import run_sclust
 
 HELLO = '''
-from plugins.base import ClusterSetup
+from sclust.plugins.base import ClusterSetup
 
 
 class Hello(ClusterSetup):
