@@ -26,7 +26,6 @@ def main(sizes: tuple[int, ...] = (2, 5, 10, 20)) -> None:
     from sclust.keys import public_key_openssh
     from sclust.localcloud import control
     from sclust.progress import Progress
-
     from tests.conftest import cluster_config, write_key
 
     commands: dict[str, int] = {}

@@ -30,7 +30,6 @@ def main(sizes: tuple[int, ...] = (5, 10, 20)) -> None:
     from sclust.keys import public_key_openssh
     from sclust.localcloud import control
     from sclust.progress import Progress
-
     from tests.conftest import write_key
 
     rows = []

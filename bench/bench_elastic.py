@@ -72,7 +72,6 @@ def dominates(ours: dict, other: dict) -> bool:
 
 def qstat_parse_time(jobs: int = 10_000) -> float:
     from sclust.sge.stats import parse_qstat
-
     from tests.elastic.test_sge_stats import big_qstat
 
     text = big_qstat(jobs)

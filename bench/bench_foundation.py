@@ -35,6 +35,7 @@ def help_time(runs: int = 10) -> tuple[float, float]:
 
 def api_calls(url: str, sizes: list[int]) -> list[tuple[int, int, int, int, Counter]]:
     import requests
+
     from sclust.cluster import ClusterManager
     from sclust.config import AwsSettings, load_config
     from sclust.ec2 import Cloud

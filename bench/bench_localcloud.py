@@ -94,6 +94,7 @@ def main() -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
 
     import boto3
+
     from sclust.localcloud import control
 
     os.environ.setdefault("SCLUST_LOCAL_PORT", "0")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
+
 from sclust import __version__
 from sclust.errors import SclustError
 

@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 import botocore.config
 import botocore.exceptions
+
 from sclust.config import AwsSettings, Permission
 from sclust.errors import CloudError
 from sclust.state import (

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import paramiko
+
 from sclust.errors import SclustError
+from sclust.scripts import REMOTE_COMMAND, ScriptRun
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -260,6 +262,24 @@ class Connection:
         err = stderr.read().decode(errors="replace")
         status = stdout.channel.recv_exit_status()
         result = Result(self.alias, command, status, out, err)
+        return result.check() if check else result
+
+    def run_script(self, script: ScriptRun, timeout: float = 600, check: bool = True
+                   ) -> Result:
+        """Run SCRIPT's steps as root: files and inputs travel on stdin as an archive, the
+        command line is always the same (nothing from a value is on it or in `ps`)."""
+        client = self.open()
+        command = f"bash -c {shlex.quote(REMOTE_COMMAND)}"
+        if self.user != "root":
+            command = f"sudo -n {command}"
+        log.debug("%s$ [%s]", self.alias, script.describe())
+        stdin_stream, stdout, stderr = client.exec_command(command, timeout=timeout)
+        stdin_stream.write(script.archive())
+        stdin_stream.channel.shutdown_write()
+        out = stdout.read().decode(errors="replace")
+        err = stderr.read().decode(errors="replace")
+        status = stdout.channel.recv_exit_status()
+        result = Result(self.alias, script.describe(), status, out, err)
         return result.check() if check else result
 
     def close(self) -> None:

@@ -7,9 +7,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from sclust.config import find_config, load_config
 from sclust.errors import ConfigError
-
 from tests.conftest import REPO, cluster_config, run_sclust, write_key
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 from botocore.awsrequest import AWSResponse
+
 from sclust.cluster import ClusterManager
 from sclust.config import AwsSettings, load_config
 from sclust.ec2 import Cloud
@@ -19,7 +20,6 @@ from sclust.errors import CloudError, SclustError
 from sclust.keys import public_key_openssh
 from sclust.progress import Progress
 from sclust.state import free_node_numbers
-
 from tests.conftest import cluster_config
 
 

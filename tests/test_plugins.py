@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from sclust.config import load_config
 from sclust.errors import ConfigError
 from sclust.plugins.base import ClusterSetup

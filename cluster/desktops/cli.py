@@ -186,6 +186,7 @@ def run_command(app: AppContext, name: str, command: str, numbers: tuple[str, ..
     one's exit status and last output line; exits 1 if any failed."""
     from rich.console import Console
     from rich.table import Table
+
     from sclust.ssh import Result
 
     course, results = desktops_of(app).run(name, command, numbers_of(numbers), sudo)

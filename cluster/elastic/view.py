@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import click
+
 from sclust.elastic.live import Iteration
 from sclust.elastic.record import summary
 from sclust.elastic.stats import ClusterStats

@@ -81,8 +81,9 @@ def serve(layout: Layout, port: int) -> int:
 
 def run_endpoint(layout: Layout, cloud: object, region: str, port: int) -> None:
     """Serve until SIGTERM/SIGINT or POST /_sclust/shutdown."""
-    from sclust.localcloud.endpoint import Endpoint
     from werkzeug.serving import make_server
+
+    from sclust.localcloud.endpoint import Endpoint
 
     stop = threading.Event()
     endpoint = Endpoint(cloud, on_shutdown=stop.set)  # type: ignore[arg-type]

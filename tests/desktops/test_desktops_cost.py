@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+
 from sclust.desktops.cost import SHIPPED_TABLE, cost_so_far, load_prices
 from sclust.desktops.state import Desktop
-
 from tests.conftest import run_sclust, write_key
 
 CONFIG = """\

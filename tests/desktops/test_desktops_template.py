@@ -6,10 +6,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from sclust.config import load_config
 from sclust.desktops.template import desktops_template
 from sclust.errors import ConfigError
-
 from tests.conftest import write_key
 
 BASE = """\

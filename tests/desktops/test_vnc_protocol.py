@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from sclust.desktops.rfb import RfbError, VncAuthFailed, https_get, open_session
 from sclust.desktops.vncauth import auth_response, generate_password, password_file
-
 from tests.conftest import require
 
 PASSWORD = "Pw7kq2Mx"

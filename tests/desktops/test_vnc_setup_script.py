@@ -7,13 +7,13 @@ import shutil
 import subprocess
 
 import pytest
+
 from sclust.desktops.vnc import (
     DesktopSetupError,
     desktop_setup_script,
     novnc_url,
     parse_setup_output,
 )
-
 from tests.conftest import require
 
 

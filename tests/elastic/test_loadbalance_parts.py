@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from sclust.elastic.live import Iteration, still_idle
 from sclust.elastic.policy import Decision, Settings
 from sclust.elastic.record import Recorder
 from sclust.elastic.view import status_line
 from sclust.sge.control import disable_script, read_stats_output
 from sclust.sge.stats import StatsError, cluster_stats
-
 from tests.conftest import run_sclust
 
 DATA = Path(__file__).parent / "data"
@@ -121,6 +121,7 @@ def test_live_view_shows_nodes_queue_decision_and_events():
     import io
 
     from rich.console import Console
+
     from sclust.elastic.view import LiveView
 
     screen = io.StringIO()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+
 from sclust.elastic.baselines import IdleTimeoutPolicy, StarClusterPolicy, StaticPolicy
 from sclust.elastic.policy import Memory, SclustPolicy, Settings, make_policy
 from sclust.elastic.stats import DRAINING, BootingNode, ClusterStats, Host, PendingJob

@@ -6,6 +6,7 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+
 from sclust.elastic.stats import DOWN, DRAINING, UP, track_idle
 from sclust.sge.stats import StatsError, cluster_stats, count_tasks, parse_qhost, parse_qstat
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from sclust.elastic.cli import simulate
 from sclust.errors import SclustError
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from sclust.elastic.baselines import IdleTimeoutPolicy, StarClusterPolicy, StaticPolicy
 from sclust.elastic.bounds import lb0, opt
 from sclust.elastic.policy import Decision, Memory, SclustPolicy, Settings

@@ -6,6 +6,7 @@ import gzip
 from pathlib import Path
 
 import pytest
+
 from sclust.elastic.traces import TraceError, load_trace
 
 TRACES = Path(__file__).resolve().parents[3] / "shared" / "traces"

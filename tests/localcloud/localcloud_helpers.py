@@ -168,7 +168,6 @@ def private_cluster(tag: str, size: int, extra: str = "LOGIN_USER = root\n") -> 
     from sclust.keys import public_key_openssh
     from sclust.localcloud import control
     from sclust.progress import Progress
-
     from tests.conftest import cluster_config, write_key
 
     with tempfile.TemporaryDirectory() as tmp:

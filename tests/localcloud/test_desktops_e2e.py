@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from desktops_helpers import next_minute, wait_session
 from localcloud_helpers import describe, wait_state
-from sclust.desktops.rfb import VncAuthFailed, https_get, open_session
 
+from sclust.desktops.rfb import VncAuthFailed, https_get, open_session
 from tests.conftest import run_sclust
 
 TIMEZONE = "Europe/Madrid"

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from desktops_helpers import next_minute, wait_session
 from localcloud_helpers import describe, launch, terminate, wait_state
+
 from sclust.desktops.rfb import VncAuthFailed, https_get, open_session
 from sclust.desktops.vnc import desktop_setup_script, novnc_url, run_desktop_setup
 from sclust.ssh import Connection, PinnedHostKeys

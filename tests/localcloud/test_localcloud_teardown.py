@@ -11,6 +11,7 @@ import time
 
 from click.testing import CliRunner
 from localcloud_helpers import launch, machine_leftovers, restart, ssh_to, terminate
+
 from sclust.localcloud import control
 from sclust.localcloud.cli import local
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from localcloud_helpers import launch, ssh_to, terminate
+
 from sclust.ssh import Connection, PinnedHostKeys
 
 

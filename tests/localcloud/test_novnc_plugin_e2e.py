@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from localcloud_helpers import cluster_config
-from sclust.desktops.rfb import VncAuthFailed, https_get, open_session
 
+from sclust.desktops.rfb import VncAuthFailed, https_get, open_session
 from tests.conftest import REPO, run_sclust
 
 PORT = 8443
