@@ -11,7 +11,8 @@ APT_PACKAGES=(python3 python3-venv python3-pip iproute2 util-linux mount procps 
               openssh-server openssh-client e2fsprogs
               gridengine-master gridengine-exec gridengine-client
               tigervnc-standalone-server novnc websockify icewm xterm openssl
-              systemd)  # only for systemd-analyze in tests: it is not started
+              systemd  # only for systemd-analyze in tests: it is not started
+              shellcheck)
 
 install() {
   if [ "$(id -u)" != 0 ]; then
@@ -60,6 +61,7 @@ demo() {
   "${sclust[@]}" listclusters demo
   "${sclust[@]}" sshmaster demo 'qhost'
   echo ">>> a job submitted as the cluster user (qsub -sync y waits for it):"
+  # shellcheck disable=SC2016  # expands on the master, not here
   "${sclust[@]}" sshmaster demo 'rm -f /home/sgeadmin/hello.out; su - sgeadmin -c \
     "qsub -sync y -b y -j y -N hello -o /home/sgeadmin/hello.out hostname" >/dev/null \
     && echo "job ran on $(cat /home/sgeadmin/hello.out)"'
@@ -69,6 +71,8 @@ demo() {
 
 tests() {
   .venv/bin/ruff check .
+  # Every script sclust ships or runs, and our own.
+  git ls-files -z '*.sh' .ci/run | xargs -0 shellcheck -x
   .venv/bin/python -m pytest -q -ra "$@"
 }
 
