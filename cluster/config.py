@@ -9,13 +9,13 @@ from __future__ import annotations
 import difflib
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from sclust.errors import ConfigError
 from sclust.ini import Origin, RawKey, RawSection, read_config_files
-from sclust.schema import NAMED_KINDS, OPEN_KINDS, SECTION_KEYS, KeySpec
+from sclust.schema import NAMED_KINDS, OPEN_KINDS, SECTION_KEYS, ClusterOptions, KeySpec
 from sclust.values import as_image_id, as_instance_type
 
 CONFIG_SEARCH = ("~/.sclust/config", "~/.starcluster/config")
@@ -61,37 +61,20 @@ class NodeTypeSpec:
     count: int | None = None
 
 
-@dataclass
-class ClusterTemplate:
-    """A `[cluster NAME]` section with its EXTENDS chain merged and every value typed."""
+@dataclass(kw_only=True)
+class ClusterTemplate(ClusterOptions):
+    """A `[cluster NAME]` section with its EXTENDS chain merged and every value typed: the
+    plain options (declared once, in `ClusterOptions`) and what refers to other sections."""
 
     name: str
     key: KeyPair
-    cluster_size: int
-    node_image_id: str
     node_types: list[NodeTypeSpec]
     master_image_id: str
     master_instance_type: str
-    cluster_user: str = "sgeadmin"
-    cluster_shell: str = "bash"
     availability_zone: str | None = None
-    spot_bid: float | None = None
-    force_spot_master: bool = False
-    subnet_id: str | None = None
-    public_ips: bool | None = None
     volumes: list[Volume] = field(default_factory=list)
     plugins: list[PluginSpec] = field(default_factory=list)
     permissions: list[Permission] = field(default_factory=list)
-    userdata_scripts: list[str] = field(default_factory=list)
-    disable_queue: bool = False
-    disable_cloudinit: bool = False
-    dns_prefix: bool = False
-    login_user: str | None = None
-    slots_per_host: int | None = None
-    master_is_exec_host: bool = True
-    fallback_instance_types: list[str] = field(default_factory=list)
-    root_volume_size: int | None = None
-    ssh_cidr: str = "0.0.0.0/0"
 
     @property
     def node_instance_type(self) -> str:
@@ -419,35 +402,19 @@ def build_template(
     check_volume_paths(volumes, keys.get("VOLUMES"), errors)
     if errors or key is None or node_types is None:
         return None
-    node_image = get("NODE_IMAGE_ID")
+    options = {f.name: get(f.metadata["key"]) for f in fields(ClusterOptions)}
+    options["master_image_id"] = options["master_image_id"] or options["node_image_id"]
+    options["master_instance_type"] = (options["master_instance_type"]
+                                       or node_types[-1].instance_type)
     return ClusterTemplate(
         name=name,
         key=key,
-        cluster_size=get("CLUSTER_SIZE"),
-        node_image_id=node_image,
         node_types=node_types,
-        master_image_id=get("MASTER_IMAGE_ID") or node_image,
-        master_instance_type=get("MASTER_INSTANCE_TYPE") or node_types[-1].instance_type,
-        cluster_user=get("CLUSTER_USER"),
-        cluster_shell=get("CLUSTER_SHELL"),
         availability_zone=get("AVAILABILITY_ZONE"),
-        spot_bid=get("SPOT_BID"),
-        force_spot_master=get("FORCE_SPOT_MASTER"),
-        subnet_id=get("SUBNET_ID"),
-        public_ips=get("PUBLIC_IPS"),
         volumes=volumes,
         plugins=plugins,
         permissions=permissions,
-        userdata_scripts=get("USERDATA_SCRIPTS"),
-        disable_queue=get("DISABLE_QUEUE"),
-        disable_cloudinit=get("DISABLE_CLOUDINIT"),
-        dns_prefix=get("DNS_PREFIX"),
-        login_user=get("LOGIN_USER"),
-        slots_per_host=get("SLOTS_PER_HOST"),
-        master_is_exec_host=get("MASTER_IS_EXEC_HOST"),
-        fallback_instance_types=get("FALLBACK_INSTANCE_TYPES"),
-        root_volume_size=get("ROOT_VOLUME_SIZE"),
-        ssh_cidr=get("SSH_CIDR"),
+        **options,
     )
 
 

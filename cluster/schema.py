@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sclust import values as v
@@ -58,40 +58,74 @@ KEY_KEYS: dict[str, KeySpec] = {
     "KEY_LOCATION": KeySpec(v.as_str, required=True, help="private key file of the EC2 key pair"),
 }
 
-CLUSTER_KEYS: dict[str, KeySpec] = {
+def option(key: str, parse: v.Parser, default: Any = None, required: bool = False,
+           about: str = "") -> Any:
+    """A [cluster] key that is a plain value: its INI name and parser ride on the field."""
+    spec = KeySpec(parse, required=required, default=default, help=about)
+    metadata = {"key": key, "spec": spec}
+    if required:
+        return field(metadata=metadata)
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(kw_only=True)
+class ClusterOptions:
+    """Every [cluster] key that is a plain value, declared once: this table drives parsing and
+    validation (CLUSTER_KEYS), the template (`ClusterTemplate` extends it) and the state kept
+    in tags (`ClusterSettings` extends it). Keys that name other sections or need more than a
+    parser are declared in STRUCTURED_CLUSTER_KEYS."""
+
+    cluster_size: int = option("CLUSTER_SIZE", v.as_int(1), required=True,
+                               about="number of nodes, master included")
+    node_image_id: str = option("NODE_IMAGE_ID", v.as_image_id, required=True)
+    master_image_id: str | None = option("MASTER_IMAGE_ID", v.as_image_id)
+    master_instance_type: str | None = option("MASTER_INSTANCE_TYPE", v.as_instance_type)
+    cluster_user: str = option("CLUSTER_USER", v.as_alias, "sgeadmin")
+    cluster_shell: str = option("CLUSTER_SHELL",
+                                v.as_choice("bash", "zsh", "csh", "tcsh", "ksh", "sh"), "bash")
+    spot_bid: float | None = option("SPOT_BID", v.as_positive_float)
+    force_spot_master: bool = option("FORCE_SPOT_MASTER", v.as_bool, False)
+    subnet_id: str | None = option("SUBNET_ID", v.as_str)
+    public_ips: bool | None = option("PUBLIC_IPS", v.as_bool)
+    userdata_scripts: list[str] = option("USERDATA_SCRIPTS", v.as_list, [])
+    disable_queue: bool = option("DISABLE_QUEUE", v.as_bool, False)
+    disable_cloudinit: bool = option("DISABLE_CLOUDINIT", v.as_bool, False)
+    dns_prefix: bool = option("DNS_PREFIX", v.as_bool, False)
+    # sclust's own:
+    login_user: str | None = option("LOGIN_USER", v.as_alias,
+                                    about="SSH login user of the AMI (ubuntu, ec2-user, root…)")
+    slots_per_host: int | None = option("SLOTS_PER_HOST", v.as_int(1),
+                                        about="SGE slots per exec host (default: its CPUs)")
+    master_is_exec_host: bool = option("MASTER_IS_EXEC_HOST", v.as_bool, True,
+                                       about="run jobs on the master too")
+    fallback_instance_types: list[str] = option(
+        "FALLBACK_INSTANCE_TYPES", v.as_instance_type_list, [],
+        about="node types to try when EC2 has no capacity")
+    root_volume_size: int | None = option("ROOT_VOLUME_SIZE", v.as_int(1, 16384),
+                                          about="root volume size in GiB")
+    ssh_cidr: str = option("SSH_CIDR", v.as_cidr, "0.0.0.0/0", about="who may reach port 22")
+    scheduler: str = option("SCHEDULER", v.as_choice("sge"), "sge",
+                            about="the batch scheduler set up across the nodes")
+
+
+def option_keys(options: type) -> dict[str, KeySpec]:
+    """The INI keys of an options dataclass, from its fields' metadata."""
+    return {f.metadata["key"]: f.metadata["spec"] for f in fields(options)
+            if "key" in f.metadata}
+
+
+STRUCTURED_CLUSTER_KEYS: dict[str, KeySpec] = {
     "EXTENDS": KeySpec(v.as_str, help="template this one inherits from"),
     "KEYNAME": KeySpec(v.as_str, required=True),
-    "CLUSTER_SIZE": KeySpec(v.as_int(1), required=True, help="number of nodes, master included"),
-    "NODE_IMAGE_ID": KeySpec(v.as_image_id, required=True),
-    "NODE_INSTANCE_TYPE": KeySpec(v.as_str, required=True),
-    "MASTER_IMAGE_ID": KeySpec(v.as_image_id),
-    "MASTER_INSTANCE_TYPE": KeySpec(v.as_instance_type),
-    "CLUSTER_USER": KeySpec(v.as_alias, default="sgeadmin"),
-    "CLUSTER_SHELL": KeySpec(
-        v.as_choice("bash", "zsh", "csh", "tcsh", "ksh", "sh"), default="bash"
-    ),
+    "NODE_INSTANCE_TYPE": KeySpec(v.as_str, required=True, help="type[:ami][:count], …"),
     "AVAILABILITY_ZONE": KeySpec(v.as_str),
-    "SPOT_BID": KeySpec(v.as_positive_float),
-    "FORCE_SPOT_MASTER": KeySpec(v.as_bool, default=False),
-    "SUBNET_ID": KeySpec(v.as_str),
-    "PUBLIC_IPS": KeySpec(v.as_bool),
     "VOLUMES": KeySpec(v.as_list, default=[]),
     "PLUGINS": KeySpec(v.as_list, default=[]),
     "PERMISSIONS": KeySpec(v.as_list, default=[]),
-    "USERDATA_SCRIPTS": KeySpec(v.as_list, default=[]),
-    "DISABLE_QUEUE": KeySpec(v.as_bool, default=False),
-    "DISABLE_CLOUDINIT": KeySpec(v.as_bool, default=False),
-    "DNS_PREFIX": KeySpec(v.as_bool, default=False),
-    # sclust's own:
-    "LOGIN_USER": KeySpec(v.as_alias, help="SSH login user of the AMI (ubuntu, ec2-user, root…)"),
-    "SLOTS_PER_HOST": KeySpec(v.as_int(1), help="SGE slots per exec host (default: its CPUs)"),
-    "MASTER_IS_EXEC_HOST": KeySpec(v.as_bool, default=True, help="run jobs on the master too"),
-    "FALLBACK_INSTANCE_TYPES": KeySpec(
-        v.as_instance_type_list, default=[], help="node types to try when EC2 has no capacity"
-    ),
-    "ROOT_VOLUME_SIZE": KeySpec(v.as_int(1, 16384), help="root volume size in GiB"),
-    "SSH_CIDR": KeySpec(v.as_cidr, default="0.0.0.0/0", help="who may reach port 22"),
 }
+CLUSTER_KEYS: dict[str, KeySpec] = {**STRUCTURED_CLUSTER_KEYS, **option_keys(ClusterOptions)}
 
 VOLUME_KEYS: dict[str, KeySpec] = {
     "VOLUME_ID": KeySpec(v.as_volume_id, required=True),

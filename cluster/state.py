@@ -6,14 +6,16 @@ values hold 256 characters), so any machine with the credentials can manage the 
 
 from __future__ import annotations
 
+import copy
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
 from sclust.config import ClusterTemplate
 from sclust.errors import SclustError
+from sclust.schema import ClusterOptions
 
 SCHEMA_VERSION = 1
 TAG_CLUSTER = "sclust:cluster"
@@ -26,31 +28,18 @@ TAG_VALUE_LIMIT = 256
 NODE_NUMBER = re.compile(r"^node(\d+)$")
 
 
-@dataclass
-class ClusterSettings:
-    """Everything later commands need without re-reading the [cluster] template."""
+@dataclass(kw_only=True)
+class ClusterSettings(ClusterOptions):
+    """Everything later commands need without re-reading the [cluster] template: its plain
+    options (declared once, in `ClusterOptions`) and what the launch resolved."""
 
     template: str
     keyname: str
-    cluster_size: int
-    node_image_id: str
     node_instance_type: str
     master_image_id: str
     master_instance_type: str
-    cluster_user: str = "sgeadmin"
-    cluster_shell: str = "bash"
     zone: str | None = None
-    subnet_id: str | None = None
     vpc_id: str | None = None
-    spot_bid: float | None = None
-    force_spot_master: bool = False
-    dns_prefix: bool = False
-    login_user: str | None = None
-    slots_per_host: int | None = None
-    master_is_exec_host: bool = True
-    disable_queue: bool = False
-    fallback_instance_types: list[str] = field(default_factory=list)
-    root_volume_size: int | None = None
     volumes: list[dict[str, Any]] = field(default_factory=list)
     plugins: list[dict[str, Any]] = field(default_factory=list)
     node_types: list[dict[str, Any]] = field(default_factory=list)
@@ -59,31 +48,17 @@ class ClusterSettings:
 
     @classmethod
     def from_template(cls, template: ClusterTemplate) -> ClusterSettings:
+        options = {f.name: copy.copy(getattr(template, f.name)) for f in fields(ClusterOptions)}
         return cls(
             template=template.name,
             keyname=template.key.name,
-            cluster_size=template.cluster_size,
-            node_image_id=template.node_image_id,
             node_instance_type=template.node_instance_type,
-            master_image_id=template.master_image_id,
-            master_instance_type=template.master_instance_type,
-            cluster_user=template.cluster_user,
-            cluster_shell=template.cluster_shell,
             zone=template.availability_zone,
-            subnet_id=template.subnet_id,
-            spot_bid=template.spot_bid,
-            force_spot_master=template.force_spot_master,
-            dns_prefix=template.dns_prefix,
-            login_user=template.login_user,
-            slots_per_host=template.slots_per_host,
-            master_is_exec_host=template.master_is_exec_host,
-            disable_queue=template.disable_queue,
-            fallback_instance_types=list(template.fallback_instance_types),
-            root_volume_size=template.root_volume_size,
             volumes=[asdict(v) for v in template.volumes],
             plugins=[asdict(p) for p in template.plugins],
             node_types=[asdict(t) for t in template.node_types],
             created=datetime.now().astimezone().isoformat(timespec="seconds"),
+            **options,
         )
 
     def to_tags(self) -> dict[str, str]:
