@@ -6,7 +6,6 @@ all of them are collected and raised together as one ConfigError.
 
 from __future__ import annotations
 
-import difflib
 import os
 import stat
 from dataclasses import dataclass, field, fields
@@ -16,6 +15,7 @@ from typing import Any
 from sclust.errors import ConfigError
 from sclust.ini import Origin, RawKey, RawSection, read_config_files
 from sclust.schema import NAMED_KINDS, OPEN_KINDS, SECTION_KEYS, ClusterOptions, KeySpec
+from sclust.suggest import did_you_mean
 from sclust.values import as_image_id, as_instance_type
 
 CONFIG_SEARCH = ("~/.sclust/config", "~/.starcluster/config")
@@ -152,15 +152,6 @@ class Config:
         if self.default_template and self.default_template not in names:
             names.append(self.default_template)
         return names
-
-
-def did_you_mean(word: str, candidates: Any) -> str:
-    """` (did you mean 'X'?)` for a close match among candidates, else ''."""
-    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    if not matches:
-        lowered = {str(c).lower(): c for c in candidates}
-        matches = [lowered[word.lower()]] if word.lower() in lowered else []
-    return f" (did you mean {matches[0]!r}?)" if matches else ""
 
 
 def located(origin: Origin, section: RawSection, key: str | None, message: str) -> str:

@@ -139,7 +139,7 @@ def convert(cls: type, settings: dict[str, str]) -> tuple[dict[str, Any], list[S
     named = {n for n, p in parameters.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
     for key, text in settings.items():
         if key not in named and not takes_any:
-            from sclust.config import did_you_mean
+            from sclust.suggest import did_you_mean
 
             problems.append(SettingProblem(key, f"{cls.__name__} takes no setting {key!r}"
                                                 f"{did_you_mean(key, named)}"))

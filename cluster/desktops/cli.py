@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from sclust.cli import AppContext
+    from sclust.context import AppContext
     from sclust.desktops.cost import PriceTable
     from sclust.desktops.course import Desktops
     from sclust.desktops.template import DesktopsTemplate
@@ -164,7 +164,7 @@ def roster_command(app: AppContext, name: str, html_file: str | None,
 def stop_command(app: AppContext, name: str, numbers: tuple[str, ...], yes: bool) -> None:
     """Stop the desktops of NAME (all, or NUMBERS). Disks and Elastic IPs stay: `sclust
     desktops start NAME` brings them back at the same addresses."""
-    from sclust.cli import confirm
+    from sclust.context import confirm
 
     which = ", ".join(numbers) if numbers else "every desktop"
     confirm(f"Stop {which} of {name!r}? Students' unsaved work is lost.", yes)
@@ -238,7 +238,7 @@ def terminate_command(app: AppContext, name: str, yes: bool) -> None:
 
     The students' disks are deleted with the instances. Cannot be undone.
     """
-    from sclust.cli import confirm
+    from sclust.context import confirm
 
     manager = desktops_of(app)
     course = manager.get(name)

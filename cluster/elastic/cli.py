@@ -63,7 +63,8 @@ def simulate(trace: str, policy: str, compare: bool, max_nodes: int, min_nodes: 
     Prints billed node-hours, cost, waits, bounded slowdown, makespan and launches, with the
     lower bounds LB0 (perfect packing) and OPT (clairvoyant, zero wait) for the same settings.
     """
-    from sclust.elastic.policy import Settings, make_policy
+    from sclust.elastic.policies import make_policy
+    from sclust.elastic.policy import Settings
     from sclust.elastic.report import plot, table, to_json
     from sclust.elastic.runner import evaluate, prepare
     from sclust.elastic.simulator import SimSettings
@@ -183,14 +184,14 @@ def loadbalance(app: Any, tag: str, interval: float, max_nodes: int | None,
     import logging
     import sys
 
-    from sclust.cli import confirm
+    from sclust.context import confirm
     from sclust.elastic.live import LoadBalancer, Options
     from sclust.elastic.record import Recorder, output_dir
     from sclust.elastic.view import make_view
     from sclust.errors import SclustError
     from sclust.progress import Progress
 
-    manager = app.manager()  # app: sclust.cli.AppContext (not imported: `python -m sclust.cli`)
+    manager = app.manager()
     manager.progress = Progress(quiet=True)  # the view reports; the operations log
     settings = manager.require_settings(manager.get(tag))
     total_max = max_nodes or settings.cluster_size

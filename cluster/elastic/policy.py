@@ -382,22 +382,3 @@ class SclustPolicy:
                 soonest = min(soonest, next_timeout(cap, self.blocked_timeout))
             decision = replace(decision, quiet_until=soonest)
         return replace(decision, unschedulable=wanted.unschedulable)
-
-
-def make_policy(name: str, **params: float | int | None) -> Policy:
-    """A policy by its CLI name with its parameters (unknown names raise ValueError)."""
-    from sclust.elastic import baselines
-
-    registry: dict[str, type] = {
-        "sclust": SclustPolicy,
-        "starcluster": baselines.StarClusterPolicy,
-        "idle-timeout": baselines.IdleTimeoutPolicy,
-        "static": baselines.StaticPolicy,
-    }
-    if name not in registry:
-        raise ValueError(f"unknown policy {name!r}; choose from {', '.join(registry)}")
-    given = {k: v for k, v in params.items() if v is not None}
-    return registry[name](**given)
-
-
-POLICY_NAMES = ("sclust", "starcluster", "idle-timeout", "static")

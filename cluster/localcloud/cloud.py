@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from sclust.localcloud import hostinit, network, volumes
+from sclust.localcloud.addresses import AddressPool
 from sclust.localcloud.hosts import Host, HostSpec
 from sclust.localcloud.journal import Journal
-from sclust.localcloud.patches import AddressPool
 from sclust.localcloud.settings import PRIVATE_RANGE, DaemonSettings, Layout
 
 log = logging.getLogger("sclust.localcloud")

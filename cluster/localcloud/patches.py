@@ -6,7 +6,6 @@ cannot realize. The realizer (`cloud.Cloud`) is told about every state change.""
 from __future__ import annotations
 
 import ipaddress
-import threading
 from typing import TYPE_CHECKING, Any
 
 from sclust.localcloud.settings import PUBLIC_RANGE
@@ -15,23 +14,6 @@ if TYPE_CHECKING:
     from sclust.localcloud.cloud import Cloud
 
 _installed = False
-
-
-class AddressPool:
-    """Public and Elastic addresses from our public range, handed out in order and not reused
-    while the daemon runs (65,000 addresses outlast any session)."""
-
-    def __init__(self) -> None:
-        self._hosts = PUBLIC_RANGE.hosts()
-        next(self._hosts)  # .0.1 is the bridge
-        self._lock = threading.Lock()
-
-    def take(self) -> str:
-        with self._lock:
-            try:
-                return str(next(self._hosts))
-            except StopIteration:
-                raise RuntimeError("the local cloud ran out of public addresses") from None
 
 
 def install(cloud: Cloud) -> None:

@@ -7,7 +7,8 @@ import copy
 import pytest
 
 from sclust.elastic.baselines import IdleTimeoutPolicy, StarClusterPolicy, StaticPolicy
-from sclust.elastic.policy import Memory, SclustPolicy, Settings, make_policy
+from sclust.elastic.policies import make_policy
+from sclust.elastic.policy import Memory, SclustPolicy, Settings
 from sclust.elastic.stats import DRAINING, BootingNode, ClusterStats, Host, PendingJob
 
 NOW = 1_000_000.0

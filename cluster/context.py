@@ -1,0 +1,95 @@
+"""What every command shares, for the main CLI and the sub-CLIs alike (they import this,
+never the main CLI): the context object, its decorator, confirmation and the error exit."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from sclust.errors import SclustError
+
+if TYPE_CHECKING:
+    from sclust.cluster import ClusterManager
+    from sclust.config import Config
+
+log = logging.getLogger("sclust")
+
+
+@dataclass
+class AppContext:
+    """What every command shares: the config file, --debug, --region, and what they open."""
+
+    config_path: str | None = None
+    debug: bool = False
+    region: str | None = None
+    _config: Config | None = field(default=None, repr=False)
+    _manager: ClusterManager | None = field(default=None, repr=False)
+    # Objects with a `plugin_outcomes` list (the manager, desktops): reported after a command.
+    plugin_sources: list[Any] = field(default_factory=list, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            from sclust.config import find_config, load_config
+
+            self._config = load_config(find_config(self.config_path))
+        return self._config
+
+    def manager(self) -> ClusterManager:
+        """The command's cluster manager (one per command: plugin outcomes collect in it)."""
+        if self._manager is None:
+            from sclust.cluster import ClusterManager
+            from sclust.connect import open_cloud
+            from sclust.progress import Progress
+
+            config = self.config
+            self._manager = ClusterManager(open_cloud(config, self.region), Progress(),
+                                           key_file=lambda name: config.key_pair(name).location,
+                                           plugin_config=self.plugin_spec)
+            self.plugin_sources.append(self._manager)
+        return self._manager
+
+
+    def plugin_spec(self, name: str, strict: bool = False) -> dict[str, Any] | None:
+        """The config's [plugin NAME] as a spec; None when absent, or when not valid unless
+        STRICT (then its FILE:LINE errors end the command)."""
+        from dataclasses import asdict
+
+        from sclust.config import plugin_from
+
+        section = self.config.named("plugin").get(name)
+        if section is None:
+            return None
+        errors: list[str] = []
+        spec = plugin_from(section, errors)
+        if errors and strict:
+            fail("\n".join(errors))
+        return None if errors else asdict(spec)
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def debug_requested(ctx: click.Context) -> bool:
+    app = ctx.find_object(AppContext)
+    return bool(app and app.debug)
+
+
+def fail(message: str) -> NoReturn:
+    for line in message.splitlines() or ["failed"]:
+        click.echo(f"sclust: error: {line}", err=True)
+    log.error(message, extra={"file_only": True})
+    sys.exit(1)
+
+
+def confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise SclustError(f"{question} — not confirmed: no terminal to ask on; pass --yes")
+    if not click.confirm(question, default=False):
+        raise SclustError("cancelled")
