@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sclust import __version__
-from sclust.context import AppContext, confirm, debug_requested, fail, pass_app
+from sclust.context import (
+    CLUSTER_TAG,
+    NODE_ALIAS,
+    TEMPLATE_NAME,
+    AppContext,
+    confirm,
+    debug_requested,
+    fail,
+    pass_app,
+)
 from sclust.errors import SclustError
 
 if TYPE_CHECKING:
@@ -141,7 +150,7 @@ def report_plugins(ctx: click.Context, *_: Any, **__: Any) -> None:
 
 
 @main.command()
-@click.argument("template", required=False)
+@click.argument("template", required=False, type=TEMPLATE_NAME)
 @pass_app
 def validate(app: AppContext, template: str | None) -> None:
     """Check the config file (all of it, or TEMPLATE fully) without contacting EC2.
@@ -172,8 +181,8 @@ def validate(app: AppContext, template: str | None) -> None:
 
 
 @main.command()
-@click.argument("tag")
-@click.option("-c", "--cluster-template", "template_name", metavar="TEMPLATE",
+@click.argument("tag", type=CLUSTER_TAG)
+@click.option("-c", "--cluster-template", "template_name", metavar="TEMPLATE", type=TEMPLATE_NAME,
               help="Template to use (default: [global] DEFAULT_TEMPLATE).")
 @click.option("-x", "--no-create", "reuse", is_flag=True,
               help="Reuse the existing (e.g. stopped) cluster TAG: start what is stopped, "
@@ -245,7 +254,7 @@ SKIP_PLUGINS = click.option("--skip-plugins", is_flag=True,
 
 
 @main.command()
-@click.argument("tag")
+@click.argument("tag", type=CLUSTER_TAG)
 @click.option("-t", "--terminate-unstoppable", is_flag=True,
               help="Terminate the nodes that cannot stop (spot, instance store).")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -269,7 +278,7 @@ NO_SETUP = click.option("--no-setup", is_flag=True,
 
 
 @main.command()
-@click.argument("tag")
+@click.argument("tag", type=CLUSTER_TAG)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @NO_SETUP
 @pass_app
@@ -284,7 +293,7 @@ def restart(app: AppContext, tag: str, yes: bool, no_setup: bool) -> None:
 
 
 @main.command()
-@click.argument("tag")
+@click.argument("tag", type=CLUSTER_TAG)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @SKIP_PLUGINS
 @pass_app
@@ -304,7 +313,7 @@ def terminate(app: AppContext, tag: str, yes: bool, skip_plugins: bool) -> None:
 
 
 @main.command()
-@click.argument("tag", required=False)
+@click.argument("tag", required=False, type=CLUSTER_TAG)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_app
 def listclusters(app: AppContext, tag: str | None, as_json: bool) -> None:
@@ -325,7 +334,7 @@ def listclusters(app: AppContext, tag: str | None, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("tag")
+@click.argument("tag", type=CLUSTER_TAG)
 @click.option("-n", "--num-nodes", "count", type=click.IntRange(min=1), default=1,
               show_default=True, help="How many nodes to add.")
 @click.option("-a", "--alias", "aliases", multiple=True,
@@ -342,11 +351,11 @@ def addnode(app: AppContext, tag: str, count: int, aliases: tuple[str, ...], bid
     The new nodes are set up in parallel and join Grid Engine; the others update their hosts,
     exports and queue without disturbing running jobs.
     """
-    from sclust.values import as_alias
+    from sclust.names import check_name
 
     names = [a.strip() for item in aliases for a in item.split(",") if a.strip()]
     try:
-        names = [as_alias(a) for a in names]
+        names = [check_name(a, "node alias") for a in names]
     except ValueError as error:
         raise SclustError(f"--alias: {error}") from None
     added = app.manager().add_nodes(tag, count, names, bid, instance_type,
@@ -355,7 +364,7 @@ def addnode(app: AppContext, tag: str, count: int, aliases: tuple[str, ...], bid
 
 
 @main.command()
-@click.argument("tag")
+@click.argument("tag", type=CLUSTER_TAG)
 @click.option("-a", "--alias", "aliases", multiple=True, help="Node to remove (repeatable).")
 @click.option("-n", "--num-nodes", "count", type=click.IntRange(min=1),
               help="Remove this many nodes (the highest-numbered).")
@@ -394,7 +403,7 @@ def remote_for(app: AppContext, tag: str, user: str | None):
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
-@click.argument("tag")
+@click.argument("tag", type=CLUSTER_TAG)
 @click.argument("command", nargs=-1)
 @click.option("-u", "--user", help="Log in as USER (default: the template's LOGIN_USER).")
 @pass_app
@@ -404,8 +413,8 @@ def sshmaster(app: AppContext, tag: str, command: tuple[str, ...], user: str | N
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
-@click.argument("tag")
-@click.argument("node")
+@click.argument("tag", type=CLUSTER_TAG)
+@click.argument("node", type=NODE_ALIAS)
 @click.argument("command", nargs=-1)
 @click.option("-u", "--user", help="Log in as USER (default: the template's LOGIN_USER).")
 @pass_app
@@ -416,7 +425,7 @@ def sshnode(app: AppContext, tag: str, node: str, command: tuple[str, ...],
 
 
 @main.command()
-@click.argument("tag")
+@click.argument("tag", type=CLUSTER_TAG)
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-u", "--user", help="Copy as USER.")
 @click.option("-n", "--node", default="master", show_default=True, help="Node to copy to.")
@@ -429,7 +438,7 @@ def put(app: AppContext, tag: str, paths: tuple[str, ...], user: str | None, nod
 
 
 @main.command()
-@click.argument("tag")
+@click.argument("tag", type=CLUSTER_TAG)
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-u", "--user", help="Copy as USER.")
 @click.option("-n", "--node", default="master", show_default=True, help="Node to copy from.")
@@ -443,7 +452,7 @@ def get(app: AppContext, tag: str, paths: tuple[str, ...], user: str | None, nod
 
 @main.command()
 @click.argument("plugin")
-@click.argument("tag")
+@click.argument("tag", type=CLUSTER_TAG)
 @click.option("--hook", type=click.Choice(["run", "on_restart", "on_shutdown"]), default="run",
               show_default=True, help="Which hook to call.")
 @pass_app

@@ -14,6 +14,7 @@ from typing import Any
 
 from sclust.errors import ConfigError
 from sclust.ini import Origin, RawKey, RawSection, read_config_files
+from sclust.names import name_problem
 from sclust.schema import NAMED_KINDS, OPEN_KINDS, SECTION_KEYS, ClusterOptions, KeySpec
 from sclust.suggest import did_you_mean
 from sclust.values import as_image_id, as_instance_type
@@ -207,6 +208,11 @@ def check_sections(sections: list[RawSection], errors: list[str]) -> None:
         if section.kind in NAMED_KINDS and not section.name:
             errors.append(f"{section.origin}: [{section.kind}] needs a name: [{section.kind} NAME]")
             continue
+        if section.kind in ("cluster", "desktops"):
+            problem = name_problem(section.name, template=True)
+            if problem:
+                errors.append(f"{section.origin}: {section.title}: the name {problem}")
+                continue
         identity = (section.kind, section.name)
         if identity in seen:
             first = seen[identity].origin

@@ -93,3 +93,29 @@ def confirm(question: str, yes: bool) -> None:
         raise SclustError(f"{question} — not confirmed: no terminal to ask on; pass --yes")
     if not click.confirm(question, default=False):
         raise SclustError("cancelled")
+
+
+class NameParam(click.ParamType):
+    """A cluster tag, course or alias on the command line: refused before anything runs if
+    it breaks the naming rule (an empty `$TAG` must never match every cluster)."""
+
+    name = "name"
+
+    def __init__(self, what: str, template: bool = False) -> None:
+        self.what = what
+        self.template = template
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        from sclust.names import name_problem
+
+        problem = name_problem(str(value), self.template)
+        if problem:
+            self.fail(f"{self.what} {problem}", param, ctx)
+        return str(value)
+
+
+CLUSTER_TAG = NameParam("cluster tag")
+COURSE_NAME = NameParam("course name")
+NODE_ALIAS = NameParam("node alias")
+TEMPLATE_NAME = NameParam("template name", template=True)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+
+from sclust.names import child_path
+
+REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
 def sclust_home() -> Path:
@@ -16,7 +21,14 @@ def log_dir() -> Path:
 
 def known_hosts_file(region: str, cluster: str) -> Path:
     """Host keys pinned for one cluster (a reused address must not inherit another's key)."""
-    return sclust_home() / "known_hosts" / region / cluster
+    return child_path(region_dir(sclust_home() / "known_hosts", region), cluster)
+
+
+def region_dir(directory: Path, region: str) -> Path:
+    """DIRECTORY/REGION, for a region name that cannot leave DIRECTORY."""
+    if not REGION.match(region):
+        raise ValueError(f"{region!r} is not a region name (e.g. eu-west-1)")
+    return directory / region
 
 
 def user_plugin_dir() -> Path:

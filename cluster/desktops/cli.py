@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from sclust.context import COURSE_NAME, TEMPLATE_NAME
+
 if TYPE_CHECKING:
     from sclust.context import AppContext
     from sclust.desktops.cost import PriceTable
@@ -62,7 +64,7 @@ def desktops() -> None:
 
 
 @desktops.command("start")
-@click.argument("name")
+@click.argument("name", type=COURSE_NAME)
 @click.argument("numbers", nargs=-1)
 @click.option("-t", "--template", "template_name", metavar="TEMPLATE",
               help="[desktops TEMPLATE] to use (default: NAME).")
@@ -101,7 +103,7 @@ def prices_or_none(app: AppContext) -> PriceTable | None:
 
 
 @desktops.command("list")
-@click.argument("name")
+@click.argument("name", type=COURSE_NAME)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @click.pass_obj
 def list_command(app: AppContext, name: str, as_json: bool) -> None:
@@ -123,7 +125,7 @@ def list_command(app: AppContext, name: str, as_json: bool) -> None:
 
 
 @desktops.command("roster")
-@click.argument("name")
+@click.argument("name", type=COURSE_NAME)
 @click.option("--html", "html_file", type=click.Path(dir_okay=False),
               help="Write the students' page: number, name, noVNC link (no passwords).")
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False),
@@ -157,7 +159,7 @@ def roster_command(app: AppContext, name: str, html_file: str | None,
 
 
 @desktops.command("stop")
-@click.argument("name")
+@click.argument("name", type=COURSE_NAME)
 @click.argument("numbers", nargs=-1)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
@@ -175,7 +177,7 @@ def stop_command(app: AppContext, name: str, numbers: tuple[str, ...], yes: bool
 
 
 @desktops.command("run", context_settings={"ignore_unknown_options": True})
-@click.argument("name")
+@click.argument("name", type=COURSE_NAME)
 @click.argument("command")
 @click.option("-n", "--numbers", "numbers", multiple=True, help=NUMBERS_HELP)
 @click.option("--sudo", is_flag=True, help="Run COMMAND as root (through sudo).")
@@ -210,7 +212,7 @@ def run_command(app: AppContext, name: str, command: str, numbers: tuple[str, ..
 
 
 @desktops.command("add")
-@click.argument("name")
+@click.argument("name", type=COURSE_NAME)
 @click.option("-n", "--count", type=click.IntRange(min=1), default=1, show_default=True,
               help="How many desktops to add (numbered after the highest).")
 @click.option("-t", "--template", "template_name", metavar="TEMPLATE",
@@ -230,7 +232,7 @@ def add_command(app: AppContext, name: str, count: int, template_name: str | Non
 
 
 @desktops.command("terminate")
-@click.argument("name")
+@click.argument("name", type=COURSE_NAME)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
 def terminate_command(app: AppContext, name: str, yes: bool) -> None:
@@ -249,7 +251,7 @@ def terminate_command(app: AppContext, name: str, yes: bool) -> None:
 
 
 @click.command("cost")
-@click.argument("template")
+@click.argument("template", type=TEMPLATE_NAME)
 @click.option("--hours", type=click.FloatRange(min=0), default=None,
               help="Running hours of each machine over the whole span (default: 8 a day).")
 @click.option("--days", type=click.FloatRange(min=0, min_open=True), default=1.0,

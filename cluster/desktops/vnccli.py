@@ -6,9 +6,11 @@ import sys
 
 import click
 
+from sclust.context import CLUSTER_TAG
+
 
 @click.command("vnc")
-@click.argument("tag")
+@click.argument("tag", type=CLUSTER_TAG)
 @click.option("-p", "--local-port", type=click.IntRange(1, 65535), default=None,
               help="Local port of the tunnel (default 6080, or the next free one).")
 @click.option("-u", "--user", help="Log in as USER (default: the template's LOGIN_USER).")

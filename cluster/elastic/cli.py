@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from sclust.context import CLUSTER_TAG
+
 POLICIES = ("sclust", "starcluster", "idle-timeout", "static")
 
 
@@ -123,7 +125,7 @@ def simulate(trace: str, policy: str, compare: bool, max_nodes: int, min_nodes: 
 
 
 @click.command("loadbalance")
-@click.argument("tag")
+@click.argument("tag", type=CLUSTER_TAG)
 @click.option("-i", "--interval", type=click.FloatRange(1), default=30.0, show_default=True,
               help="Seconds between two looks at the cluster.")
 @click.option("-m", "--max-nodes", "--max_nodes", "max_nodes", type=click.IntRange(1),

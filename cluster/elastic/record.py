@@ -14,6 +14,7 @@ from typing import Any
 from sclust.elastic.live import Iteration
 from sclust.elastic.stats import DOWN, DRAINING
 from sclust.errors import SclustError
+from sclust.names import child_path
 from sclust.paths import sclust_home
 
 FIELDS = ("time", "epoch", "workers", "booting", "draining", "slots", "used_slots",
@@ -23,7 +24,7 @@ PLOT_EVERY = 60.0  # seconds between two redraws of the PNG while the loop runs
 
 
 def output_dir(tag: str) -> Path:
-    return sclust_home() / "loadbalance" / tag
+    return child_path(sclust_home() / "loadbalance", tag)
 
 
 def summary(iteration: Iteration) -> dict[str, Any]:
