@@ -19,6 +19,7 @@ from sclust.context import (
     NODE_ALIAS,
     TEMPLATE_NAME,
     AppContext,
+    FiniteFloat,
     confirm,
     debug_requested,
     fail,
@@ -157,12 +158,14 @@ def validate(app: AppContext, template: str | None) -> None:
 
     Every mistake is reported as FILE:LINE: [section] KEY: problem.
     """
+    from sclust.config import merged_cluster_keys
     from sclust.desktops.template import desktops_template, leaf_desktops
     from sclust.errors import ConfigError
 
     config = app.config
     desktops = config.named("desktops")
-    names = [template] if template else config.leaf_templates() + leaf_desktops(config)
+    leaves = config.leaf_templates() + leaf_desktops(config)
+    names = [template] if template else leaves
     errors: list[str] = []
     for name in names:
         try:
@@ -172,9 +175,18 @@ def validate(app: AppContext, template: str | None) -> None:
                 config.template(name)
         except ConfigError as error:
             errors.extend(line for line in str(error).splitlines() if line not in errors)
+    if not template:
+        # Templates only meant to be extended may lack required keys, but not be broken
+        # otherwise: an EXTENDS cycle or a missing parent is an error wherever it is.
+        for kind, sections in (("cluster", config.named("cluster")), ("desktops", desktops)):
+            for name in sections:
+                if name not in leaves:
+                    found: list[str] = []
+                    merged_cluster_keys(config, name, found, kind=kind)
+                    errors.extend(line for line in found if line not in errors)
     if errors:
         fail("\n".join(errors))
-    click.echo(f"{config.path}: OK ({', '.join(names) or 'no cluster templates'})")
+    click.echo(f"{config.path}: OK ({', '.join(names) or 'no templates'})")
 
 
 # ---- cluster lifecycle -----------------------------------------------------------------------
@@ -192,7 +204,7 @@ def validate(app: AppContext, template: str | None) -> None:
 @click.option("-v", "--validate-only", is_flag=True,
               help="Only check the template, launch nothing.")
 @click.option("-s", "--cluster-size", type=click.IntRange(min=1), help="Nodes, master included.")
-@click.option("-b", "--bid", type=click.FloatRange(min=0, min_open=True),
+@click.option("-b", "--bid", type=FiniteFloat(min=0, min_open=True),
               help="Spot bid in $/hour for the nodes.")
 @click.option("-i", "--node-instance-type", help="Instance type of the nodes.")
 @click.option("-I", "--master-instance-type", help="Instance type of the master.")
@@ -226,6 +238,7 @@ def start(app: AppContext, tag: str, template_name: str | None, reuse: bool, cre
 def apply_overrides(config: Config, template_name: str | None, overrides: dict[str, Any]):
     """The template with start's command-line options applied, re-checked."""
     from sclust.config import NodeTypeSpec
+    from sclust.values import as_image_id, as_instance_type
 
     keyname = overrides.pop("keyname")
     template = config.template(template_name, check_key_file=keyname is None)
@@ -244,11 +257,21 @@ def apply_overrides(config: Config, template_name: str | None, overrides: dict[s
         "subnet_id": "subnet_id",
     }
     changes = {mapping[k]: v for k, v in overrides.items() if k in mapping and v is not None}
+    # Values from the command line get the checks the same keys get in the config.
+    checks = {"master_instance_type": as_instance_type, "node_instance_type": as_instance_type,
+              "master_image_id": as_image_id, "node_image_id": as_image_id}
+    for option, check in checks.items():
+        if overrides.get(option) is not None:
+            try:
+                check(overrides[option])
+            except ValueError as error:
+                raise SclustError(f"--{option.replace('_', '-')}: {error}") from None
     if overrides.get("node_instance_type"):
         changes["node_types"] = [NodeTypeSpec(overrides["node_instance_type"])]
     return replace(template, **changes)
 
 
+ADD_WITHOUT_ASKING = 20
 SKIP_PLUGINS = click.option("--skip-plugins", is_flag=True,
                             help="Do not run the plugins' on_shutdown hooks first.")
 
@@ -339,13 +362,15 @@ def listclusters(app: AppContext, tag: str | None, as_json: bool) -> None:
               show_default=True, help="How many nodes to add.")
 @click.option("-a", "--alias", "aliases", multiple=True,
               help="Name of a new node (repeat, or separate with commas).")
-@click.option("-b", "--bid", type=click.FloatRange(min=0, min_open=True),
+@click.option("-b", "--bid", type=FiniteFloat(min=0, min_open=True),
               help="Spot bid in $/hour.")
 @click.option("-i", "--instance-type", help="Instance type (default: the cluster's node type).")
+@click.option("-y", "--yes", is_flag=True,
+              help=f"Do not ask before adding more than {ADD_WITHOUT_ASKING} nodes.")
 @NO_SETUP
 @pass_app
 def addnode(app: AppContext, tag: str, count: int, aliases: tuple[str, ...], bid: float | None,
-            instance_type: str | None, no_setup: bool) -> None:
+            instance_type: str | None, yes: bool, no_setup: bool) -> None:
     """Add nodes to cluster TAG (named node001, node002… unless -a gives names).
 
     The new nodes are set up in parallel and join Grid Engine; the others update their hosts,
@@ -358,6 +383,16 @@ def addnode(app: AppContext, tag: str, count: int, aliases: tuple[str, ...], bid
         names = [check_name(a, "node alias") for a in names]
     except ValueError as error:
         raise SclustError(f"--alias: {error}") from None
+    if instance_type is not None:
+        from sclust.values import as_instance_type
+
+        try:
+            as_instance_type(instance_type)
+        except ValueError as error:
+            raise SclustError(f"--instance-type: {error}") from None
+    wanted = max(count, len(names))
+    if wanted > ADD_WITHOUT_ASKING:  # a typo of -n 10 must not launch 100000 instances
+        confirm(f"add {wanted} nodes to {tag!r}?", yes)
     added = app.manager().add_nodes(tag, count, names, bid, instance_type,
                                     configure=not no_setup)
     click.echo(f"added {', '.join(n.alias for n in added)} to {tag!r}")

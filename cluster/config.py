@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sclust.errors import ConfigError
+from sclust.files import expand_path
 from sclust.ini import Origin, RawKey, RawSection, read_config_files
 from sclust.names import name_problem
 from sclust.schema import NAMED_KINDS, OPEN_KINDS, SECTION_KEYS, ClusterOptions, KeySpec
@@ -123,7 +124,11 @@ class Config:
                 f"{self.path}: no [key {name}] section{did_you_mean(name, self.named('key'))}"
             )
         location = section.keys["KEY_LOCATION"].value
-        return KeyPair(name=name, location=Path(os.path.expandvars(location)).expanduser())
+        try:
+            return KeyPair(name=name, location=expand_path(location))
+        except ValueError as error:
+            origin = section.keys["KEY_LOCATION"].origin
+            raise ConfigError(located(origin, section, "KEY_LOCATION", str(error))) from None
 
     def template(self, name: str | None = None, check_key_file: bool = True) -> ClusterTemplate:
         """Build template NAME (default: DEFAULT_TEMPLATE), raising every problem at once."""
@@ -241,6 +246,8 @@ def parse_error(spec: KeySpec, key: RawKey) -> str | None:
     try:
         spec.parse(key.value)
     except ValueError as error:
+        if "\n" in key.value:  # configparser's rule, easily hit by a stray tab
+            return f"{error} (an indented line continues the value above it)"
         return str(error)
     return None
 
@@ -457,11 +464,14 @@ def check_volume_paths(volumes: list[Volume], key: RawKey | None, errors: list[s
 
 def key_file_problem(path: Path) -> str | None:
     """Why an SSH private key file is unusable, or None (ssh refuses group/world-readable keys)."""
-    if not path.exists():
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
         return f"key file {str(path)!r} does not exist"
-    if not path.is_file():
+    except OSError as error:
+        return f"key file {str(path)!r}: {error.strerror}"
+    if not stat.S_ISREG(mode):
         return f"key file {str(path)!r} is not a file"
-    mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         return (
             f"key file {str(path)!r} is readable by others (mode {stat.S_IMODE(mode):04o});"

@@ -119,3 +119,18 @@ CLUSTER_TAG = NameParam("cluster tag")
 COURSE_NAME = NameParam("course name")
 NODE_ALIAS = NameParam("node alias")
 TEMPLATE_NAME = NameParam("template name", template=True)
+
+
+class FiniteFloat(click.FloatRange):
+    """click's FloatRange without `nan` and `inf` (both slip through its comparisons)."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number

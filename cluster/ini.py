@@ -6,11 +6,11 @@ and a `%` in a value is just a character, so this small reader replaces it.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sclust.errors import ConfigError
+from sclust.files import expand_path, read_small_text
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,8 @@ UNNAMED_KINDS = ("global", "aws info")
 def split_header(header: str) -> tuple[str, str]:
     """`cluster  mycluster` -> ("cluster", "mycluster"); `aws info` -> ("aws info", "")."""
     words = header.split()
+    if not words:
+        raise ValueError("empty section header")
     lowered = " ".join(words).lower()
     if lowered in UNNAMED_KINDS:
         return lowered, ""
@@ -88,7 +90,10 @@ def parse_ini_text(text: str, path: str) -> list[RawSection]:
         if stripped.startswith("["):
             if not stripped.endswith("]") or len(stripped) < 3:
                 raise ConfigError(f"{origin}: malformed section header {stripped!r}")
-            kind, name = split_header(stripped[1:-1])
+            try:
+                kind, name = split_header(stripped[1:-1])
+            except ValueError as error:
+                raise ConfigError(f"{origin}: {error} {stripped!r}") from None
             current = RawSection(kind=kind, name=name, origin=origin)
             sections.append(current)
             last_key = None
@@ -117,17 +122,20 @@ def read_config_files(path: Path) -> list[RawSection]:
     sections: list[RawSection] = []
 
     def visit(file: Path, included_from: Origin | None) -> None:
-        resolved = file.expanduser().resolve()
+        where = f"{included_from}: [global] INCLUDE: " if included_from else ""
+        try:
+            resolved = file.expanduser().resolve()
+        except (RuntimeError, OSError) as error:
+            raise ConfigError(f"{where}cannot read config file {str(file)!r}: {error}") from None
         if resolved in seen:
             return
         seen.add(resolved)
         try:
-            text = resolved.read_text(encoding="utf-8")
+            text = read_small_text(resolved, "config file")
         except FileNotFoundError:
-            where = f"{included_from}: [global] INCLUDE: " if included_from else ""
             raise ConfigError(f"{where}config file {str(file)!r} not found") from None
-        except (OSError, UnicodeDecodeError) as error:
-            raise ConfigError(f"cannot read config file {str(file)!r}: {error}") from None
+        except ValueError as error:
+            raise ConfigError(f"{where}{error}") from None
         parsed = parse_ini_text(text, str(file))
         sections.extend(parsed)
         for section in parsed:
@@ -135,7 +143,10 @@ def read_config_files(path: Path) -> list[RawSection]:
             if include is None:
                 continue
             for item in split_list(include.value):
-                child = Path(os.path.expandvars(item)).expanduser()
+                try:
+                    child = expand_path(item)
+                except ValueError as error:
+                    raise ConfigError(f"{include.origin}: [global] INCLUDE: {error}") from None
                 if not child.is_absolute():
                     child = resolved.parent / child
                 visit(child, include.origin)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sclust.names import child_path
 
-REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+REGION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
 
 
 def sclust_home() -> Path:

@@ -36,8 +36,8 @@ AWS_KEYS: dict[str, KeySpec] = {
     "AWS_SECRET_ACCESS_KEY": KeySpec(v.as_str),
     "AWS_SESSION_TOKEN": KeySpec(v.as_str),
     "AWS_USER_ID": KeySpec(v.as_str),
-    "AWS_REGION_NAME": KeySpec(v.as_str),
-    "AWS_REGION_HOST": KeySpec(v.as_str),
+    "AWS_REGION_NAME": KeySpec(v.as_region),
+    "AWS_REGION_HOST": KeySpec(v.as_host),
     "AWS_PROFILE": KeySpec(v.as_str),
     "AWS_ENDPOINT_URL": KeySpec(v.as_str),
     "EC2_CERT": KeySpec(v.as_str),
@@ -55,7 +55,7 @@ AWS_KEYS: dict[str, KeySpec] = {
 }
 
 KEY_KEYS: dict[str, KeySpec] = {
-    "KEY_LOCATION": KeySpec(v.as_str, required=True, help="private key file of the EC2 key pair"),
+    "KEY_LOCATION": KeySpec(v.as_path, required=True, help="private key file of the EC2 key pair"),
 }
 
 def option(key: str, parse: v.Parser, default: Any = None, required: bool = False,

@@ -34,12 +34,18 @@ def as_bool(value: str) -> bool:
     raise ValueError(f"{value!r} is not a boolean (use True or False)")
 
 
+INTEGER = re.compile(r"^[+-]?[0-9]+$")
+DECIMAL = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
+REGION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
+HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?(?::[0-9]{1,5})?$")
+
+
 def as_int(minimum: int | None = None, maximum: int | None = None) -> Parser:
     def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not an integer") from None
+        # Plain digits only: Python's int() also takes `1_000` and other spellings.
+        if not INTEGER.match(value.strip()):
+            raise ValueError(f"{value!r} is not an integer")
+        number = int(value)
         if minimum is not None and number < minimum:
             raise ValueError(f"{number} is less than {minimum}")
         if maximum is not None and number > maximum:
@@ -49,11 +55,15 @@ def as_int(minimum: int | None = None, maximum: int | None = None) -> Parser:
     return parse
 
 
+def as_decimal(value: str) -> float:
+    """A plain decimal number: `0.25`, `3`; never `nan`, `inf`, `1e9` or `1_000`."""
+    if not DECIMAL.match(value.strip()):
+        raise ValueError(f"{value!r} is not a number (e.g. 0.25)")
+    return float(value)
+
+
 def as_positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a number") from None
+    number = as_decimal(value)
     if not number > 0:
         raise ValueError(f"{value} must be greater than 0")
     return number
@@ -177,9 +187,32 @@ def as_port_number(value: str) -> int:
 def as_price(value: str) -> float:
     """A price in dollars: 0 or more."""
     try:
-        number = float(value)
+        number = as_decimal(value)
     except ValueError:
         raise ValueError(f"{value!r} is not a price (e.g. 0.526)") from None
     if number < 0:
         raise ValueError(f"{value} is negative")
     return number
+
+
+def as_region(value: str) -> str:
+    """A region name (eu-west-1; OpenStack's RegionOne): letters, digits and `-`."""
+    if not REGION.match(value):
+        raise ValueError(f"{value!r} is not a region name (e.g. eu-west-1)")
+    return value
+
+
+def as_host(value: str) -> str:
+    """A host name, with an optional :port (ec2.eu-west-1.amazonaws.com)."""
+    if not HOST.match(value):
+        raise ValueError(f"{value!r} is not a host name (e.g. ec2.eu-west-1.amazonaws.com)")
+    return value
+
+
+def as_path(value: str) -> str:
+    """A file path as written (~ and $VAR expanded later); it must be expandable."""
+    from sclust.files import expand_path
+
+    as_str(value)
+    expand_path(value)
+    return value

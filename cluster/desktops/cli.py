@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sclust.context import COURSE_NAME, TEMPLATE_NAME
+from sclust.context import COURSE_NAME, TEMPLATE_NAME, FiniteFloat
 
 if TYPE_CHECKING:
     from sclust.context import AppContext
@@ -252,9 +252,9 @@ def terminate_command(app: AppContext, name: str, yes: bool) -> None:
 
 @click.command("cost")
 @click.argument("template", type=TEMPLATE_NAME)
-@click.option("--hours", type=click.FloatRange(min=0), default=None,
+@click.option("--hours", type=FiniteFloat(min=0), default=None,
               help="Running hours of each machine over the whole span (default: 8 a day).")
-@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=1.0,
+@click.option("--days", type=FiniteFloat(min=0, min_open=True), default=1.0,
               show_default=True, help="Days the machines exist (disks and addresses bill).")
 @click.option("-n", "--count", type=click.IntRange(min=1),
               help="Desktops (default: the template's COUNT or roster).")

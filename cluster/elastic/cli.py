@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from sclust.context import CLUSTER_TAG
+from sclust.context import CLUSTER_TAG, FiniteFloat
 
 POLICIES = ("sclust", "starcluster", "idle-timeout", "static")
 
@@ -25,29 +25,29 @@ POLICIES = ("sclust", "starcluster", "idle-timeout", "static")
 @click.option("--min-nodes", type=click.IntRange(0), default=0, show_default=True,
               help="Fewest worker nodes, kept even when idle.")
 @click.option("--slots-per-node", type=click.IntRange(1), default=8, show_default=True)
-@click.option("--boot-time", type=click.FloatRange(0), default=120.0, show_default=True,
+@click.option("--boot-time", type=FiniteFloat(0), default=120.0, show_default=True,
               help="Median seconds from launch to exec host (lognormal spread).")
-@click.option("--boot-spread", type=click.FloatRange(0), default=0.3, show_default=True,
+@click.option("--boot-spread", type=FiniteFloat(0), default=0.3, show_default=True,
               help="Sigma of the lognormal boot delay.")
 @click.option("--billing", type=click.Choice(["second", "hour"]), default="second",
               show_default=True, help="Per second with a 60 s minimum, or per started hour.")
-@click.option("--price", type=click.FloatRange(0), default=0.34, show_default=True,
+@click.option("--price", type=FiniteFloat(0), default=0.34, show_default=True,
               help="$ per node-hour.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the boot delays.")
-@click.option("--interval", type=click.FloatRange(1), default=30.0, show_default=True,
+@click.option("--interval", type=FiniteFloat(1), default=30.0, show_default=True,
               help="Seconds between decisions (the StarCluster port keeps its own -i 60).")
-@click.option("--idle-timeout", type=click.FloatRange(0), default=None,
+@click.option("--idle-timeout", type=FiniteFloat(0), default=None,
               help="idle-timeout policy: seconds idle before removal [600]; with --policy "
                    "sclust: replaces its automatic timeout.")
 @click.option("--nodes", type=click.IntRange(0), default=None,
               help="static policy: cluster size [--max-nodes].")
-@click.option("--max-wait", type=click.FloatRange(0), default=900.0, show_default=True,
+@click.option("--max-wait", type=FiniteFloat(0), default=900.0, show_default=True,
               help="starcluster -w.")
 @click.option("--add-per-iteration", type=click.IntRange(1), default=1, show_default=True,
               help="starcluster -a.")
-@click.option("--kill-after", type=click.FloatRange(0, 60), default=45.0, show_default=True,
+@click.option("--kill-after", type=FiniteFloat(0, 60), default=45.0, show_default=True,
               help="starcluster -k (minutes past the hour).")
-@click.option("--stabilization", type=click.FloatRange(0), default=180.0, show_default=True,
+@click.option("--stabilization", type=FiniteFloat(0), default=180.0, show_default=True,
               help="starcluster -s.")
 @click.option("--limit", type=click.IntRange(1), default=None,
               help="Replay only the first N jobs.")
@@ -126,7 +126,7 @@ def simulate(trace: str, policy: str, compare: bool, max_nodes: int, min_nodes: 
 
 @click.command("loadbalance")
 @click.argument("tag", type=CLUSTER_TAG)
-@click.option("-i", "--interval", type=click.FloatRange(1), default=30.0, show_default=True,
+@click.option("-i", "--interval", type=FiniteFloat(1), default=30.0, show_default=True,
               help="Seconds between two looks at the cluster.")
 @click.option("-m", "--max-nodes", "--max_nodes", "max_nodes", type=click.IntRange(1),
               default=None, help="Most nodes, the master included (StarCluster's count) "
@@ -134,7 +134,7 @@ def simulate(trace: str, policy: str, compare: bool, max_nodes: int, min_nodes: 
 @click.option("-n", "--min-nodes", "--min_nodes", "min_nodes", type=click.IntRange(1),
               default=1, show_default=True,
               help="Fewest nodes, the master included: 1 is the master alone.")
-@click.option("-w", "--job-wait-time", "--job_wait_time", "max_wait", type=click.FloatRange(0),
+@click.option("-w", "--job-wait-time", "--job_wait_time", "max_wait", type=FiniteFloat(0),
               default=0.0, show_default=True,
               help="Grow only once the oldest waiting job waited this many seconds "
               "(StarCluster: 900).")
@@ -142,10 +142,10 @@ def simulate(trace: str, policy: str, compare: bool, max_nodes: int, min_nodes: 
               "add_per_iteration", type=click.IntRange(1), default=None,
               help="Launch at most this many nodes at a time [no limit] (StarCluster: 1).")
 @click.option("-s", "--stabilization-time", "--stabilization_time", "stabilization",
-              type=click.FloatRange(0), default=0.0, show_default=True,
+              type=FiniteFloat(0), default=0.0, show_default=True,
               help="No launch or removal within this many seconds of the last one "
               "(StarCluster: 180).")
-@click.option("--idle-timeout", type=click.FloatRange(0), default=None,
+@click.option("--idle-timeout", type=FiniteFloat(0), default=None,
               help="Seconds a node idles before it is removed [1.5 x the measured launch "
               "time, at least 60 s].")
 @click.option("--billing", type=click.Choice(["second", "hour"]), default="second",
@@ -166,7 +166,7 @@ def simulate(trace: str, policy: str, compare: bool, max_nodes: int, min_nodes: 
 @click.option("--dry-run", is_flag=True, help="Print the decisions; change nothing.")
 @click.option("--once", is_flag=True,
               help="One iteration (waits for a launch or removal it starts), then exit.")
-@click.option("--max-runtime", type=click.FloatRange(0, min_open=True), default=None,
+@click.option("--max-runtime", type=FiniteFloat(0, min_open=True), default=None,
               help="Stop after this many seconds (a change under way is finished first).")
 @click.pass_obj
 def loadbalance(app: Any, tag: str, interval: float, max_nodes: int | None,
