@@ -10,11 +10,13 @@ A kind is the few things courses and the novnc plugin ask of it:
     report = kind.parse_report(result.stdout)          # what the setup found (GPUs, cert…)
     kind.url(address, port); kind.ready(address, port) # the student's page; does it answer?
 
-The setup of every kind is `desktop-base.sh` (helpers, the session account, software it lacks),
-the kind's own step (its files and daemons, declared with `daemon NAME DESCRIPTION AFTER`), then
-`desktop-start.sh` (the auto-stop timer, systemd units or the rc.local supervisor, waiting for
-the ports the kind listed, the common report lines). A new kind is a module here with its `.sh`
-and one line in KINDS.
+The setup of every kind is three steps in one bash: `desktop-base.sh` (helpers such as `put`
+and `install_packages`, the session account, `cert_for GROUP DAEMON`: the desktop's self-signed
+certificate), the kind's own step, then `desktop-start.sh` (the auto-stop timer, systemd units
+or the rc.local supervisor, waiting for WAIT_PORTS, the common report lines). The kind's step
+writes its files with `put`, declares each daemon with `daemon NAME DESCRIPTION AFTER` (its
+program is $LIB/run-NAME), adds its local ports to WAIT_PORTS and prints `port N` and
+`cert-sha256 X`. A new kind is a module here with its `.sh` and one line in `_registry`.
 """
 
 from __future__ import annotations
