@@ -16,6 +16,7 @@ from sclust.state import Node
 if TYPE_CHECKING:
     from sclust.configure import Configurator
     from sclust.plugins.base import ClusterSetup, PluginNode
+    from sclust.scripts import ScriptRun
     from sclust.ssh import Connection
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,12 @@ def plugin_node(alias: str, instance_id: str, private_ip: str | None, public_ip:
         result = connection.run(script, sudo=True, stdin=stdin, check=False)
         return CommandResult(result.status, result.stdout, result.stderr)
 
+    def script_runner(run: ScriptRun) -> CommandResult:
+        result = connection.run_script(run, check=False)
+        return CommandResult(result.status, result.stdout, result.stderr)
+
     return PluginNode(alias, instance_id, private_ip, public_ip, instance_type, role,
-                      NodeSSH(alias, runner))
+                      NodeSSH(alias, runner, script_runner))
 
 
 def call(spec: dict[str, Any], hook: str, nodes: list[PluginNode], master: PluginNode,

@@ -160,6 +160,7 @@ DESKTOPS_KEYS: dict[str, KeySpec] = {
     "LOGIN_USER": KeySpec(v.as_alias, default="ubuntu", help="SSH login user of the AMI"),
     "AUTO_STOP": KeySpec(v.as_time_of_day, help="HH:MM at which each desktop stops itself"),
     "TIMEZONE": KeySpec(v.as_timezone, default="UTC", help="zone of AUTO_STOP"),
+    "KIND": KeySpec(v.as_str, default="novnc", help="what each desktop serves (novnc)"),
     "NOVNC_PORT": KeySpec(v.as_port_number, default=443, help="HTTPS port of noVNC"),
     "NOVNC_CIDR": KeySpec(v.as_cidr, default="0.0.0.0/0", help="who may reach noVNC"),
     "SSH_CIDR": KeySpec(v.as_cidr, default="0.0.0.0/0", help="who may reach port 22"),

@@ -21,7 +21,10 @@ list[str] from a comma- or space-separated value). A key `__init__` does not tak
 error naming its file and line.
 
 Hooks run as root on the nodes: `node.ssh.execute(command)` returns the output lines and raises
-`PluginError` on a non-zero exit; `node.run(script)` returns the full result.
+`PluginError` on a non-zero exit; `node.run(script)` returns the full result. A plugin that
+ships `.sh` files (package data, e.g. in its package's `scripts/`) runs them with their inputs
+as data — `node.run_script(ScriptRun().add(ScriptFile(PACKAGE, "scripts/x.sh"), name=value))`
+— so no value, secrets included, is ever on a command line (see sclust.scripts).
 """
 
 from __future__ import annotations
@@ -29,9 +32,12 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sclust.errors import SclustError
+
+if TYPE_CHECKING:
+    from sclust.scripts import ScriptRun
 
 
 class PluginError(SclustError):
@@ -52,12 +58,23 @@ class CommandResult:
 class NodeSSH:
     """StarCluster's `node.ssh`: run commands as root on one node."""
 
-    def __init__(self, alias: str, runner: Callable[[str, str | None], CommandResult]) -> None:
+    def __init__(self, alias: str, runner: Callable[[str, str | None], CommandResult],
+                 script_runner: Callable[[ScriptRun], CommandResult] | None = None) -> None:
         self.alias = alias
         self._runner = runner
+        self._script_runner = script_runner
 
     def run(self, script: str, stdin: str | None = None) -> CommandResult:
         return self._runner(script, stdin)
+
+    def run_script(self, run: ScriptRun) -> CommandResult:
+        """RUN's steps as root, steps and inputs on stdin (the command line never changes)."""
+        if self._script_runner is not None:
+            return self._script_runner(run)
+        from sclust.scripts import REMOTE_COMMAND
+
+        # The archive of text steps and inputs is text too (tar headers are ASCII).
+        return self._runner(f"bash -c {shlex.quote(REMOTE_COMMAND)}", run.archive().decode())
 
     def execute(self, command: str, ignore_exit_status: bool = False,
                 stdin: str | None = None) -> list[str]:
@@ -93,6 +110,10 @@ class PluginNode:
 
     def run(self, script: str, stdin: str | None = None) -> CommandResult:
         return self.ssh.run(script, stdin)
+
+    def run_script(self, run: ScriptRun) -> CommandResult:
+        """Steps (`.sh` package data) with their inputs as data, as root: see NodeSSH."""
+        return self.ssh.run_script(run)
 
 
 class ClusterSetup:

@@ -17,18 +17,14 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from sclust.desktops.vnc import (
-    DESKTOP_USER,
-    RFB_PORT,
-    SETUP_COMMAND,
-    desktop_setup_script,
-    generate_password,
-    novnc_url,
-    parse_setup_output,
-)
+from sclust.desktops.kinds import DESKTOP_USER, DesktopSetupError, DesktopSpec
+from sclust.desktops.kinds.novnc import NOVNC
 from sclust.plugins.base import ClusterSetup, PluginError, PluginNode
+from sclust.scripts import ScriptFile, ScriptRun
 
-PASSWORD_FILE = "/root/.sclust-novnc-password"
+PASSWORD_FILE = "/root/.sclust-novnc-password"  # kept by scripts/novnc-keep-password.sh
+KEPT_PASSWORD = ScriptFile("sclust.plugins", "scripts/novnc-kept-password.sh")
+KEEP_PASSWORD = ScriptFile("sclust.plugins", "scripts/novnc-keep-password.sh")
 
 
 class NoVNC(ClusterSetup):
@@ -36,12 +32,12 @@ class NoVNC(ClusterSetup):
 
     def __init__(self, port: int = 443, password: str = "", desktop_user: str = "") -> None:
         super().__init__()
-        if not 1 <= port <= 65535 or port in (22, RFB_PORT):
-            raise ValueError(f"PORT must be 1-65535, not 22 or {RFB_PORT}: {port}")
+        problem = NOVNC.port_problem(port)
+        if problem:
+            raise ValueError(f"PORT: {problem}")
         # 8: all VNC reads, and the desktop has no login throttling (noVNC's clients are all
         # 127.0.0.1 to the VNC server), so a short password would be guessable.
-        if password and not (len(password) == 8 and password.isascii()
-                             and password.isprintable() and " " not in password):
+        if password and (len(password) != 8 or NOVNC.credential_problem(password)):
             raise ValueError("PASSWORD must be 8 printable characters without spaces "
                              "(VNC authentication ignores the rest)")
         self.port = port
@@ -50,27 +46,30 @@ class NoVNC(ClusterSetup):
 
     def _password(self, master: PluginNode) -> str:
         """The configured password, else the one kept on the master, else a new one."""
-        if not self.password:
-            kept = master.ssh.execute(f"cat {PASSWORD_FILE} 2>/dev/null || true")
-            if kept and kept[0].strip():
-                return kept[0].strip()
-        password = self.password or generate_password()
-        master.ssh.write_file(PASSWORD_FILE, password + "\n", mode=0o600)
-        return password
+        if self.password:
+            return self.password
+        kept = master.run_script(ScriptRun().add(KEPT_PASSWORD))
+        if kept.ok and kept.stdout.strip():
+            return kept.stdout.strip()
+        return NOVNC.new_credential()
 
     def _setup(self, master: PluginNode, user: str) -> None:
         password = self._password(master)
         # The master's name on the certificate: its address when it has one (what the URL says).
         name = master.ip_address or master.private_ip_address or master.alias
         session_user = self.desktop_user or (user if user and user != "root" else DESKTOP_USER)
-        script = desktop_setup_script(password, self.port, None, None, name, user=session_user)
-        result = master.run(SETUP_COMMAND, stdin=script)
+        try:
+            setup = NOVNC.setup(DesktopSpec(self.port, name, user=session_user), password)
+        except DesktopSetupError as error:
+            raise PluginError(f"{master.alias}: {error}") from None
+        run = ScriptRun().add(KEEP_PASSWORD, password=password).extend(setup)
+        result = master.run_script(run)
         if not result.ok:
             output = (result.stderr.strip() or result.stdout.strip())[-1500:]
             raise PluginError(f"{master.alias}: the desktop setup exited {result.status}: {output}")
-        report = parse_setup_output(result.stdout)
+        report = NOVNC.parse_report(result.stdout)
         address = master.ip_address or master.private_ip_address or master.alias
-        self.report(f"noVNC on the master: {novnc_url(address, self.port)} password {password}"
+        self.report(f"noVNC on the master: {NOVNC.url(address, self.port)} password {password}"
                     f" (session user {report.user}, {report.gpu_line})")
         self.report(f"certificate SHA-256 {report.cert_sha256}")
         self.report(f"with no port open: sclust vnc {shlex.quote(self.cluster or 'TAG')}")

@@ -100,8 +100,10 @@ class DesktopsCloud:
     # ---- creating --------------------------------------------------------------------------
 
     def create_group(self, course: str, settings: CourseSettings, novnc_cidr: str,
-                     ssh_cidr: str, permissions: list[Permission]) -> str:
-        """The course's security group: noVNC and SSH only (and PERMISSIONS, if listed).
+                     ssh_cidr: str, permissions: list[Permission],
+                     ports: list[tuple[int, str]] | None = None) -> str:
+        """The course's security group: the desktop kind's PORTS (port, description) from
+        NOVNC_CIDR, SSH, and PERMISSIONS if listed.
 
         No rule opens the group to itself: one desktop has no business on another's ports.
         """
@@ -112,9 +114,12 @@ class DesktopsCloud:
                 GroupName=name, Description=f"sclust desktops {course}", VpcId=settings.vpc_id,
                 TagSpecifications=[{"ResourceType": "security-group", "Tags": tag_list(tags)}],
             )["GroupId"]
+        ports = ports or [(settings.novnc_port, "noVNC (HTTPS)")]
         rules: list[dict[str, Any]] = [
-            {"IpProtocol": "tcp", "FromPort": settings.novnc_port, "ToPort": settings.novnc_port,
-             "IpRanges": [{"CidrIp": novnc_cidr, "Description": "noVNC (HTTPS)"}]},
+            {"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+             "IpRanges": [{"CidrIp": novnc_cidr, "Description": description}]}
+            for port, description in ports
+        ] + [
             {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
              "IpRanges": [{"CidrIp": ssh_cidr, "Description": "ssh"}]},
         ]

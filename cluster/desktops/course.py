@@ -1,7 +1,8 @@
 """Desktops operations, in order: the only place that knows what `desktops start` does first.
 
 start (also the idempotent re-run, and start of stopped desktops), add, stop, run, terminate.
-EC2 through DesktopsCloud; each desktop is set up over SSH with vnc.desktop_setup_script.
+EC2 through DesktopsCloud; each desktop is set up over SSH with its kind's script (KIND:
+sclust.desktops.kinds), which also says its ports, URL, credential and when it is ready.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sclust.desktops.cloud import DesktopsCloud, check_address_quota
+from sclust.desktops.kinds import DesktopKind, DesktopSpec, desktop_kind
 from sclust.desktops.passwords import PasswordStore
 from sclust.desktops.state import Course, CourseSettings, Desktop, label
 from sclust.desktops.template import DesktopsTemplate
@@ -22,12 +24,15 @@ from sclust.ec2 import Cloud
 from sclust.errors import CloudError, SclustError, WaitTimeout
 from sclust.paths import known_hosts_file
 from sclust.progress import Progress
+from sclust.scripts import ScriptFile, ScriptRun
 from sclust.ssh import Connection, PinnedHostKeys, Result, fan_out, raise_failures
 
 if TYPE_CHECKING:
     from sclust.pluginrun import PluginOutcome
 
 log = logging.getLogger(__name__)
+RUN_COMMAND = ScriptFile("sclust.desktops", "scripts/run-command.sh")
+SETUP_TIMEOUT = 1800  # a first setup may install a desktop environment
 
 
 class Desktops:
@@ -71,15 +76,18 @@ class Desktops:
         if numbers is None:
             numbers = sorted(set(range(1, template.count + 1)) | set(existing))
         settings = course.settings or self.new_settings(template)
+        kind = desktop_kind(settings.kind)
         missing = [n for n in numbers if n not in existing]
         if settings.elastic_ips:
             needed = [n for n in numbers if course.address_for(n) is None]
             check_address_quota(self.dcloud, course, len(needed))
         if course.group_id is None:
-            self.progress.step(f"creating the security group of {name} (noVNC port "
-                               f"{settings.novnc_port}, SSH)")
+            ports = kind.ports(settings)
+            self.progress.step(f"creating the security group of {name} ({kind.title} port "
+                               f"{', '.join(str(p) for p, _ in ports)}, SSH)")
             course.group_id = self.dcloud.create_group(
-                name, settings, template.novnc_cidr, template.ssh_cidr, template.permissions)
+                name, settings, template.novnc_cidr, template.ssh_cidr, template.permissions,
+                ports=ports)
             course.settings = settings
         self.start_stopped(course, [existing[n] for n in numbers if n in existing])
         launched = self.launch(course, template, missing)
@@ -99,7 +107,7 @@ class Desktops:
         chosen = [d for d in course.desktops if d.number in numbers]
         if setup:
             self.set_up(course, chosen, template, new_passwords)
-            self.wait_for_novnc(chosen, settings.novnc_port)
+            self.wait_until_ready(chosen, kind, kind.port(settings))
         return course
 
     def new_settings(self, template: DesktopsTemplate) -> CourseSettings:
@@ -108,7 +116,7 @@ class Desktops:
             template=template.name, keyname=template.key.name, image_id=template.image_id,
             instance_type=template.instance_type, elastic_ips=template.elastic_ips,
             volume_size=template.volume_size, login_user=template.login_user,
-            auto_stop=template.auto_stop, timezone=template.timezone,
+            auto_stop=template.auto_stop, timezone=template.timezone, kind=template.kind,
             novnc_port=template.novnc_port, zone=subnet["AvailabilityZone"],
             subnet_id=subnet["SubnetId"], vpc_id=subnet["VpcId"], tags=dict(template.tags),
             created=datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -149,13 +157,15 @@ class Desktops:
                            f"{settings.image_id}): {', '.join(label(n) for n in numbers)}")
         ids = self.dcloud.launch(course.name, numbers, settings, course.group_id)
         launched = dict(zip(ids, numbers, strict=True))
+        kind = desktop_kind(settings.kind)
         passwords = self.passwords(course.name)
         forget = []
         for instance_id, number in launched.items():
             student = template.student(number)
             passwords.for_desktop(label(number), instance_id,
                                   student.name if student else None,
-                                  student.email if student else None)
+                                  student.email if student else None,
+                                  new=kind.new_credential)
             address = course.address_for(number)
             if address is not None:  # a replaced desktop: its address gets a new host key
                 forget.append(address.public_ip)
@@ -197,10 +207,9 @@ class Desktops:
 
     def set_up(self, course: Course, desktops: list[Desktop], template: DesktopsTemplate,
                new_passwords: bool) -> None:
-        """Run the desktop setup (VNC password, noVNC over HTTPS, auto-stop) where needed."""
-        from sclust.desktops.vnc import desktop_setup_script, run_desktop_setup
-
+        """Run the kind's desktop setup (credential, its HTTPS service, auto-stop) where needed."""
         settings = course.require_settings()
+        kind = desktop_kind(settings.kind)
         passwords = self.passwords(course.name)
         todo: dict[str, tuple[Desktop, str]] = {}
         unknown = []
@@ -214,7 +223,7 @@ class Desktops:
             password = passwords.for_desktop(
                 desktop.name, desktop.instance_id, desktop.student,
                 student.email if student else None,
-                renew=new_passwords)
+                renew=new_passwords, new=kind.new_credential)
             todo[desktop.name] = (desktop, password)
         passwords.save()  # before any desktop gets its password: never one we do not keep
         if unknown:
@@ -234,11 +243,11 @@ class Desktops:
                 connection = self.connection(course, desktop, host_keys)
                 try:
                     connection.open(self.ssh_wait)
-                    script = desktop_setup_script(
-                        password=password, novnc_port=settings.novnc_port,
-                        auto_stop=settings.auto_stop, timezone=settings.timezone,
-                        host_name=f"{course.name}-{desktop.name}")
-                    report = run_desktop_setup(connection, script)
+                    spec = DesktopSpec(kind.port(settings), f"{course.name}-{desktop.name}",
+                                       settings.auto_stop, settings.timezone)
+                    result = connection.run_script(kind.setup(spec, password),
+                                                   timeout=SETUP_TIMEOUT)
+                    report = kind.parse_report(result.stdout)
                     outcomes = self.run_plugins(course, desktop, connection, template)
                 finally:
                     connection.close()
@@ -282,23 +291,24 @@ class Desktops:
             outcomes.append(outcome)
         return outcomes
 
-    def wait_for_novnc(self, desktops: list[Desktop], port: int) -> None:
-        """Until every desktop's noVNC page answers over HTTPS (from this machine)."""
+    def wait_until_ready(self, desktops: list[Desktop], kind: DesktopKind, port: int) -> None:
+        """Until every desktop answers its kind's readiness check (from this machine)."""
         deadline = time.monotonic() + self.timeout
         pending = {d.name: d for d in desktops if d.address}
-        with self.progress.waiting(f"waiting for noVNC on {len(pending)} desktop(s)") as update:
+        with self.progress.waiting(f"waiting for {kind.title} on {len(pending)} desktop(s)"
+                                   ) as update:
             while pending:
                 answers = fan_out(list(pending.values()),
-                                  lambda d: novnc_answers(d.address or "", port),
+                                  lambda d: kind.ready(d.address or "", port),
                                   name=lambda d: d.name)
                 for name, ok in answers.items():
                     if ok is True:
                         pending.pop(name)
                 update(f"{len(desktops) - len(pending)}/{len(desktops)} answering")
                 if pending and time.monotonic() > deadline:
-                    raise WaitTimeout(f"noVNC did not answer on desktop(s) "
+                    raise WaitTimeout(f"{kind.title} did not answer on desktop(s) "
                                       f"{', '.join(sorted(pending))} within {self.timeout:.0f} s"
-                                      " (see /var/log/sclust-desktop.log on them)")
+                                      " (see /var/log/sclust-desktop/ on them)")
                 if pending:
                     time.sleep(1)
 
@@ -322,16 +332,17 @@ class Desktops:
         chosen = [d for d in pick(course, numbers) if d.state == "running" and d.address]
         if not chosen:
             raise SclustError(f"no running desktop of {name!r} to run on")
-        settings = course.require_settings()
         host_keys = self.host_keys(name)
 
         def run_one(desktop: Desktop) -> Result:
             connection = self.connection(course, desktop, host_keys)
             try:
                 connection.open(30)
-                if sudo and settings.login_user != "root":
-                    return run_script(connection, command, settings.login_user, 3600,
-                                      check=False)
+                if sudo:  # as root, the command from a file (never in a command line)
+                    result = connection.run_script(sudo_command(command), timeout=3600,
+                                                   check=False)
+                    result.command = command
+                    return result
                 return connection.run(command, timeout=3600, check=False)
             finally:
                 connection.close()
@@ -401,31 +412,6 @@ def pick(course: Course, numbers: list[int] | None) -> list[Desktop]:
     return [by_number[n] for n in numbers]
 
 
-def run_script(connection: Connection, script: str, user: str, timeout: float,
-               check: bool = True) -> Result:
-    """SCRIPT as root, through stdin (whatever it holds never shows in `ps`)."""
-    shell = "bash -s" if user == "root" else "sudo -n bash -s"
-    result = connection.run(shell, stdin=script, timeout=timeout, check=False)
-    result.command = script
-    return result.check() if check else result
-
-
-def novnc_answers(address: str, port: int, timeout: float = 3) -> bool:
-    """Does https://ADDRESS:PORT/vnc.html answer 200? (The certificate is self-signed.)"""
-    import http.client
-    import ssl
-
-    from sclust.ssh import check_destination
-
-    check_destination(address)
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # each desktop makes its own self-signed certificate
-    connection = http.client.HTTPSConnection(address, port, timeout=timeout, context=context)
-    try:
-        connection.request("GET", "/vnc.html")
-        return connection.getresponse().status == 200
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        connection.close()
+def sudo_command(command: str) -> ScriptRun:
+    """What `desktops run --sudo COMMAND` sends: COMMAND as an input, run by bash as root."""
+    return ScriptRun().add(RUN_COMMAND, command=command)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,11 +55,13 @@ class PasswordStore:
         return store
 
     def for_desktop(self, label: str, instance_id: str, student: str | None = None,
-                    email: str | None = None, renew: bool = False) -> str:
-        """The desktop's password, made now if it has none (or belongs to a replaced one)."""
+                    email: str | None = None, renew: bool = False,
+                    new: Callable[[], str] = generate_password) -> str:
+        """The desktop's password (its kind's credential), made now by NEW if it has none (or
+        belongs to a replaced desktop)."""
         entry = self.entries.get(label)
         if entry is None or entry.instance_id != instance_id or renew:
-            entry = Entry(instance_id, generate_password(), student, email)
+            entry = Entry(instance_id, new(), student, email)
             self.entries[label] = entry
         else:
             entry.student = student or entry.student

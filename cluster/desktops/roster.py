@@ -13,14 +13,17 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sclust.desktops.cost import PriceTable, cost_so_far
+from sclust.desktops.kinds import desktop_kind
 from sclust.desktops.passwords import PasswordStore
-from sclust.desktops.state import Course, Desktop
+from sclust.desktops.state import Course, CourseSettings, Desktop
 
 
-def desktop_url(desktop: Desktop, port: int) -> str | None:
-    from sclust.desktops.vnc import novnc_url
-
-    return novnc_url(desktop.address, port) if desktop.address else None
+def desktop_url(desktop: Desktop, settings: CourseSettings) -> str | None:
+    """The student's page on DESKTOP, as the course's desktop kind serves it."""
+    if not desktop.address:
+        return None
+    kind = desktop_kind(settings.kind)
+    return kind.url(desktop.address, kind.port(settings))
 
 
 def uptime(desktop: Desktop, now: datetime) -> str:
@@ -45,7 +48,7 @@ def rows(course: Course, prices: PriceTable | None) -> list[dict[str, Any]]:
                                exists, settings.volume_size, desktop.elastic_ip is not None)
         found.append({
             "number": desktop.name, "student": desktop.student, "address": desktop.address,
-            "url": desktop_url(desktop, settings.novnc_port), "state": desktop.state,
+            "url": desktop_url(desktop, settings), "state": desktop.state,
             "instance_id": desktop.instance_id, "instance_type": desktop.instance_type,
             "elastic_ip": desktop.elastic_ip is not None, "private_ip": desktop.private_ip,
             "set_up": desktop.setup_done, "uptime": uptime(desktop, now),
@@ -80,11 +83,11 @@ def print_course(course: Course, prices: PriceTable | None) -> None:
 
 
 def roster_html(course: Course) -> str:
-    """The page students open: their number, name and noVNC link. No passwords."""
+    """The page students open: their number, name and desktop link. No passwords."""
     settings = course.require_settings()
     items = []
     for desktop in course.desktops:
-        url = desktop_url(desktop, settings.novnc_port)
+        url = desktop_url(desktop, settings)
         link = (f'<a href="{html.escape(url)}">{html.escape(url)}</a>' if url
                 else "(no address yet)")
         items.append(f"<tr><td>{desktop.name}</td><td>{html.escape(desktop.student or '')}"
@@ -117,5 +120,5 @@ def roster_csv(course: Course, passwords: PasswordStore) -> tuple[str, list[str]
             unknown.append(desktop.name)
         writer.writerow([desktop.name, desktop.student or "", (entry.email if entry else "")
                          or "", desktop.address or "",
-                         desktop_url(desktop, settings.novnc_port) or "", password or ""])
+                         desktop_url(desktop, settings) or "", password or ""])
     return out.getvalue(), unknown

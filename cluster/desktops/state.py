@@ -61,6 +61,7 @@ class CourseSettings:
     auto_stop: str | None = None
     timezone: str = "UTC"
     novnc_port: int = 443
+    kind: str = "novnc"  # the desktop kind (sclust.desktops.kinds); absent in older tags
     zone: str | None = None
     subnet_id: str | None = None
     vpc_id: str | None = None

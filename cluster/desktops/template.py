@@ -24,6 +24,7 @@ from sclust.config import (
     merged_cluster_keys,
     permission_from,
 )
+from sclust.desktops.kinds import kinds
 from sclust.errors import ConfigError
 from sclust.ini import RawKey
 from sclust.schema import DESKTOPS_KEYS
@@ -54,6 +55,7 @@ class DesktopsTemplate:
     login_user: str = "ubuntu"
     auto_stop: str | None = None
     timezone: str = "UTC"
+    kind: str = "novnc"  # a name in sclust.desktops.kinds
     novnc_port: int = 443
     novnc_cidr: str = "0.0.0.0/0"
     ssh_cidr: str = "0.0.0.0/0"
@@ -120,6 +122,11 @@ def build(config: Config, name: str, errors: list[str], check_key_file: bool
                                                           "permission", errors)]
     plugins = [plugin_spec(s, errors) for s in referenced(config, keys, "PLUGINS", "plugin",
                                                           errors)]
+    kind = get("KIND")
+    if kind not in kinds():
+        errors.append(at_key(keys["KIND"], f"unknown desktop kind {kind!r}"
+                                           f"{did_you_mean(kind, kinds())} (known: "
+                                           f"{', '.join(sorted(kinds()))})"))
     novnc_port = get("NOVNC_PORT")
     if novnc_port == 22:
         errors.append(at_key(keys["NOVNC_PORT"], "22 is SSH's port"))
@@ -132,7 +139,7 @@ def build(config: Config, name: str, errors: list[str], check_key_file: bool
         count=count, students=students, elastic_ips=get("ELASTIC_IPS"),
         volume_size=get("VOLUME_SIZE"), permissions=permissions, tags=get("TAGS"),
         login_user=get("LOGIN_USER"), auto_stop=get("AUTO_STOP"), timezone=get("TIMEZONE"),
-        novnc_port=novnc_port, novnc_cidr=get("NOVNC_CIDR"), ssh_cidr=get("SSH_CIDR"),
+        kind=kind, novnc_port=novnc_port, novnc_cidr=get("NOVNC_CIDR"), ssh_cidr=get("SSH_CIDR"),
         plugins=plugins, availability_zone=get("AVAILABILITY_ZONE"),
         subnet_id=get("SUBNET_ID"),
     )

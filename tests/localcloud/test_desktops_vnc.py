@@ -1,5 +1,5 @@
-"""A plain local-cloud host made a desktop by `desktop_setup_script` over SSH (as sclust does:
-the image's login user, sudo, the script on stdin): noVNC over HTTPS with the desktop's own
+"""A plain local-cloud host made a desktop by the noVNC kind's setup over SSH (as sclust
+does: the image's login user, sudo, steps and inputs on stdin): noVNC over HTTPS with its own
 certificate, VNC authentication through it, the password nowhere in the clear, idempotent
 re-runs, daemons back after stop/start, the auto-stop timer stopping the instance, and the
 systemd branch (units, timer) checked by systemd's own verifier."""
@@ -16,12 +16,23 @@ import pytest
 from desktops_helpers import next_minute, wait_session
 from localcloud_helpers import describe, launch, terminate, wait_state
 
+from sclust.desktops.kinds import DesktopReport, DesktopSpec
+from sclust.desktops.kinds.novnc import NOVNC, novnc_url
 from sclust.desktops.rfb import VncAuthFailed, https_get, open_session
-from sclust.desktops.vnc import desktop_setup_script, novnc_url, run_desktop_setup
+from sclust.scripts import ScriptRun
 from sclust.ssh import Connection, PinnedHostKeys
 
 PORT = 443  # the template's default: a privileged port, bound by an unprivileged websockify
 TIMEZONE = "Asia/Kolkata"  # +05:30: a wrong time-zone handling shows up as a wrong minute
+
+
+def desktop_setup_script(password: str, port: int, auto_stop: str | None,
+                         timezone: str | None, host_name: str) -> ScriptRun:
+    return NOVNC.setup(DesktopSpec(port, host_name, auto_stop, timezone), password)
+
+
+def run_desktop_setup(conn: Connection, run: ScriptRun) -> DesktopReport:
+    return NOVNC.parse_report(conn.run_script(run, timeout=1800).stdout)
 
 
 def connection(cloud, instance: dict, tmp_path: Path) -> Connection:
