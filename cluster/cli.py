@@ -7,6 +7,7 @@ need them, so `sclust --help` stays fast.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -79,8 +80,13 @@ def setup_logging(debug: bool) -> None:
     console.addFilter(lambda record: not getattr(record, "file_only", False))
     root.addHandler(console)
     try:
-        log_dir().mkdir(parents=True, exist_ok=True)
-        handler = RotatingFileHandler(log_dir() / "sclust.log", maxBytes=5_000_000, backupCount=3)
+        # The log holds every command line and remote step: the owner's only.
+        log_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(log_dir(), 0o700)
+        log_file = log_dir() / "sclust.log"
+        os.close(os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600))
+        os.chmod(log_file, 0o600)
+        handler = RotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=3)
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
         )
@@ -548,7 +554,7 @@ def createkey(app: AppContext, name: str, output_file: str | None,
         click.echo(f"imported {import_file} as key pair {name!r} in {cloud.region}")
         return
     path = Path(output_file).expanduser()
-    if path.exists():
+    if path.exists() or path.is_symlink():  # before EC2 makes a key nobody could save
         raise SclustError(f"{path} exists: choose another file")
     create_key_file(path, cloud.create_key_pair(name))
     click.echo(f"created key pair {name!r} in {cloud.region}; private key in {path}\n"

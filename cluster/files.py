@@ -56,3 +56,15 @@ def read_small_text(path: Path, what: str, limit: int = MAX_SIZE) -> str:
     except UnicodeDecodeError as error:
         raise ValueError(f"{what} {str(path)!r} is not UTF-8 text (byte {error.start})"
                          ) from None
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write TEXT atomically, readable by the owner only from the first byte on. A symlink
+    planted at PATH is replaced, never followed; a new directory is the owner's only."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", newline="") as file:
+        file.write(text)
+    os.replace(temporary, path)

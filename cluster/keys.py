@@ -76,6 +76,10 @@ def fingerprints(path: Path) -> set[str]:
 
 def create_key_file(path: Path, private_key_pem: str) -> None:
     """Write a private key readable by its owner only (ssh refuses others)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600, exist_ok=False)
-    path.write_text(private_key_pem if private_key_pem.endswith("\n") else private_key_pem + "\n")
+    from sclust.errors import SclustError
+    from sclust.files import write_private
+
+    if path.exists() or path.is_symlink():
+        raise SclustError(f"{path} exists: choose another file")
+    write_private(path, private_key_pem if private_key_pem.endswith("\n")
+                  else private_key_pem + "\n")

@@ -83,11 +83,15 @@ class PinnedHostKeys(paramiko.MissingHostKeyPolicy):
             if self.path.exists():
                 keys.load(str(self.path))
             known = keys.lookup(hostname)
-            if known is not None and key.get_name() in known:
-                if known[key.get_name()] != key:
+            if known is not None and len(known):
+                # Any pinned key binds the host: a key of another type is a changed key, or
+                # an attacker could answer with a type we have not pinned yet.
+                if known.get(key.get_name()) != key:
+                    pinned = ", ".join(sorted(known.keys()))
                     raise HostKeyMismatch(
-                        f"{hostname}: host key changed (pinned in {self.path}); if the node "
-                        "was replaced, `sclust` forgets its key when the node is removed"
+                        f"{hostname}: host key changed (offered {key.get_name()}, pinned "
+                        f"{pinned} in {self.path}); if the node was replaced, `sclust` "
+                        "forgets its key when the node is removed"
                     )
                 return
             keys.add(hostname, key.get_name(), key)

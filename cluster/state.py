@@ -86,13 +86,22 @@ class ClusterSettings(ClusterOptions):
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-SECRET_WORDS = ("password", "passwd", "secret", "token", "passphrase", "private")
+SECRET_WORDS = ("password", "passwd", "pwd", "secret", "token", "passphrase", "private",
+                "credential", "api_key", "apikey", "license")
 
 
 def public_plugin(spec: dict[str, Any]) -> dict[str, Any]:
-    """SPEC without the settings whose names look secret (the config supplies them later)."""
+    """SPEC with only the settings its plugin class declares public (`public_settings`), and
+    never one named like a secret: tags are readable by anyone who may describe security
+    groups. The config supplies the rest when hooks run later."""
+    from sclust.plugins.registry import PluginNotFound, resolve
+
+    try:
+        public = set(getattr(resolve(spec.get("setup_class", "")), "public_settings", ()))
+    except PluginNotFound:
+        public = set()
     settings = {k: v for k, v in spec.get("settings", {}).items()
-                if not any(word in k.lower() for word in SECRET_WORDS)}
+                if k.lower() in public and not any(word in k.lower() for word in SECRET_WORDS)}
     return {**spec, "settings": settings}
 
 

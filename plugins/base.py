@@ -119,6 +119,11 @@ class PluginNode:
 class ClusterSetup:
     """Base class of every plugin; override the hooks you need (each default does nothing)."""
 
+    # Settings (lower-case names) that may be kept in the cluster's EC2 tags, which anyone who
+    # may describe security groups can read. The rest stay in the config only: later commands
+    # (addnode, restart, runplugin…) read them from the config that started the cluster.
+    public_settings: tuple[str, ...] = ()
+
     def __init__(self, **settings: Any) -> None:
         self.name = type(self).__name__
         self.reports: list[str] = []

@@ -30,6 +30,8 @@ KEEP_PASSWORD = ScriptFile("sclust.plugins", "scripts/novnc-keep-password.sh")
 class NoVNC(ClusterSetup):
     """Sets a VNC password on the master, makes sure noVNC runs, reports the URL."""
 
+    public_settings = ("port", "desktop_user")
+
     def __init__(self, port: int = 443, password: str = "", desktop_user: str = "") -> None:
         super().__init__()
         problem = NOVNC.port_problem(port)

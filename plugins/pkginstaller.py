@@ -46,6 +46,8 @@ echo "installed:$missing"
 class PackageInstaller(ClusterSetup):
     """Installs PACKAGES (comma or space separated) on the master and every node."""
 
+    public_settings = ("packages",)
+
     def __init__(self, packages: list[str] | None = None) -> None:
         super().__init__()
         self.packages = [p for p in packages or [] if p]

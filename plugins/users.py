@@ -16,6 +16,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from sclust.files import write_private
+from sclust.names import child_path
 from sclust.paths import sclust_home
 from sclust.plugins.base import ClusterSetup, PluginError, PluginNode
 
@@ -55,6 +57,8 @@ done
 class CreateUsers(ClusterSetup):
     """Creates NUM_USERS users (user001…) or USERNAMES on every node, with generated keys."""
 
+    public_settings = ("num_users", "usernames", "download_keys", "download_keys_dir", "shell")
+
     def __init__(self, num_users: int = 0, usernames: list[str] | None = None,
                  download_keys: bool = True, download_keys_dir: str | None = None,
                  shell: str = "/bin/bash") -> None:
@@ -78,7 +82,7 @@ class CreateUsers(ClusterSetup):
     def keys_dir(self) -> Path:
         if self.download_keys_dir:
             return Path(self.download_keys_dir).expanduser()
-        return sclust_home() / "user-keys" / (self.cluster or "cluster")
+        return child_path(sclust_home() / "user-keys", self.cluster or "cluster")
 
     def run(self, nodes: list[PluginNode], master: PluginNode, user: str, user_shell: str,
             volumes: list[dict[str, Any]]) -> None:
@@ -111,12 +115,9 @@ class CreateUsers(ClusterSetup):
         if not keys:
             return saved
         directory = self.keys_dir()
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         for name, key in keys.items():
-            path = directory / f"{name}.pem"
-            path.touch(mode=0o600, exist_ok=True)
-            path.chmod(0o600)
-            path.write_text(key)
+            path = child_path(directory, name, ".pem")
+            write_private(path, key)  # replaces a planted symlink, never writes through it
             saved[name] = path
         return saved
 

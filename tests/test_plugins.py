@@ -151,3 +151,33 @@ def test_secret_settings_never_reach_tags_and_come_back_from_the_config() -> Non
     assert manager.with_secrets(stored)["settings"] == {"password": "s3cr3tpw", "port": "8443"}
     other = {**stored, "setup_class": "mysite.Other"}
     assert manager.with_secrets(other) == other  # another plugin of that name: nothing added
+
+
+def test_only_settings_a_plugin_declares_public_reach_tags() -> None:
+    from sclust.state import ClusterSettings
+
+    plugin_dir = Path(os.environ["SCLUST_HOME"]) / "plugins"
+    plugin_dir.mkdir(parents=True)
+    (plugin_dir / "licensed.py").write_text(textwrap.dedent("""\
+        from sclust.plugins.base import ClusterSetup
+
+        class Licensed(ClusterSetup):
+            public_settings = ("mode", "db_pwd")
+            def __init__(self, mode="a", api_key="", db_pwd="", license_key="", seats=1):
+                super().__init__()
+        """))
+    spec = {"name": "lic", "setup_class": "licensed.Licensed",
+            "settings": {"mode": "b", "api_key": "AK-123", "db_pwd": "pw-456",
+                         "license_key": "LK-789", "seats": "4"}}
+    starcluster_style = {"name": "sc", "setup_class": "nosuchmodule.Thing",
+                         "settings": {"anything": "x"}}
+    settings = ClusterSettings(template="t", keyname="k", cluster_size=1, node_image_id="ami-1",
+                               node_instance_type="t3.micro", master_image_id="ami-1",
+                               master_instance_type="t3.micro",
+                               plugins=[spec, starcluster_style])
+    text = "".join(settings.to_tags().values())
+    for secret in ("AK-123", "pw-456", "LK-789"):
+        assert secret not in text  # db_pwd is declared public but named like a secret
+    stored = ClusterSettings.from_tags(settings.to_tags(), "c").plugins
+    assert stored[0]["settings"] == {"mode": "b"}  # seats: not declared, so not kept
+    assert stored[1]["settings"] == {}

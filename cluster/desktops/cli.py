@@ -136,9 +136,9 @@ def roster_command(app: AppContext, name: str, html_file: str | None,
     """Write the roster of NAME: a page for the students and/or a sheet for the instructor."""
     from pathlib import Path
 
-    from sclust.desktops.passwords import write_private
     from sclust.desktops.roster import roster_csv, roster_html
     from sclust.errors import SclustError
+    from sclust.files import write_private
 
     if not html_file and not csv_file:
         raise SclustError("give --html FILE and/or --csv FILE")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sclust.desktops.vncauth import generate_password  # 8 characters: VNC reads no more
 from sclust.errors import SclustError
+from sclust.files import write_private
 from sclust.paths import sclust_home
 
 
@@ -81,14 +82,3 @@ class PasswordStore:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write TEXT atomically, readable by the owner only from the first byte on."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.unlink(missing_ok=True)
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", newline="") as file:
-        file.write(text)
-    os.replace(temporary, path)
