@@ -21,6 +21,7 @@ from sclust.ssh import (
     remembered_login_user,
 )
 from sclust.state import ClusterInfo, Node
+from sclust.values import as_alias
 
 
 @dataclass
@@ -44,6 +45,13 @@ class Remote:
             user = detect_login_user(info, key.location, known)
         return cls(info, key.location, user, known)
 
+    def __post_init__(self) -> None:
+        try:
+            # It may come from a tag or a file: never let it become an ssh option.
+            as_alias(self.user)
+        except ValueError as error:
+            raise SclustError(f"login user of {self.info.tag!r}: {error}") from None
+
     def node(self, alias: str) -> Node:
         for node in self.info.nodes:
             if alias in (node.alias, node.instance_id, f"{self.info.tag}-{node.alias}"):
@@ -66,7 +74,7 @@ class Remote:
     def ssh(self, alias: str, command: list[str]) -> int:
         node = self.node(alias)
         check_destination(node.address)
-        argv = ["ssh", *self.options(), f"{self.user}@{node.address}"]
+        argv = ["ssh", *self.options(), "-l", self.user, "--", node.address]
         if command:
             argv.append(" ".join(shlex.quote(c) if len(command) > 1 else c for c in command))
         elif os.isatty(0):
@@ -77,10 +85,12 @@ class Remote:
         node = self.node(alias)
         check_destination(node.address)
         remote = f"{self.user}@{node.address}"
+        # `--`: a file name can never be read as an option.
         if upload:
-            argv = ["scp", "-r", *self.options(), *sources, f"{remote}:{destination}"]
+            argv = ["scp", "-r", *self.options(), "--", *sources, f"{remote}:{destination}"]
         else:
-            argv = ["scp", "-r", *self.options(), *(f"{remote}:{s}" for s in sources), destination]
+            argv = ["scp", "-r", *self.options(), "--", *(f"{remote}:{s}" for s in sources),
+                    destination]
         return subprocess.call(argv)
 
 
