@@ -404,6 +404,13 @@ def build_template(
     permissions = [permission_from(s) for s in reference("PERMISSIONS", "permission")]
     plugins = [plugin_from(s, errors) for s in reference("PLUGINS", "plugin")]
     check_volume_paths(volumes, keys.get("VOLUMES"), errors)
+    userdata = keys.get("USERDATA_SCRIPTS")
+    if userdata is not None and check_key_file:  # files of this machine, like the key
+        from sclust.userdata import user_data_problem
+
+        problem = user_data_problem(get("USERDATA_SCRIPTS"))
+        if problem:
+            errors.append(at_key(userdata, problem))
     if errors or key is None or node_types is None:
         return None
     options = {f.name: get(f.metadata["key"]) for f in fields(ClusterOptions)}

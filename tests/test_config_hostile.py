@@ -86,3 +86,20 @@ def test_command_line_values_are_checked_like_config_values(config: Path, argv: 
     assert result.exit_code in (1, 2), result.output
     assert expected in result.output, result.output
     assert "unexpected" not in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("content, expected", [
+    (None, "user-data script '{path}' does not exist"),
+    (b"\xff\xfe binary", "is not UTF-8 text"),
+    (b"#!/bin/sh\n" + b"x" * 20000, "bytes (at most 16384)"),
+])
+def test_userdata_scripts_are_checked_by_validate_before_anything_is_created(
+        config: Path, tmp_path: Path, content: bytes | None, expected: str) -> None:
+    script = tmp_path / "setup.sh"
+    if content is not None:
+        script.write_bytes(content)
+    status, output = validate(edit(config, "CLUSTER_SIZE = 3",
+                                   f"CLUSTER_SIZE = 3\nUSERDATA_SCRIPTS = {script}"))
+    assert status == 1
+    assert f"{config}:10: [cluster small] USERDATA_SCRIPTS: " in output, output
+    assert expected.format(path=script) in output, output
