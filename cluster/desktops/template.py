@@ -7,7 +7,6 @@ problem inside the STUDENTS roster also names the roster's own line.
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from sclust.config import (
 )
 from sclust.desktops.kinds import kinds
 from sclust.errors import ConfigError
+from sclust.files import expand_path, read_small_text
 from sclust.ini import RawKey
 from sclust.schema import DESKTOPS_KEYS
 
@@ -183,22 +183,31 @@ def referenced(config: Config, keys: dict[str, RawKey], key_name: str, kind: str
 
 
 def roster_path(key: RawKey) -> Path:
-    """STUDENTS is relative to the config file that names it."""
-    path = Path(os.path.expandvars(key.value)).expanduser()
+    """STUDENTS is relative to the config file that names it (ValueError if unusable)."""
+    path = expand_path(key.value)
     return path if path.is_absolute() else Path(key.origin.path).parent / path
 
 
 def read_students(key: RawKey, errors: list[str]) -> list[Student]:
     """A roster CSV: `name, e-mail` per line; a header line and blank lines are skipped."""
-    path = roster_path(key)
     try:
-        text = path.read_text(encoding="utf-8-sig")  # spreadsheets write a BOM
-    except OSError as error:
-        errors.append(at_key(key, f"cannot read roster {str(path)!r}: {error.strerror}"))
+        path = roster_path(key)
+        text = read_small_text(path, "roster").removeprefix("\ufeff")  # spreadsheets add a BOM
+    except FileNotFoundError:
+        errors.append(at_key(key, f"roster {key.value!r} does not exist"))
+        return []
+    except ValueError as error:
+        errors.append(at_key(key, str(error)))
         return []
     students: list[Student] = []
     seen: dict[str, int] = {}
-    for line, row in enumerate(csv.reader(text.splitlines()), start=1):
+    lines = text.splitlines()
+    # Spreadsheets in many locales export with `;`: read it as the separator it is.
+    dialect = "excel"
+    sample = "\n".join(lines[:20])
+    if sample.count(";") > sample.count(","):
+        dialect = "excel-semicolon"
+    for line, row in enumerate(csv.reader(lines, dialect=dialect), start=1):
         cells = [cell.strip() for cell in row]
         if not any(cells):
             continue
@@ -223,3 +232,10 @@ def read_students(key: RawKey, errors: list[str]) -> list[Student]:
         seen[name.lower()] = line
         students.append(Student(name, email))
     return students
+
+
+class ExcelSemicolon(csv.excel):
+    delimiter = ";"
+
+
+csv.register_dialect("excel-semicolon", ExcelSemicolon)

@@ -80,7 +80,9 @@ def test_count_may_exceed_the_roster_for_spare_desktops(tmp_path: Path) -> None:
      "students.csv:2: 'A' is already on line 1"),
     ("STUDENTS = students.csv\n", "a,not-an-address\n", 13,
      "'not-an-address' is not an e-mail address"),
-    ("STUDENTS = missing.csv\n", None, 13, "cannot read roster"),
+    ("STUDENTS = missing.csv\n", None, 13, "roster 'missing.csv' does not exist"),
+    ("STUDENTS = /dev/zero\n", None, 13, "roster '/dev/zero' is not a regular file"),
+    ("STUDENTS = ~nosuchuser42/r.csv\n", None, 13, "no such user's home directory"),
     ("COUNT = 2\nAUTO_STOP = 25:00\n", None, 14, "AUTO_STOP: '25:00' is not a time of day"),
     ("COUNT = 2\nTIMEZONE = Mars/Olympus\n", None, 14, "'Mars/Olympus' is not a time zone"),
     ("COUNT = 2\nELASTIC_IP = no\n", None, 14, "unknown key (did you mean 'ELASTIC_IPS'?)"),
@@ -130,3 +132,20 @@ def test_the_local_demo_config_has_a_valid_course() -> None:
     template = desktops_template(load_config(REPO / "configs" / "local.ini"), "course",
                                  check_key_file=False)
     assert template.count == 3
+
+
+def test_a_roster_exported_with_semicolons_is_read(tmp_path: Path) -> None:
+    path = config(tmp_path, "STUDENTS = students.csv\n",
+                  roster="Nombre;Correo\nAna López;ana@x.org\nLuis;luis@x.org\n")
+    template = build(path)
+    assert [(s.name, s.email) for s in template.students] == [("Ana López", "ana@x.org"),
+                                                              ("Luis", "luis@x.org")]
+
+
+def test_a_roster_that_is_not_utf8_names_file_and_line(tmp_path: Path) -> None:
+    path = config(tmp_path, "STUDENTS = students.csv\n")
+    (tmp_path / "students.csv").write_bytes("Ana L\u00f3pez,ana@x.org\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as caught:
+        build(path)
+    assert f"{path}:13: [desktops course] STUDENTS: roster" in str(caught.value)
+    assert "is not UTF-8 text" in str(caught.value)
