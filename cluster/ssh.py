@@ -28,6 +28,7 @@ MAX_PARALLEL = 32
 LOGIN_CANDIDATES = ("ubuntu", "ec2-user", "centos", "rocky", "admin", "debian", "fedora",
                     "root")
 LOGIN_CHECK = b"sclust-login-ok"
+AUTH_GRACE = 15.0  # seconds a refused key is retried before it is reported
 
 
 class RemoteError(SclustError):
@@ -160,6 +161,7 @@ class Connection:
         self.key_file = key_file
         self.host_keys = host_keys
         self.connect_timeout = connect_timeout
+        self.port = 22
         self.client: paramiko.SSHClient | None = None
         self.lock = threading.Lock()
 
@@ -171,12 +173,27 @@ class Connection:
                 return self.client
             deadline = time.monotonic() + wait
             delay = 0.2
+            refused_since: float | None = None
             while True:
                 try:
                     self.client = self._connect()
                     return self.client
                 except SclustError:
                     raise
+                except paramiko.AuthenticationException as error:
+                    # sshd answers but refuses the key: no use waiting out WAIT. A short grace
+                    # covers an image that installs the key just after sshd starts.
+                    now = time.monotonic()
+                    refused_since = refused_since or now
+                    if now - refused_since >= AUTH_GRACE or now + delay > deadline:
+                        who = self.user or "any of " + ", ".join(self.candidates)
+                        raise SclustError(
+                            f"{self.alias} ({self.address}): the SSH key {self.key_file} was "
+                            f"refused for {who} ({error or 'authentication failed'}): was the "
+                            "instance launched with another key pair (KEYNAME), or is "
+                            "LOGIN_USER wrong?") from None
+                    time.sleep(delay)
+                    delay = min(delay * 1.5, 3)
                 except (OSError, paramiko.SSHException, EOFError) as error:
                     if time.monotonic() + delay > deadline:
                         who = self.user or "any of " + ", ".join(self.candidates)
@@ -232,7 +249,7 @@ class Connection:
 
     def _connect_as(self, user: str) -> paramiko.SSHClient:
         check_destination(self.address)
-        sock = socket.create_connection((self.address, 22), timeout=self.connect_timeout)
+        sock = socket.create_connection((self.address, self.port), timeout=self.connect_timeout)
         # Without TCP_NODELAY each small command waits on Nagle's algorithm (~40 ms).
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client = paramiko.SSHClient()
