@@ -553,6 +553,8 @@ def createkey(app: AppContext, name: str, output_file: str | None,
         cloud.import_key_pair(name, public_key_openssh(Path(import_file)))
         click.echo(f"imported {import_file} as key pair {name!r} in {cloud.region}")
         return
+    if output_file is None:
+        raise SclustError("give -o FILE (a new key pair) or -i KEYFILE (import a key)")
     path = Path(output_file).expanduser()
     if path.exists() or path.is_symlink():  # before EC2 makes a key nobody could save
         raise SclustError(f"{path} exists: choose another file")

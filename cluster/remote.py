@@ -72,9 +72,8 @@ class Remote:
         ]
 
     def ssh(self, alias: str, command: list[str]) -> int:
-        node = self.node(alias)
-        check_destination(node.address)
-        argv = ["ssh", *self.options(), "-l", self.user, "--", node.address]
+        address = check_destination(self.node(alias).address)
+        argv = ["ssh", *self.options(), "-l", self.user, "--", address]
         if command:
             argv.append(" ".join(shlex.quote(c) if len(command) > 1 else c for c in command))
         elif os.isatty(0):
@@ -82,9 +81,8 @@ class Remote:
         return subprocess.call(argv)
 
     def copy(self, alias: str, sources: list[str], destination: str, upload: bool) -> int:
-        node = self.node(alias)
-        check_destination(node.address)
-        remote = f"{self.user}@{node.address}"
+        address = check_destination(self.node(alias).address)
+        remote = f"{self.user}@{address}"
         # `--`: a file name can never be read as an option.
         if upload:
             argv = ["scp", "-r", *self.options(), "--", *sources, f"{remote}:{destination}"]

@@ -133,18 +133,23 @@ def remember_login_user(known_hosts: Path, user: str) -> None:
         path.write_text(user + "\n")
 
 
-def check_destination(address: str) -> None:
-    """Refuse addresses outside $SCLUST_SSH_ONLY_TO (CIDRs), when set: a safety net for tests
-    and sandboxes, where an emulated EC2 may hand out real internet addresses."""
+def check_destination(address: str | None) -> str:
+    """ADDRESS, if it is an IP address (it comes from EC2: untrusted) and, when
+    $SCLUST_SSH_ONLY_TO (CIDRs) is set, inside it: a safety net for tests and sandboxes, where
+    an emulated EC2 may hand out real internet addresses."""
     import ipaddress
     import os
 
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        raise SclustError(f"refusing to connect to {address!r}: not an IP address") from None
     allowed = os.environ.get("SCLUST_SSH_ONLY_TO")
     if not allowed:
-        return
-    ip = ipaddress.ip_address(address)
+        return str(ip)
     if not any(ip in ipaddress.ip_network(net.strip()) for net in allowed.split(",")):
         raise SclustError(f"refusing to connect to {address}: outside SCLUST_SSH_ONLY_TO={allowed}")
+    return str(ip)
 
 
 class Connection:
@@ -168,8 +173,8 @@ class Connection:
     def open(self, wait: float = 0) -> paramiko.SSHClient:
         """Connect, retrying for up to WAIT seconds while sshd comes up."""
         with self.lock:
-            if self.client is not None and self.client.get_transport() is not None \
-                    and self.client.get_transport().is_active():
+            transport = self.client.get_transport() if self.client is not None else None
+            if self.client is not None and transport is not None and transport.is_active():
                 return self.client
             deadline = time.monotonic() + wait
             delay = 0.2

@@ -127,11 +127,12 @@ def instantiate(name: str, setup_class: str, settings: dict[str, str]) -> Cluste
 
 def convert(cls: type, settings: dict[str, str]) -> tuple[dict[str, Any], list[SettingProblem]]:
     """SETTINGS (INI strings) as the keyword arguments of CLS.__init__, typed by annotation."""
-    signature = inspect.signature(cls.__init__)
+    init = getattr(cls, "__init__")  # noqa: B009 (mypy: __init__ on a class object)
+    signature = inspect.signature(init)
     parameters = {n: p for n, p in signature.parameters.items() if n != "self"}
     takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
     try:
-        hints = typing.get_type_hints(cls.__init__)
+        hints = typing.get_type_hints(init)
     except Exception:  # unresolvable annotations: treat values as strings
         hints = {}
     arguments: dict[str, Any] = {}

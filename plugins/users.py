@@ -111,7 +111,7 @@ class CreateUsers(ClusterSetup):
         node.ssh.execute(ON_NODE.format(shell=self.shell), stdin=table)
 
     def save_keys(self, keys: dict[str, str]) -> dict[str, Path]:
-        saved = {}
+        saved: dict[str, Path] = {}
         if not keys:
             return saved
         directory = self.keys_dir()

@@ -61,15 +61,16 @@ def free_local_port(preferred: int = DEFAULT_LOCAL_PORT, tries: int = 20) -> int
                       "choose one with --local-port")
 
 
-def _ssh_argv(remote: Remote, address: str) -> list[str]:
-    return ["ssh", *remote.options(), "-o", "BatchMode=yes", f"{remote.user}@{address}"]
+def _ssh_argv(remote: Remote) -> list[str]:
+    """ssh and its options; the caller ends it with `--`, the address and a command."""
+    return ["ssh", *remote.options(), "-o", "BatchMode=yes", "-l", remote.user]
 
 
 def master_novnc(remote: Remote) -> tuple[int, str | None]:
     """(noVNC port, password or None) as set up on the master."""
     master = remote.node("master")
-    check_destination(master.address)
-    done = subprocess.run([*_ssh_argv(remote, master.address), READ_SETTINGS],
+    address = check_destination(master.address)
+    done = subprocess.run([*_ssh_argv(remote), "--", address, READ_SETTINGS],
                           capture_output=True, text=True, timeout=60)
     if done.returncode != 0:
         raise TunnelError(f"ssh to the master of {remote.info.tag!r} failed: "
@@ -88,9 +89,10 @@ def open_tunnel(remote: Remote, local_port: int | None = None, timeout: float = 
     remote_port, password = master_novnc(remote)
     master = remote.node("master")
     port = local_port or free_local_port()
-    argv = [*_ssh_argv(remote, master.address)[:-1], "-N", "-o", "ExitOnForwardFailure=yes",
+    address = check_destination(master.address)
+    argv = [*_ssh_argv(remote), "-N", "-o", "ExitOnForwardFailure=yes",
             "-o", "ServerAliveInterval=30",
-            "-L", f"127.0.0.1:{port}:127.0.0.1:{remote_port}", f"{remote.user}@{master.address}"]
+            "-L", f"127.0.0.1:{port}:127.0.0.1:{remote_port}", "--", address]
     process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
     tunnel = Tunnel(process, port, remote_port, password)

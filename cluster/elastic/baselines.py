@@ -23,7 +23,7 @@ from sclust.elastic.policy import (
     removable,
     shrink,
 )
-from sclust.elastic.stats import UP, ClusterStats
+from sclust.elastic.stats import UP, ClusterStats, Host
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ class StarClusterPolicy:
             return Decision(memory=memory)
         nodes, min_nodes, _ = self._counts(stats, settings)
         max_remove = nodes - min_nodes
-        chosen = []
+        chosen: list[Host] = []
         for host in stats.hosts:
             if len(chosen) >= max_remove:
                 break

@@ -79,7 +79,7 @@ def simulate(trace: str, policy: str, compare: bool, max_nodes: int, min_nodes: 
         boot_time=boot_time, billing=billing, interval=interval,
     )
     settings = SimSettings(policy=policy_settings, boot_spread=boot_spread, price=price, seed=seed)
-    parameters = {
+    parameters: dict[str, dict[str, float | int | None]] = {
         "sclust": {"idle_timeout": idle_timeout},
         "starcluster": {"max_wait": max_wait, "add_per_iteration": add_per_iteration,
                         "kill_after": kill_after, "stabilization": stabilization},

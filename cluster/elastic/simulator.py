@@ -60,7 +60,10 @@ class _Node:
 
     def __init__(self, name: str, slots: int, launched: float) -> None:
         self.name, self.slots, self.free, self.launched = name, slots, slots, launched
-        self.state, self.idle_since, self.host, self.ended = BOOTING, launched, None, None
+        self.state: str = BOOTING
+        self.idle_since: float | None = launched
+        self.host: Host | None = None  # the policy's view, rebuilt after a change
+        self.ended: float | None = None
 
     def snapshot(self) -> Host:
         """The Host the policy sees, rebuilt only after a change."""
@@ -305,7 +308,7 @@ class Simulation:
         for node in self.nodes:
             node.ended = end
         billed = sum(
-            billed_seconds(node.ended - node.launched, billing)  # type: ignore[operator]
+            billed_seconds((end if node.ended is None else node.ended) - node.launched, billing)
             for node in (*self.dead, *self.nodes)
         )
         node_hours = billed / 3600.0

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from sclust.localcloud import cleanup
+from sclust.localcloud.hosts import Host
 from sclust.localcloud.journal import Journal
 from sclust.localcloud.settings import (
     ACCESS_KEY,
@@ -61,7 +62,11 @@ def serve(layout: Layout, port: int) -> int:
     cloud = Cloud(layout, settings, journal)
     patches.install(cloud)
     nfs = NfsService(cloud)
-    cloud.on_boot.append(lambda host: nfs.load_exports(host))  # nfs-server starts at boot
+
+    def load_exports_at_boot(host: Host) -> None:  # nfs-server starts at boot
+        nfs.load_exports(host)
+
+    cloud.on_boot.append(load_exports_at_boot)
     cloud.on_halt.append(nfs.forget)
     try:
         cloud.start()

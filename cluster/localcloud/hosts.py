@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sclust.localcloud import network
 from sclust.localcloud.errors import LocalCloudError
@@ -189,7 +190,7 @@ def _signal(pid: int | None, sig: int) -> None:
         pass
 
 
-def _readline_with_timeout(stream, timeout: float) -> bytes:  # type: ignore[no-untyped-def]
+def _readline_with_timeout(stream: Any, timeout: float) -> bytes:
     """One line from a pipe, or b'' after `timeout` seconds or at end of file."""
     import selectors
 
