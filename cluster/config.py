@@ -92,6 +92,7 @@ class ClusterTemplate:
     fallback_instance_types: list[str] = field(default_factory=list)
     root_volume_size: int | None = None
     ssh_cidr: str = "0.0.0.0/0"
+    scheduler: str = "sge"
 
     @property
     def node_instance_type(self) -> str:
@@ -448,6 +449,7 @@ def build_template(
         fallback_instance_types=get("FALLBACK_INSTANCE_TYPES"),
         root_volume_size=get("ROOT_VOLUME_SIZE"),
         ssh_cidr=get("SSH_CIDR"),
+        scheduler=get("SCHEDULER"),
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sclust import values as v
+from sclust.scheduler import SCHEDULERS
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ CLUSTER_KEYS: dict[str, KeySpec] = {
     ),
     "ROOT_VOLUME_SIZE": KeySpec(v.as_int(1, 16384), help="root volume size in GiB"),
     "SSH_CIDR": KeySpec(v.as_cidr, default="0.0.0.0/0", help="who may reach port 22"),
+    "SCHEDULER": KeySpec(v.as_choice(*SCHEDULERS), default="sge", help="batch scheduler: sge"),
 }
 
 VOLUME_KEYS: dict[str, KeySpec] = {

@@ -49,6 +49,7 @@ class ClusterSettings:
     slots_per_host: int | None = None
     master_is_exec_host: bool = True
     disable_queue: bool = False
+    scheduler: str = "sge"
     fallback_instance_types: list[str] = field(default_factory=list)
     root_volume_size: int | None = None
     volumes: list[dict[str, Any]] = field(default_factory=list)
@@ -78,6 +79,7 @@ class ClusterSettings:
             slots_per_host=template.slots_per_host,
             master_is_exec_host=template.master_is_exec_host,
             disable_queue=template.disable_queue,
+            scheduler=template.scheduler,
             fallback_instance_types=list(template.fallback_instance_types),
             root_volume_size=template.root_volume_size,
             volumes=[asdict(v) for v in template.volumes],

@@ -23,7 +23,7 @@ from sclust.elastic.policy import (
     removable,
     shrink,
 )
-from sclust.elastic.stats import UP, ClusterStats
+from sclust.scheduler import UP, ClusterStats
 
 
 @dataclass(frozen=True)

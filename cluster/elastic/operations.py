@@ -1,17 +1,23 @@
-"""The load balancer's cluster changes (launch, remove), one at a time, in a background thread.
+"""The load balancer's cluster changes (launch, remove) in background threads.
 
 Launching takes minutes (boot, then node setup over SSH); the loop keeps reading stats and
-counts the nodes as booting meanwhile. One change at a time, because every change ends with
-the idempotent setup of the whole cluster (hosts, exports, the queue), which re-enables every
-queue instance: a drain made meanwhile would be undone.
+counts the nodes as booting meanwhile. A launch and a removal may run at the same time (at
+most one of each): node setup no longer touches queue states (the scheduler enables only hosts
+being added), so a drain made meanwhile stays. They still share the cluster's setup, so
+`Operations` is also the `configure.SetupGuard`: setups and removals from the scheduler take
+turns, and each leaves out the nodes the other change owns — a launch never sets up a node
+being removed, a removal's setup never touches a node still being launched.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from sclust.state import Node
 
 LAUNCH, REMOVE = "launch", "remove"
 
@@ -22,11 +28,13 @@ class Operation:
 
     kind: str
     aliases: list[str]
-    hosts: list[str]  # the SGE host names of `aliases`
+    hosts: list[str]  # the scheduler's host names of `aliases`
+    instance_ids: list[str] = field(default_factory=list)  # a removal's instances
     started: float = field(default_factory=time.time)
     ended: float | None = None
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
 
     @property
     def seconds(self) -> float:
@@ -38,20 +46,42 @@ class Operation:
 
 
 class Operations:
-    """Runs at most one Operation; sets WAKE when it ends so the loop looks at once."""
+    """Runs at most one launch and one removal at a time; sets WAKE when one ends so the loop
+    looks at once."""
 
     def __init__(self, wake: threading.Event) -> None:
         self.wake = wake
-        self.current: Operation | None = None
+        self.running: dict[str, Operation] = {}  # kind -> the operation of that kind
+        self.ended: list[Operation] = []  # ended, not yet taken by `finished`
+        self.lock = threading.Lock()  # guards running/ended/removed
+        self.setup_turn = threading.RLock()
+        # Instances removed (or being removed) by this loop: never set up again (a stale
+        # view of the cluster may still list them as running).
+        self.removed: set[str] = set()
 
     @property
     def busy(self) -> bool:
-        return self.current is not None
+        return bool(self.running)
+
+    @property
+    def current(self) -> Operation | None:
+        """The change under way (the removal first), or None."""
+        return self.running.get(REMOVE) or self.running.get(LAUNCH)
+
+    def get(self, kind: str) -> Operation | None:
+        return self.running.get(kind)
+
+    def all(self) -> list[Operation]:
+        return list(self.running.values())
 
     def start(self, kind: str, aliases: list[str], hosts: list[str],
-              work: Callable[[], object]) -> Operation:
-        assert self.current is None, "one cluster change at a time"
-        operation = Operation(kind, list(aliases), list(hosts))
+              work: Callable[[], object], instance_ids: list[str] = ()) -> Operation:
+        operation = Operation(kind, list(aliases), list(hosts), list(instance_ids))
+        with self.lock:
+            assert kind not in self.running, f"one {kind} at a time"
+            self.running[kind] = operation
+            if kind == REMOVE:
+                self.removed |= set(operation.instance_ids)
 
         def run() -> None:
             try:
@@ -60,23 +90,50 @@ class Operations:
                 operation.error = error
             finally:
                 operation.ended = time.time()
+                with self.lock:
+                    if operation.error is not None and kind == REMOVE:
+                        self.removed -= set(operation.instance_ids)  # kept: a member again
+                    self.ended.append(operation)
                 operation.done.set()
                 self.wake.set()
 
         # A daemon thread: a second Ctrl-C may abandon it (the loop says what that leaves).
-        threading.Thread(target=run, name=f"sclust-{kind}", daemon=True).start()
-        self.current = operation
+        operation.thread = threading.Thread(target=run, name=f"sclust-{kind}", daemon=True)
+        operation.thread.start()
         return operation
 
     def finished(self) -> Operation | None:
-        """The current operation if it has ended (once), else None."""
-        operation = self.current
-        if operation is not None and operation.done.is_set():
-            self.current = None
+        """An operation that has ended (each once), else None."""
+        with self.lock:
+            if not self.ended:
+                return None
+            operation = self.ended.pop(0)
+            if self.running.get(operation.kind) is operation:
+                del self.running[operation.kind]
             return operation
-        return None
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the current operation to end; True when none is left running."""
-        operation = self.current
-        return operation is None or operation.done.wait(timeout)
+        """Wait for every operation under way to end; True when none is left running."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for operation in self.all():
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not operation.done.wait(left):
+                return False
+        return True
+
+    # ---- configure.SetupGuard --------------------------------------------------------------
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self.setup_turn:
+            yield
+
+    def left_out(self, node: Node) -> bool:
+        """A node another change owns: being launched by an operation other than the caller's,
+        or removed by this loop."""
+        if node.instance_id in self.removed:
+            return True
+        me = threading.current_thread()
+        launch = self.running.get(LAUNCH)
+        return (launch is not None and launch.thread is not me
+                and node.alias in launch.aliases)
