@@ -235,7 +235,8 @@ class LoadBalancer:
     def stats_failed(self, iteration: Iteration, error: Exception) -> Iteration:
         self.failures += 1
         self.master.close()  # reconnect next time
-        iteration.error = f"reading scheduler stats failed ({self.failures}x): {error}"
+        iteration.error = (f"reading {self.scheduler.name.upper()} stats failed "
+                           f"({self.failures}x): {error}")
         log.info("%s; retrying", iteration.error, exc_info=log.isEnabledFor(logging.DEBUG))
         if self.failures >= 3:
             self.ec2_stale = True  # is the master still there?
