@@ -21,7 +21,9 @@ list[str] from a comma- or space-separated value). A key `__init__` does not tak
 error naming its file and line.
 
 Hooks run as root on the nodes: `node.ssh.execute(command)` returns the output lines and raises
-`PluginError` on a non-zero exit; `node.run(script)` returns the full result.
+`PluginError` on a non-zero exit; `node.run(script)` returns the full result. Scripts shipped as
+`.sh` files with their values as inputs (`sclust.scripts.ScriptRun`) run with
+`node.ssh.execute_script(run)`: nothing from a value is ever spliced into shell text.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sclust.errors import SclustError
+from sclust.scripts import REMOTE_COMMAND, ScriptRun
 
 
 class PluginError(SclustError):
@@ -67,6 +70,16 @@ class NodeSSH:
             output = (result.stderr.strip() or result.stdout.strip())[-2000:]
             raise PluginError(f"{self.alias}: `{command.strip()[:80]}` exited {result.status}:"
                               f" {output}")
+        return result.stdout.splitlines()
+
+    def execute_script(self, run: ScriptRun, ignore_exit_status: bool = False) -> list[str]:
+        """Run RUN's steps as root, its inputs on stdin; the output lines (PluginError on a
+        non-zero exit unless told not to)."""
+        result = self._runner(f"bash -c {shlex.quote(REMOTE_COMMAND)}", run.archive().decode())
+        if result.status and not ignore_exit_status:
+            output = (result.stderr.strip() or result.stdout.strip())[-2000:]
+            raise PluginError(f"{self.alias}: [{run.describe()}] exited {result.status}: "
+                              f"{output}")
         return result.stdout.splitlines()
 
     def write_file(self, path: str, text: str, mode: int = 0o644) -> None:
