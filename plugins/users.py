@@ -81,7 +81,7 @@ class CreateUsers(ClusterSetup):
             user_shell=self.shell))
 
     def save_keys(self, keys: dict[str, str]) -> dict[str, Path]:
-        saved = {}
+        saved: dict[str, Path] = {}
         if not keys:
             return saved
         directory = self.keys_dir()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -75,7 +75,7 @@ class Operations:
         return list(self.running.values())
 
     def start(self, kind: str, aliases: list[str], hosts: list[str],
-              work: Callable[[], object], instance_ids: list[str] = ()) -> Operation:
+              work: Callable[[], object], instance_ids: Sequence[str] = ()) -> Operation:
         operation = Operation(kind, list(aliases), list(hosts), list(instance_ids))
         with self.lock:
             assert kind not in self.running, f"one {kind} at a time"
