@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +49,10 @@ class SetupGuard(Protocol):
         """Held while a setup or a removal from the scheduler runs."""
         ...
 
+    def fresh_nodes(self) -> list[Node] | None:
+        """The cluster's instances now (another change may have added or removed some)."""
+        ...
+
     def left_out(self, node: Node) -> bool:
         """True for a node that another change under way owns."""
         ...
@@ -77,8 +81,21 @@ class Configurator:
     def scheduler(self) -> Scheduler:
         return scheduler_for(self.settings.scheduler)
 
-    def turn(self) -> AbstractContextManager[object]:
-        return self.guard.turn() if self.guard is not None else contextlib.nullcontext()
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        """The guard's turn (if any), on a fresh view of the cluster's instances."""
+        if self.guard is None:
+            yield
+            return
+        with self.guard.turn():
+            try:
+                nodes = self.guard.fresh_nodes()
+            except Exception as error:  # the view we have is still a view
+                log.info("could not re-read the cluster's instances: %s", error)
+                nodes = None
+            if nodes:
+                self.info.nodes = nodes
+            yield
 
     @property
     def members(self) -> list[Node]:
@@ -167,7 +184,8 @@ class Configurator:
                 )
             if busy:
                 self.run_each({master.alias: scheduler.evict(names)}, "rescheduling jobs")
-            staying = [n for n in self.exec_nodes if n not in gone]
+            gone_ids = {n.instance_id for n in gone}
+            staying = [n for n in self.exec_nodes if n.instance_id not in gone_ids]
             self.connect_all(staying)
             reports = self.run_each({n.alias: scheduler.exec_setup(self.name(n))
                                      for n in staying}, "reading exec hosts")

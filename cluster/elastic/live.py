@@ -96,7 +96,7 @@ class LoadBalancer:
         self.slots_per_host = settings.slots_per_host
         self.scheduler = scheduler_for(settings.scheduler)
         self.wake = threading.Event()
-        self.operations = Operations(self.wake)
+        self.operations = Operations(self.wake, lambda: manager.cloud.cluster_nodes(tag))
         manager.setup_guard = self.operations  # launches and removals overlap safely
         self.configurator = manager.configurator(self.info)
         self.master = self.configurator.connection(self.info.master)

@@ -5,8 +5,9 @@ counts the nodes as booting meanwhile. A launch and a removal may run at the sam
 most one of each): node setup no longer touches queue states (the scheduler enables only hosts
 being added), so a drain made meanwhile stays. They still share the cluster's setup, so
 `Operations` is also the `configure.SetupGuard`: setups and removals from the scheduler take
-turns, and each leaves out the nodes the other change owns — a launch never sets up a node
-being removed, a removal's setup never touches a node still being launched.
+turns, each on a fresh view of the instances, and each leaves out the nodes the other change
+owns — a launch never sets up a node once its removal took it out of the scheduler, a
+removal's setup never touches a node whose launch has not set it up yet.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Operation:
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
+    took_turn: bool = False  # a launch: set up; a removal: out of the scheduler
 
     @property
     def seconds(self) -> float:
@@ -49,14 +51,16 @@ class Operations:
     """Runs at most one launch and one removal at a time; sets WAKE when one ends so the loop
     looks at once."""
 
-    def __init__(self, wake: threading.Event) -> None:
+    def __init__(self, wake: threading.Event,
+                 nodes: Callable[[], list[Node]] | None = None) -> None:
         self.wake = wake
+        self.nodes = nodes  # the cluster's instances as EC2 has them now
         self.running: dict[str, Operation] = {}  # kind -> the operation of that kind
         self.ended: list[Operation] = []  # ended, not yet taken by `finished`
         self.lock = threading.Lock()  # guards running/ended/removed
         self.setup_turn = threading.RLock()
-        # Instances removed (or being removed) by this loop: never set up again (a stale
-        # view of the cluster may still list them as running).
+        # Instances this loop took out of the scheduler: never set up again (a stale view of
+        # the cluster may still list them as running).
         self.removed: set[str] = set()
 
     @property
@@ -80,8 +84,6 @@ class Operations:
         with self.lock:
             assert kind not in self.running, f"one {kind} at a time"
             self.running[kind] = operation
-            if kind == REMOVE:
-                self.removed |= set(operation.instance_ids)
 
         def run() -> None:
             try:
@@ -125,15 +127,26 @@ class Operations:
 
     @contextmanager
     def turn(self) -> Iterator[None]:
+        """One setup or removal from the scheduler at a time. When the calling operation's
+        turn ends well, its nodes change hands: a launch's are members, a removal's gone."""
         with self.setup_turn:
             yield
+            me = threading.current_thread()
+            with self.lock:
+                for operation in self.running.values():
+                    if operation.thread is me:
+                        operation.took_turn = True
+                        if operation.kind == REMOVE:
+                            self.removed |= set(operation.instance_ids)
+
+    def fresh_nodes(self) -> list[Node] | None:
+        return self.nodes() if self.nodes is not None else None
 
     def left_out(self, node: Node) -> bool:
-        """A node another change owns: being launched by an operation other than the caller's,
-        or removed by this loop."""
+        """A node another change owns: launched by another operation and not set up yet, or
+        taken out of the scheduler by this loop."""
         if node.instance_id in self.removed:
             return True
-        me = threading.current_thread()
         launch = self.running.get(LAUNCH)
-        return (launch is not None and launch.thread is not me
-                and node.alias in launch.aliases)
+        return (launch is not None and launch.thread is not threading.current_thread()
+                and not launch.took_turn and node.alias in launch.aliases)

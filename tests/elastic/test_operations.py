@@ -35,21 +35,37 @@ def test_a_launch_and_a_removal_run_together_but_never_two_of_a_kind() -> None:
 
 def test_setups_leave_out_nodes_another_change_owns() -> None:
     operations = Operations(threading.Event())
-    gate, seen = threading.Event(), {}
     removed, joining, member = node("node001", "i-1"), node("node002", "i-2"), node("node003",
                                                                                  "i-3")
+    out_of_scheduler, set_up, finish = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
 
-    def launch_work() -> None:  # the launch's own setup includes its node
-        seen["launch"] = [operations.left_out(n) for n in (removed, joining, member)]
-        gate.wait()
+    def removal() -> None:
+        with operations.turn():  # remove_from_scheduler
+            pass
+        out_of_scheduler.set()
+        finish.wait()
 
-    operations.start(REMOVE, ["node001"], ["node001"], gate.wait, instance_ids=["i-1"])
-    operations.start(LAUNCH, ["node002"], ["node002"], launch_work)
-    # Anyone else (the removal's setup) leaves out the removed node and the one being launched.
-    assert [operations.left_out(n) for n in (removed, joining, member)] == [True, True, False]
+    def launch() -> None:
+        seen["own setup"] = [operations.left_out(n) for n in (removed, joining, member)]
+        with operations.turn():  # the launch's setup
+            pass
+        set_up.set()
+        finish.wait()
+
+    gate = threading.Event()
+    operations.start(LAUNCH, ["node002"], ["node002"], lambda: (gate.wait(), launch()))
+    # Before the removal took its node out of the scheduler, the node is still a member.
+    operations.start(REMOVE, ["node001"], ["node001"], lambda: (gate.wait(), removal()),
+                     instance_ids=["i-1"])
+    assert [operations.left_out(n) for n in (removed, joining, member)] == [False, True, False]
     gate.set()
-    operations.wait(5)
-    assert seen["launch"] == [True, False, False]
+    assert out_of_scheduler.wait(5) and set_up.wait(5)
+    assert seen["own setup"][1:] == [False, False]
+    # Now the removed node is out for everyone and the launched one a member.
+    assert [operations.left_out(n) for n in (removed, joining, member)] == [True, False, False]
+    finish.set()
+    assert operations.wait(5)
 
 
 def test_a_failed_removal_gives_its_nodes_back() -> None:
