@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from sclust import nodesetup as steps
+from sclust.config import Volume
 from sclust.errors import SclustError
 from sclust.progress import Progress
 from sclust.scheduler import ExecHost, Scheduler, scheduler_for
@@ -222,9 +223,7 @@ class Configurator:
         run.extend(steps.root_key(None))
         run.extend(steps.master_user_home(s.cluster_user))
         run.extend(steps.scratch(s.cluster_user))
-        run.extend(steps.volume_mounts([
-            steps.VolumeMount(v["volume_id"], v.get("device") or "/dev/sdf", v["mount_path"],
-                              v.get("partition")) for v in s.volumes]))
+        run.extend(steps.volume_mounts([Volume(**v) for v in s.volumes]))
         run.extend(steps.exports(self.shared_paths(), [h for h in hosts if h.name != name]))
         if not s.disable_queue:
             run.extend(self.scheduler.master_setup(name, [h.name for h in hosts],

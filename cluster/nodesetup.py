@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sclust.config import Volume
 from sclust.scripts import ScriptFile, ScriptRun
 from sclust.state import Node
 
@@ -75,23 +76,16 @@ def known_hosts(entries: list[str]) -> ScriptRun:
     return ScriptRun().add(step("known-hosts"), known_hosts="".join(f"{e}\n" for e in entries))
 
 
-@dataclass(frozen=True)
-class VolumeMount:
-    volume_id: str
-    device: str
-    mount_path: str
-    partition: int | None = None
-
-    def candidates(self) -> str:
-        """Where the volume may appear here: sdX, xvdX, or NVMe named after the volume id."""
-        letter = self.device.removeprefix("/dev/sd").removeprefix("/dev/xvd")
-        suffix = str(self.partition) if self.partition else ""
-        nvme = ("/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_"
-                + self.volume_id.replace("-", "") + (f"-part{suffix}" if suffix else ""))
-        return f"/dev/xvd{letter}{suffix} /dev/sd{letter}{suffix} {nvme}"
+def device_candidates(volume: Volume) -> str:
+    """Where VOLUME may appear on a node: sdX, xvdX, or NVMe named after the volume id."""
+    letter = (volume.device or "/dev/sdf").removeprefix("/dev/sd").removeprefix("/dev/xvd")
+    suffix = str(volume.partition) if volume.partition else ""
+    nvme = ("/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_"
+            + volume.volume_id.replace("-", "") + (f"-part{suffix}" if suffix else ""))
+    return f"/dev/xvd{letter}{suffix} /dev/sd{letter}{suffix} {nvme}"
 
 
-def volume_mounts(volumes: list[VolumeMount]) -> ScriptRun:
+def volume_mounts(volumes: list[Volume]) -> ScriptRun:
     """Mount EBS volumes whatever the device is called here (sdf, xvdf, or NVMe)."""
     if not volumes:
         return ScriptRun()
@@ -99,7 +93,7 @@ def volume_mounts(volumes: list[VolumeMount]) -> ScriptRun:
         step("volumes"), volume_ids=[v.volume_id for v in volumes],
         volume_paths=[v.mount_path for v in volumes],
         volume_fstab_paths=[fstab_path(v.mount_path) for v in volumes],
-        volume_devices=[v.candidates() for v in volumes])
+        volume_devices=[device_candidates(v) for v in volumes])
 
 
 def exports(paths: list[str], clients: list[Host]) -> ScriptRun:

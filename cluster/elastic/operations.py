@@ -67,11 +67,6 @@ class Operations:
     def busy(self) -> bool:
         return bool(self.running)
 
-    @property
-    def current(self) -> Operation | None:
-        """The change under way (the removal first), or None."""
-        return self.running.get(REMOVE) or self.running.get(LAUNCH)
-
     def get(self, kind: str) -> Operation | None:
         return self.running.get(kind)
 
