@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sclust.errors import SclustError
-from sclust.scripts import REMOTE_COMMAND, ScriptRun
+from sclust.scripts import REMOTE_COMMAND, ScriptFile, ScriptRun
 
 
 class PluginError(SclustError):
@@ -84,9 +84,9 @@ class NodeSSH:
 
     def write_file(self, path: str, text: str, mode: int = 0o644) -> None:
         """Write TEXT to PATH on the node (through stdin: the content never shows in `ps`)."""
-        quoted = shlex.quote(path)
-        self.execute(f"umask 077; cat > {quoted}.sclust-tmp && chmod {mode:o} {quoted}.sclust-tmp"
-                     f" && mv {quoted}.sclust-tmp {quoted}", stdin=text)
+        self.execute_script(ScriptRun().add(
+            ScriptFile("sclust.plugins", "scripts/write-file.sh"), path=path, content=text,
+            mode=f"{mode:o}"))
 
 
 @dataclass
