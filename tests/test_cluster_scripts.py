@@ -207,15 +207,15 @@ def test_hostile_host_names_stay_data_in_scheduler_steps(tmp_path: Path, planted
     assert sge.running_jobs([HOSTILE_ALIAS], drain.stdout.decode()) == {HOSTILE_ALIAS: 0}
 
 
-def test_plugin_write_file_keeps_a_hostile_path_a_path(tmp_path: Path, planted: Path) -> None:
+def test_plugin_write_file_keeps_a_hostile_path_a_path(tmp_path: Path) -> None:
     from sclust.plugins.base import CommandResult, NodeSSH
 
     def runner(script: str, stdin: str | None) -> CommandResult:
         done = subprocess.run(["bash", "-c", script], input=stdin, capture_output=True,
-                              text=True)
+                              text=True, cwd=tmp_path)  # where an injected `touch` would write
         return CommandResult(done.returncode, done.stdout, done.stderr)
 
-    target = tmp_path / "a $(touch /tmp/sclust-pwned) `id` b"
+    target = tmp_path / "a $(touch planted) `touch planted` b;c"
     NodeSSH("local", runner).write_file(str(target), "secret\n", mode=0o600)
     assert target.read_text() == "secret\n" and oct(target.stat().st_mode & 0o777) == "0o600"
-    assert not planted.exists() and sorted(p.name for p in tmp_path.iterdir()) == [target.name]
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
