@@ -43,7 +43,10 @@ def test_a_launch_and_a_removal_run_together(cloud: LocalCloud, tmp_path: Path) 
         ended = [operations.finished(), operations.finished()]
         assert all(o is not None and o.error is None for o in ended), [
             (o.kind, o.error) for o in ended if o is not None]
-        assert {o.kind for o in ended if o is not None} == {LAUNCH, REMOVE}
+        by_kind = {o.kind: o for o in ended if o is not None}
+        assert set(by_kind) == {LAUNCH, REMOVE}
+        launch, removal = by_kind[LAUNCH], by_kind[REMOVE]
+        assert removal.started < (launch.ended or 0) and launch.started < (removal.ended or 0)
 
         env = "export SGE_ROOT=/var/lib/gridengine SGE_CELL=default; "
         def on_master(command: str) -> str:
