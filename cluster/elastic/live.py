@@ -273,6 +273,12 @@ class LoadBalancer:
                 stats, hosts=tuple(h for h in stats.hosts if h.name not in waiting),
                 booting=tuple(BootingNode(host, operation.started, node_slots)
                               for host in operation.hosts if host in waiting))
+        removing = self.operations.get(REMOVE)
+        if removing is not None:
+            # Hosts on their way out are no capacity: the policy decides as if they were gone
+            # (a launch may start meanwhile), and never wants them back.
+            stats = dataclasses.replace(
+                stats, hosts=tuple(h for h in stats.hosts if h.name not in removing.hosts))
         return stats
 
     def node_slots(self, stats: ClusterStats) -> int:

@@ -148,3 +148,18 @@ def test_a_host_being_removed_is_never_re_enabled(balancer: Recording) -> None:
     apply(balancer, Decision(enable=("node001", "node004")))
     assert balancer.done == ["common.sh + enable.sh: node004"]
     gate.set()
+
+
+def test_hosts_being_removed_are_no_capacity_for_the_policy(balancer: Recording) -> None:
+    from sclust.state import ClusterInfo
+    from tests.elastic.test_loadbalance_parts import master_output
+
+    balancer.info = ClusterInfo("demo", None, None)
+    balancer.tag, balancer.dns_prefix = "demo", False
+    balancer.idle, balancer.seen_jobs = {}, False
+    balancer.worker_slots, balancer.slots_per_host = None, None
+    assert "node001" in {h.name for h in balancer.observe(master_output()).hosts}
+    gate = threading.Event()
+    balancer.operations.start(REMOVE, ["node001"], ["node001"], gate.wait)
+    assert "node001" not in {h.name for h in balancer.observe(master_output()).hosts}
+    gate.set()
