@@ -30,12 +30,18 @@ def main(sizes: tuple[int, ...] = (2, 5, 10, 20)) -> None:
 
     commands: dict[str, int] = {}
     original_run = configure.Connection.run
+    original_run_script = configure.Connection.run_script
 
     def counting_run(self, command, *args, **kwargs):
         commands[self.alias] = commands.get(self.alias, 0) + 1
         return original_run(self, command, *args, **kwargs)
 
+    def counting_run_script(self, script, *args, **kwargs):
+        commands[self.alias] = commands.get(self.alias, 0) + 1
+        return original_run_script(self, script, *args, **kwargs)
+
     configure.Connection.run = counting_run  # type: ignore[method-assign]
+    configure.Connection.run_script = counting_run_script  # type: ignore[method-assign]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["SCLUST_HOME"] = tmp

@@ -5,8 +5,9 @@ Run as root, under the local-cloud lock:
 It brings up its own local cloud, starts a 3-host cluster and, with 0 and then N held jobs in
 the queue, times (median and p95 of R repetitions over one reused SSH connection):
 - `true`: the bare SSH round trip;
-- sclust: `date; qstat -u '*' -xml -r; qhost -q -xml` in one command (`sge.control`), then
-  parsing it into ClusterStats and the policy's decision;
+- sclust: `date; qstat -u '*' -xml -r; qhost -q -xml` in one command (the scheduler's
+  `read_stats`, sge/scripts/stats.sh), then parsing it into ClusterStats and the policy's
+  decision;
 - StarCluster's three commands per iteration (`qhost -xml`, `qstat -u '*' -xml -f -r`,
   `qacct -j -b …`), each its own round trip.
 """
@@ -39,15 +40,15 @@ def timed(action, repeat: int = REPEAT) -> tuple[float, float]:
 
 def measure(master, queued: int) -> list[tuple[str, float, float]]:
     from sclust.elastic.policy import Memory, SclustPolicy, Settings
-    from sclust.sge import control
-    from sclust.sge.stats import cluster_stats
+    from sclust.scheduler import scheduler_for
 
-    output = master.run(control.STATS_SCRIPT).stdout
-    raw = control.read_stats_output(output)
+    scheduler = scheduler_for("sge")
+    read_stats = scheduler.read_stats()
+    output = master.run_script(read_stats).stdout
     policy, settings = SclustPolicy(), Settings(max_nodes=16, node_slots=2)
 
     def parse_and_decide() -> None:
-        stats = cluster_stats(raw.qstat, raw.qhost, raw.now, master="master")
+        stats = scheduler.stats(output, master="master")
         policy.decide(stats, settings, Memory())
 
     def starcluster() -> None:
@@ -58,11 +59,11 @@ def measure(master, queued: int) -> list[tuple[str, float, float]]:
     rows = [
         ("SSH `true`", *timed(lambda: master.run("true"))),
         ("sclust stats command (1 round trip)",
-         *timed(lambda: master.run(control.STATS_SCRIPT))),
+         *timed(lambda: master.run_script(read_stats))),
         ("sclust parse + decide", *timed(parse_and_decide)),
         ("StarCluster's 3 commands", *timed(starcluster)),
     ]
-    size = len(raw.qstat) + len(raw.qhost)
+    size = len(output)
     return [(f"{name} [{queued} jobs, {size / 1024:.0f} KiB XML]", median, p95)
             for name, median, p95 in rows]
 

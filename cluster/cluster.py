@@ -54,6 +54,8 @@ class ClusterManager:
         self.plugin_config = plugin_config
         # What the plugins' hooks did during this manager's operations (the CLI reports them).
         self.plugin_outcomes: list[PluginOutcome] = []
+        # Set by the load balancer, whose launches and removals overlap (see configure.SetupGuard).
+        self.setup_guard = None
 
     def configurator(self, info: ClusterInfo, user: str | None = None):
         from sclust.configure import Configurator
@@ -64,7 +66,8 @@ class ClusterManager:
             raise SclustError("node setup needs the config's [key] section")
         settings.plugins = [self.with_secrets(spec) for spec in settings.plugins]
         return Configurator(info, self.key_file(settings.keyname),
-                            known_hosts_file(self.cloud.region, info.tag), self.progress, user)
+                            known_hosts_file(self.cloud.region, info.tag), self.progress, user,
+                            guard=self.setup_guard)
 
     def configure(self, info: ClusterInfo, hook: str | None = "run",
                   added: Sequence[Node] = ()) -> ClusterInfo:
@@ -74,7 +77,7 @@ class ClusterManager:
 
         configurator = self.configurator(info)
         try:
-            configurator.setup()
+            configurator.setup(adding=added)
             for node in added:
                 self.plugin_outcomes += run_hook(configurator, "on_add_node", node)
             if hook and not added:

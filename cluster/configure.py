@@ -1,22 +1,30 @@
-"""Configure a launched cluster over SSH: hosts, user, keys, volumes, NFS, Grid Engine.
+"""Configure a launched cluster over SSH: hosts, user, keys, volumes, NFS, the scheduler.
 
 Phases (each one SSH command per node, all nodes of a phase in parallel):
-  1. master: identity, user (its uid/gid decide everyone's), keys, volumes, exports, qmaster
-  2. every node (master too): identity, user, root key, known hosts, NFS mounts, execd
-  3. master: queue, host group, parallel environments, scheduler
+  1. master: identity, user (its uid/gid decide everyone's), keys, volumes, exports, the
+     scheduler's server
+  2. every node (master too): identity, user, root key, known hosts, NFS mounts, exec daemon
+  3. master: the scheduler's queue (only hosts being added are enabled there)
+The scheduler's part comes from `sclust.scheduler` (SCHEDULER in the template); this module
+knows no scheduler command.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from sclust import nodesetup as steps
 from sclust.config import Volume
 from sclust.errors import SclustError
 from sclust.progress import Progress
-from sclust.sge import setup as sge
+from sclust.scheduler import ExecHost, Scheduler, scheduler_for
+from sclust.scripts import ScriptRun
 from sclust.ssh import (
     LOGIN_CANDIDATES,
     Connection,
@@ -33,6 +41,24 @@ log = logging.getLogger(__name__)
 DEFAULT_LOGIN_USER = "root"  # only a fallback for the remembered login user
 
 
+class SetupGuard(Protocol):
+    """Lets cluster changes overlap (the load balancer launches while it removes): setups
+    and removals from the scheduler take turns, and each leaves out the nodes another
+    change under way owns (being launched, being removed)."""
+
+    def turn(self) -> AbstractContextManager[object]:
+        """Held while a setup or a removal from the scheduler runs."""
+        ...
+
+    def fresh_nodes(self) -> list[Node] | None:
+        """The cluster's instances now (another change may have added or removed some)."""
+        ...
+
+    def left_out(self, node: Node) -> bool:
+        """True for a node that another change under way owns."""
+        ...
+
+
 @dataclass
 class Configurator:
     """Node setup for one cluster, with one reused SSH connection per node."""
@@ -45,11 +71,38 @@ class Configurator:
     ssh_wait: float = 300
     connections: dict[str, Connection] = field(default_factory=dict)
     host_keys: PinnedHostKeys | None = None
+    guard: SetupGuard | None = None
 
     @property
     def settings(self) -> ClusterSettings:
         assert self.info.settings is not None
         return self.info.settings
+
+    @property
+    def scheduler(self) -> Scheduler:
+        return scheduler_for(self.settings.scheduler)
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        """The guard's turn (if any), on a fresh view of the cluster's instances."""
+        if self.guard is None:
+            yield
+            return
+        with self.guard.turn():
+            try:
+                nodes = self.guard.fresh_nodes()
+            except Exception as error:  # the view we have is still a view
+                log.info("could not re-read the cluster's instances: %s", error)
+                nodes = None
+            if nodes:
+                self.info.nodes = nodes
+            yield
+
+    @property
+    def members(self) -> list[Node]:
+        """The running nodes this setup makes a cluster (none another change owns)."""
+        return [n for n in self.info.nodes if n.state == "running"
+                and (self.guard is None or n.is_master or not self.guard.left_out(n))]
 
     def name(self, node: Node) -> str:
         return node.host_name(self.info.tag, self.settings.dns_prefix)
@@ -75,12 +128,12 @@ class Configurator:
         for connection in self.connections.values():
             connection.close()
 
-    def run_each(self, scripts: dict[str, str], doing: str) -> dict[str, Result]:
+    def run_each(self, scripts: dict[str, ScriptRun], doing: str) -> dict[str, Result]:
         """Run one script per node (by alias), in parallel; fail naming every node that failed."""
         by_alias = {n.alias: n for n in self.info.nodes}
         results = fan_out(
-            list(scripts), lambda alias: self.connection(by_alias[alias]).run(
-                scripts[alias], sudo=True), name=lambda alias: alias)
+            list(scripts), lambda alias: self.connection(by_alias[alias]).run_script(
+                scripts[alias]), name=lambda alias: alias)
         raise_failures(results, doing)
         return results  # type: ignore[return-value]
 
@@ -100,112 +153,121 @@ class Configurator:
 
     @property
     def exec_nodes(self) -> list[Node]:
-        nodes = [n for n in self.info.nodes if n.state == "running"]
-        return [n for n in nodes if not n.is_master or self.settings.master_is_exec_host]
+        return [n for n in self.members if not n.is_master or self.settings.master_is_exec_host]
 
     def shared_paths(self) -> list[str]:
         paths = list(steps.SHARED_ALWAYS)
         paths += [v["mount_path"] for v in self.settings.volumes]
         if not self.settings.disable_queue:
-            paths.append(sge.CELL_DIR)
+            paths += self.scheduler.shared_paths()
         return paths
 
     def remove_from_scheduler(self, gone: list[Node], force: bool) -> None:
         """Drain GONE hosts, refuse if jobs still run there (unless FORCE), then take them out
-        of Grid Engine — before they leave /etc/hosts, which qconf needs to name them."""
+        of the scheduler — before they leave /etc/hosts, which it needs to name them."""
         if self.settings.disable_queue:
             return
         master = self.info.master
         assert master is not None
+        scheduler = self.scheduler
         names = [self.name(n) for n in gone]
-        self.connect_all([master])
-        drain = "".join(sge.drain_script(name) for name in names)
-        output = self.run_each({master.alias: drain}, "draining")[master.alias].stdout
-        counts = [int(line.split()[1]) for line in output.splitlines()
-                  if line.startswith("running-jobs ")]
-        if len(counts) != len(names):  # never guess that a node is idle
-            raise SclustError(f"draining: no job count for every node from the master: {output}")
-        running = dict(zip(names, counts, strict=True))
-        busy = [f"{name} ({count} job(s))" for name, count in running.items() if count]
-        if busy and not force:
-            raise SclustError(
-                f"jobs still run on {', '.join(busy)}: the node(s) are disabled in the queue "
-                "so no new job lands there; retry when they finish, or use --force to "
-                "reschedule them elsewhere"
-            )
-        if busy:
-            evict = "".join(sge.evict_script(name) for name in names)
-            self.run_each({master.alias: evict}, "rescheduling jobs")
-        staying = [n for n in self.exec_nodes if n not in gone]
-        self.connect_all(staying)
-        reports = self.run_each({n.alias: sge.exec_script(self.name(n)) for n in staying},
-                                "reading exec hosts")
-        self.configure_queue({a: r.stdout for a, r in reports.items()}, gone=names)
+        with self.turn():
+            self.connect_all([master])
+            output = self.run_each({master.alias: scheduler.drain(names)},
+                                   "draining")[master.alias].stdout
+            running = scheduler.running_jobs(names, output)
+            busy = [f"{name} ({count} job(s))" for name, count in running.items() if count]
+            if busy and not force:
+                raise SclustError(
+                    f"jobs still run on {', '.join(busy)}: the node(s) are disabled in the "
+                    "queue so no new job lands there; retry when they finish, or use --force "
+                    "to reschedule them elsewhere"
+                )
+            if busy:
+                self.run_each({master.alias: scheduler.evict(names)}, "rescheduling jobs")
+            gone_ids = {n.instance_id for n in gone}
+            staying = [n for n in self.exec_nodes if n.instance_id not in gone_ids]
+            self.connect_all(staying)
+            reports = self.run_each({n.alias: scheduler.exec_setup(self.name(n))
+                                     for n in staying}, "reading exec hosts")
+            self.configure_queue({a: r.stdout for a, r in reports.items()}, removing=names)
 
-    def setup(self) -> None:
-        """Make the running nodes a cluster (idempotent: also after start -x and restart)."""
+    def setup(self, adding: Sequence[Node] = ()) -> None:
+        """Make the running nodes a cluster (idempotent: also after start -x and restart);
+        ADDING nodes are new, and take jobs once set up."""
         master = self.info.master
         if master is None or master.state != "running":
             raise SclustError(f"cluster {self.info.tag!r} has no running master")
-        nodes = [n for n in self.info.nodes if n.state == "running"]
-        self.connect_all(nodes)
-        hosts = steps.cluster_hosts(nodes, self.info.tag, self.settings.dns_prefix)
-        workers = [n for n in nodes if not n.is_master]
-        self.progress.step("configuring the master (user, keys, volumes, NFS"
-                           + ("" if self.settings.disable_queue else ", Grid Engine") + ")")
-        uid, gid, root_key = self.setup_master(master, hosts)
-        self.progress.step(f"configuring {len(nodes)} node(s) in parallel")
-        reports = self.setup_nodes(nodes, master, hosts, uid, gid, root_key)
-        if not self.settings.disable_queue:
-            self.progress.step("configuring the queue")
-            self.configure_queue(reports)
+        with self.turn():
+            nodes = self.members
+            self.connect_all(nodes)
+            hosts = steps.cluster_hosts(nodes, self.info.tag, self.settings.dns_prefix)
+            workers = [n for n in nodes if not n.is_master]
+            self.progress.step("configuring the master (user, keys, volumes, NFS"
+                               + ("" if self.settings.disable_queue else ", the scheduler")
+                               + ")")
+            uid, gid, root_key = self.setup_master(master, hosts)
+            self.progress.step(f"configuring {len(nodes)} node(s) in parallel")
+            reports = self.setup_nodes(nodes, master, hosts, uid, gid, root_key)
+            if not self.settings.disable_queue:
+                self.progress.step("configuring the queue")
+                self.configure_queue(reports, adding=[self.name(n) for n in adding])
         log.info("setup done: %s", ", ".join(n.alias for n in [master, *workers]))
 
-    def setup_master(self, master: Node, hosts: list[steps.Host]) -> tuple[int, int, str]:
+    def master_phase(self, master: Node, hosts: list[steps.Host]) -> ScriptRun:
+        """Everything the master runs in phase 1, as one run."""
         s = self.settings
-        script = "set -e\n" + steps.identity_script(
-            next(h for h in hosts if h.name == self.name(master)), hosts)
-        script += steps.user_script(s.cluster_user, s.cluster_shell, None, None)
-        script += steps.root_key_script(None)
-        script += steps.master_user_home_script(s.cluster_user)
-        script += steps.scratch_script(s.cluster_user)
-        for volume in (Volume(**v) for v in s.volumes):
-            script += steps.volume_mount_script(volume.volume_id, volume.device or "/dev/sdf",
-                                                volume.mount_path, volume.partition)
-        clients = [h for h in hosts if h.name != self.name(master)]
-        script += steps.exports_script(self.shared_paths(), clients)
+        name = self.name(master)
+        run = steps.identity(next(h for h in hosts if h.name == name), hosts)
+        run.extend(steps.cluster_user(s.cluster_user, s.cluster_shell))
+        run.extend(steps.root_key(None))
+        run.extend(steps.master_user_home(s.cluster_user))
+        run.extend(steps.scratch(s.cluster_user))
+        run.extend(steps.volume_mounts([Volume(**v) for v in s.volumes]))
+        run.extend(steps.exports(self.shared_paths(), [h for h in hosts if h.name != name]))
         if not s.disable_queue:
-            script += sge.master_script(self.name(master), [h.name for h in hosts],
-                                        s.cluster_user)
-        output = self.run_each({master.alias: script}, "master setup")[master.alias].stdout
+            run.extend(self.scheduler.master_setup(name, [h.name for h in hosts],
+                                                   s.cluster_user))
+        return run
+
+    def setup_master(self, master: Node, hosts: list[steps.Host]) -> tuple[int, int, str]:
+        run = self.master_phase(master, hosts)
+        output = self.run_each({master.alias: run}, "master setup")[master.alias].stdout
         return parse_master_output(output)
 
-    def setup_nodes(self, nodes: list[Node], master: Node, hosts: list[steps.Host], uid: int,
-                    gid: int, root_key: str) -> dict[str, str]:
+    def node_phases(self, nodes: list[Node], master: Node, hosts: list[steps.Host], uid: int,
+                    gid: int, root_key: str) -> dict[str, ScriptRun]:
+        """What each node runs in phase 2 (by alias), one run per node."""
         s = self.settings
         known = self.known_host_entries(nodes)
         exec_aliases = {n.alias for n in self.exec_nodes}
         shared = self.shared_paths()
-        # Grid Engine needs only its cell: the other mounts overlap with its start.
-        later = tuple(p for p in shared if p != sge.CELL_DIR
+        early = [] if s.disable_queue else self.scheduler.shared_paths()
+        # The scheduler needs only its own paths: the other mounts overlap with its start.
+        later = tuple(p for p in shared if p not in early
                       and not any(nested(p, other) for other in shared if other != p))
-        scripts = {}
+        runs = {}
         for node in nodes:
-            script = "set -e\n"
+            run = ScriptRun()
             if not node.is_master:
-                script += steps.identity_script(
-                    next(h for h in hosts if h.name == self.name(node)), hosts)
-                script += steps.user_script(s.cluster_user, s.cluster_shell, uid, gid)
-                script += steps.root_key_script(root_key)
-                script += steps.scratch_script(s.cluster_user)
-                script += steps.nfs_mount_script(self.name(master), shared, background=later)
-            script += steps.known_hosts_script(known)
+                run.extend(steps.identity(
+                    next(h for h in hosts if h.name == self.name(node)), hosts))
+                run.extend(steps.cluster_user(s.cluster_user, s.cluster_shell, uid, gid))
+                run.extend(steps.root_key(root_key))
+                run.extend(steps.scratch(s.cluster_user))
+                run.extend(steps.nfs_mounts(self.name(master), shared, background=later))
+            run.extend(steps.known_hosts(known))
             if not s.disable_queue and node.alias in exec_aliases:
-                script += sge.exec_script(self.name(node))
+                run.extend(self.scheduler.exec_setup(self.name(node)))
             if not node.is_master:
-                script += steps.nfs_wait_script()
-            scripts[node.alias] = script
-        results = self.run_each(scripts, "node setup")
+                run.extend(steps.nfs_wait())
+            runs[node.alias] = run
+        return runs
+
+    def setup_nodes(self, nodes: list[Node], master: Node, hosts: list[steps.Host], uid: int,
+                    gid: int, root_key: str) -> dict[str, str]:
+        runs = self.node_phases(nodes, master, hosts, uid, gid, root_key)
+        results = self.run_each(runs, "node setup")
         return {alias: r.stdout for alias, r in results.items()}
 
     def known_host_entries(self, nodes: list[Node]) -> list[str]:
@@ -218,20 +280,26 @@ class Configurator:
             entries.append(f"{names} {key.get_name()} {key.get_base64()}")
         return entries
 
-    def configure_queue(self, reports: dict[str, str], gone: list[str] = ()) -> None:
-        master = self.info.master
-        assert master is not None
+    def queue_phase(self, reports: dict[str, str], adding: Sequence[str] = (),
+                    removing: Sequence[str] = ()) -> ScriptRun:
+        """The master's queue setup from each exec node's report (by alias)."""
         by_alias = {n.alias: n for n in self.info.nodes}
+        scheduler = self.scheduler
         exec_hosts = []
         for alias, output in sorted(reports.items()):
-            found = sge.parse_exec_report(output)
+            found = scheduler.exec_host(self.name(by_alias[alias]), output)
             if found is None:
                 continue
-            cpus, gpus = found
-            exec_hosts.append(sge.ExecHost(self.name(by_alias[alias]),
-                                           self.settings.slots_per_host or cpus, gpus))
-        script = sge.queue_script(exec_hosts, list(gone))
-        self.run_each({master.alias: script}, "queue setup")
+            exec_hosts.append(ExecHost(found.name, self.settings.slots_per_host or found.slots,
+                                       found.gpus))
+        return scheduler.queue_setup(exec_hosts, adding=adding, removing=removing)
+
+    def configure_queue(self, reports: dict[str, str], adding: Sequence[str] = (),
+                        removing: Sequence[str] = ()) -> None:
+        master = self.info.master
+        assert master is not None
+        self.run_each({master.alias: self.queue_phase(reports, adding, removing)},
+                      "queue setup")
 
 
 def nested(a: str, b: str) -> bool:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sclust import values as v
+from sclust.scheduler import SCHEDULERS
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ class ClusterOptions:
     root_volume_size: int | None = option("ROOT_VOLUME_SIZE", v.as_int(1, 16384),
                                           about="root volume size in GiB")
     ssh_cidr: str = option("SSH_CIDR", v.as_cidr, "0.0.0.0/0", about="who may reach port 22")
-    scheduler: str = option("SCHEDULER", v.as_choice("sge"), "sge",
+    scheduler: str = option("SCHEDULER", v.as_choice(*SCHEDULERS), "sge",
                             about="the batch scheduler set up across the nodes")
 
 

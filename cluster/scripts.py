@@ -77,6 +77,8 @@ class ScriptRun:
         if not INPUT_NAME.match(name):
             raise ValueError(f"input name {name!r} is not a plain identifier")
         if isinstance(value, list):
+            if any("\n" in line for line in value):  # one line per item, or items merge
+                raise ValueError(f"input {name!r}: a list item holds a line break")
             text = "".join(f"{line}\n" for line in value)
         elif value is True:
             text = "1"

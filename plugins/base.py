@@ -23,8 +23,9 @@ error naming its file and line.
 Hooks run as root on the nodes: `node.ssh.execute(command)` returns the output lines and raises
 `PluginError` on a non-zero exit; `node.run(script)` returns the full result. A plugin that
 ships `.sh` files (package data, e.g. in its package's `scripts/`) runs them with their inputs
-as data — `node.run_script(ScriptRun().add(ScriptFile(PACKAGE, "scripts/x.sh"), name=value))`
-— so no value, secrets included, is ever on a command line (see sclust.scripts).
+as data — `node.ssh.execute_script(run)` (raises on failure) or `node.run_script(run)` (returns
+the result), with `run = ScriptRun().add(ScriptFile(PACKAGE, "scripts/x.sh"), name=value)` —
+so no value, secrets included, is ever on a command line (see sclust.scripts).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sclust.errors import SclustError
+from sclust.scripts import REMOTE_COMMAND, ScriptFile, ScriptRun
 
 if TYPE_CHECKING:
     from sclust.scripts import ScriptRun
@@ -86,11 +88,21 @@ class NodeSSH:
                               f" {output}")
         return result.stdout.splitlines()
 
+    def execute_script(self, run: ScriptRun, ignore_exit_status: bool = False) -> list[str]:
+        """Run RUN's steps as root, its inputs on stdin; the output lines (PluginError on a
+        non-zero exit unless told not to)."""
+        result = self._runner(f"bash -c {shlex.quote(REMOTE_COMMAND)}", run.archive().decode())
+        if result.status and not ignore_exit_status:
+            output = (result.stderr.strip() or result.stdout.strip())[-2000:]
+            raise PluginError(f"{self.alias}: [{run.describe()}] exited {result.status}: "
+                              f"{output}")
+        return result.stdout.splitlines()
+
     def write_file(self, path: str, text: str, mode: int = 0o644) -> None:
         """Write TEXT to PATH on the node (through stdin: the content never shows in `ps`)."""
-        quoted = shlex.quote(path)
-        self.execute(f"umask 077; cat > {quoted}.sclust-tmp && chmod {mode:o} {quoted}.sclust-tmp"
-                     f" && mv {quoted}.sclust-tmp {quoted}", stdin=text)
+        self.execute_script(ScriptRun().add(
+            ScriptFile("sclust.plugins", "scripts/write-file.sh"), path=path, content=text,
+            mode=f"{mode:o}"))
 
 
 @dataclass

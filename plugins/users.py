@@ -20,38 +20,13 @@ from sclust.files import write_private
 from sclust.names import child_path
 from sclust.paths import sclust_home
 from sclust.plugins.base import ClusterSetup, PluginError, PluginNode
+from sclust.scripts import ScriptFile, ScriptRun
 
 NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
-ON_MASTER = r"""set -e
-for user in {users}; do
-  if ! id -u "$user" >/dev/null 2>&1; then
-    useradd -m -s {shell} "$user"
-  fi
-  home=$(getent passwd "$user" | cut -d: -f6)
-  install -d -m 700 -o "$user" -g "$(id -g "$user")" "$home/.ssh"
-  if [ ! -f "$home/.ssh/id_ed25519" ]; then
-    su -s /bin/sh "$user" -c "ssh-keygen -q -t ed25519 -N '' -C $user@cluster \
-      -f '$home/.ssh/id_ed25519'"
-  fi
-  grep -qxF "$(cat "$home/.ssh/id_ed25519.pub")" "$home/.ssh/authorized_keys" 2>/dev/null \
-    || cat "$home/.ssh/id_ed25519.pub" >> "$home/.ssh/authorized_keys"
-  chown "$user:" "$home/.ssh/authorized_keys"; chmod 600 "$home/.ssh/authorized_keys"
-  # Nodes share the master's host keys list through /etc/ssh/ssh_known_hosts (node setup).
-  echo "user $user $(id -u "$user") $(id -g "$user")"
-  if [ "{download}" = 1 ]; then
-    echo "key-begin $user"; cat "$home/.ssh/id_ed25519"; echo "key-end"
-  fi
-done
-"""
 
-ON_NODE = r"""set -e
-while read -r user uid gid; do
-  getent group "$user" >/dev/null || groupadd -g "$gid" "$user"
-  id -u "$user" >/dev/null 2>&1 || useradd -M -d "/home/$user" -u "$uid" -g "$gid" \
-    -s {shell} "$user"
-done
-"""
+def step(name: str) -> ScriptFile:
+    return ScriptFile("sclust.plugins", f"scripts/{name}.sh")
 
 
 class CreateUsers(ClusterSetup):
@@ -86,9 +61,9 @@ class CreateUsers(ClusterSetup):
 
     def run(self, nodes: list[PluginNode], master: PluginNode, user: str, user_shell: str,
             volumes: list[dict[str, Any]]) -> None:
-        script = ON_MASTER.format(users=" ".join(self.usernames), shell=self.shell,
-                                  download=int(self.download_keys))
-        output = master.ssh.execute(script)
+        output = master.ssh.execute_script(ScriptRun().add(
+            step("users-master"), usernames=self.usernames, user_shell=self.shell,
+            download_keys=self.download_keys))
         self.accounts, keys = parse_accounts(output)
         self.each([n for n in nodes if not n.is_master()], self.add_accounts)
         saved = self.save_keys(keys)
@@ -99,16 +74,15 @@ class CreateUsers(ClusterSetup):
     def on_add_node(self, node: PluginNode, nodes: list[PluginNode], master: PluginNode,
                     user: str, user_shell: str, volumes: list[dict[str, Any]]) -> None:
         if not self.accounts:
-            lines = master.ssh.execute(
-                "for u in " + " ".join(self.usernames) + "; do "
-                'id -u "$u" >/dev/null 2>&1 && echo "user $u $(id -u "$u") $(id -g "$u")"; '
-                "done")
+            lines = master.ssh.execute_script(
+                ScriptRun().add(step("users-list"), usernames=self.usernames))
             self.accounts, _ = parse_accounts(lines)
         self.add_accounts(node)
 
     def add_accounts(self, node: PluginNode) -> None:
-        table = "".join(f"{name} {uid} {gid}\n" for name, uid, gid in self.accounts)
-        node.ssh.execute(ON_NODE.format(shell=self.shell), stdin=table)
+        node.ssh.execute_script(ScriptRun().add(
+            step("users-node"), accounts=[f"{n} {uid} {gid}" for n, uid, gid in self.accounts],
+            user_shell=self.shell))
 
     def save_keys(self, keys: dict[str, str]) -> dict[str, Path]:
         saved: dict[str, Path] = {}

@@ -21,7 +21,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 
-from sclust.elastic.stats import (
+from sclust.errors import SclustError
+from sclust.scheduler import (
     DOWN,
     DRAINING,
     UP,
@@ -31,7 +32,6 @@ from sclust.elastic.stats import (
     PendingJob,
     RunningJob,
 )
-from sclust.errors import SclustError
 
 
 class StatsError(SclustError):

@@ -23,7 +23,7 @@ from sclust.elastic.policy import (
     removable,
     shrink,
 )
-from sclust.elastic.stats import UP, ClusterStats, Host
+from sclust.scheduler import UP, ClusterStats, Host
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from sclust.elastic.policy import Decision, Memory, Policy, Settings
-from sclust.elastic.stats import ClusterStats
+from sclust.scheduler import ClusterStats
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,16 @@
 """`sclust loadbalance`: the live loop around the elastic policy.
 
-Every iteration: one SSH command on the master reads the clock and SGE's state
-(`sge.control.STATS_SCRIPT`), `sge.stats` turns it into `ClusterStats`, the policy decides
+Every iteration: one SSH command on the master reads the clock and the scheduler's state
+(`Scheduler.read_stats`), the scheduler turns it into `ClusterStats`, the policy decides
 (the very function `sclust simulate` replays), and the decision is applied:
 - launch: `ClusterManager.add_nodes` in a background thread (`operations`); its nodes count as
   booting capacity until they are exec hosts;
-- remove: `qmod -d` and, in the same SSH command after a scheduler run, fresh stats to confirm
-  the hosts are still idle; a host that got a job meanwhile is re-enabled and kept; the idle ones
-  go through `ClusterManager.remove_nodes` (which checks again, leaves SGE, terminates) in the
-  background.
+- remove: disable the hosts and, in the same SSH command after a scheduler run, fresh stats to
+  confirm they are still idle; a host that got a job meanwhile is re-enabled and kept; the idle
+  ones go through `ClusterManager.remove_nodes` (which checks again, leaves the scheduler,
+  terminates) in the background.
+A launch may start while a removal runs and the reverse (one of each at a time): node setup
+leaves queue states alone, and `operations` keeps the two from setting up each other's nodes.
 EC2 is read only at start, after a change, every `EC2_REFRESH` s, or when the master stops
 answering: an idle iteration makes at most one describe call. SSH and EC2 errors are logged and
 retried at the next iteration.
@@ -29,16 +31,15 @@ from sclust.cluster import ClusterManager
 from sclust.elastic.limits import Paced
 from sclust.elastic.operations import LAUNCH, REMOVE, Operation, Operations
 from sclust.elastic.policy import Decision, Memory, SclustPolicy, Settings
-from sclust.elastic.stats import DOWN, BootingNode, ClusterStats
 from sclust.errors import SclustError
-from sclust.sge import control
-from sclust.sge.stats import cluster_stats
+from sclust.scheduler import DOWN, BootingNode, ClusterStats, scheduler_for
+from sclust.scripts import ScriptRun
 from sclust.state import ClusterInfo, Node, free_node_numbers, node_alias
 
 log = logging.getLogger(__name__)
 
 EC2_REFRESH = 300.0  # seconds between two looks at EC2 when nothing changes
-SETTLE = 3.0  # after `qmod -d`: longer than SGE's scheduling interval (2 s, see sge.setup)
+SETTLE = 3.0  # after disabling: longer than SGE's scheduling interval (2 s, sge/scripts/queue.sh)
 DEFAULT_BOOT = 120.0  # launch → exec host, until this run has measured one
 
 
@@ -93,13 +94,15 @@ class LoadBalancer:
             raise SclustError(f"cluster {tag!r} has no running master: `sclust start -x {tag}`")
         self.dns_prefix = settings.dns_prefix
         self.slots_per_host = settings.slots_per_host
+        self.scheduler = scheduler_for(settings.scheduler)
+        self.wake = threading.Event()
+        self.operations = Operations(self.wake, lambda: manager.cloud.cluster_nodes(tag))
+        manager.setup_guard = self.operations  # launches and removals overlap safely
         self.configurator = manager.configurator(self.info)
         self.master = self.configurator.connection(self.info.master)
         self.sclust = SclustPolicy(idle_timeout=options.idle_timeout)
         self.policy = Paced(self.sclust, options.add_per_iteration, options.max_wait,
                             options.stabilization)
-        self.wake = threading.Event()
-        self.operations = Operations(self.wake)
         self.memory = Memory()
         self.idle: dict[str, float] = {}
         self.worker_slots: int | None = None  # seen on workers: what a new node will have
@@ -111,7 +114,7 @@ class LoadBalancer:
         self.launch_hold = 0.0  # no launch before this (epoch) after failed ones
         self.stranded: Operation | None = None  # a launch whose setup failed: to clean up
         self.seen_jobs = False
-        # Hosts this loop disabled (`qmod -d`) that no removal has taken yet: re-enabled when
+        # Hosts this loop disabled that no removal has taken yet: re-enabled when
         # the loop ends, so stopping it never leaves queues closed.
         self.drained: set[str] = set()
         self.unschedulable: set[str] = set()
@@ -149,57 +152,64 @@ class LoadBalancer:
 
     def reopen_drained(self) -> None:
         """Re-enable the hosts this loop drained but did not remove (any way it ends)."""
-        removing = self.operations.current
+        removing = self.operations.get(REMOVE)
         left = sorted(self.drained - set(removing.hosts if removing else ()))
         if not left:
             return
         try:
-            self.run_on_master(control.enable_script(left), sudo=True)
+            self.run_on_master(self.scheduler.enable(left))
             self.say(f"re-enabled {', '.join(left)}, drained by this run")
         except Exception as error:  # say what is left to do by hand
-            self.say(f"could not re-enable {', '.join(left)} ({error}): run `qmod -e "
-                     f"{' '.join('all.q@' + h for h in left)}` on the master")
+            self.say(f"could not re-enable {', '.join(left)} ({error}): run "
+                     f"`{self.scheduler.enable_hint(left)}` on the master")
 
     def finish_operation(self, announce: bool = True) -> None:
-        """Let a change under way end (a launch half done leaves unconfigured instances)."""
-        operation = self.operations.current
-        if operation is None:
+        """Let the changes under way end (a launch half done leaves unconfigured instances)."""
+        operations = self.operations.all()
+        if not operations:
             return
         if announce:
-            self.say(f"waiting for the change under way to end: {operation.describe()}")
+            self.say("waiting for the change under way to end: "
+                     + "; ".join(o.describe() for o in operations))
         while not self.operations.wait(1.0):
             pass
-        self.settle(self.operations.finished())
+        self.settle_all()
+
+    def settle_all(self) -> None:
+        while (operation := self.operations.finished()) is not None:
+            self.settle(operation)
 
     def interrupted(self) -> int:
-        operation = self.operations.current
-        if operation is None:
+        operations = self.operations.all()
+        if not operations:
             self.say("stopped (Ctrl-C); the cluster is left as it is")
             return 130
-        self.say(f"Ctrl-C: waiting for {operation.describe()} to end; Ctrl-C again abandons it")
+        self.say(f"Ctrl-C: waiting for {'; '.join(o.describe() for o in operations)} to end; "
+                 "Ctrl-C again abandons it")
         try:
             self.finish_operation(announce=False)
             self.say("stopped (Ctrl-C) after the change under way ended")
         except KeyboardInterrupt:
-            fix = (f"`sclust start -x {self.tag}` sets them up, `sclust removenode {self.tag} "
-                   f"-a ALIAS` removes them" if operation.kind == LAUNCH
-                   else f"`sclust removenode {self.tag} -a ALIAS` finishes the removal")
-            self.say(f"abandoned {operation.describe()}: {', '.join(operation.aliases)} may be "
-                     f"half done; {fix}")
+            for operation in self.operations.all():
+                fix = (f"`sclust start -x {self.tag}` sets them up, `sclust removenode "
+                       f"{self.tag} -a ALIAS` removes them" if operation.kind == LAUNCH
+                       else f"`sclust removenode {self.tag} -a ALIAS` finishes the removal")
+                self.say(f"abandoned {operation.describe()}: {', '.join(operation.aliases)} "
+                         f"may be half done; {fix}")
         return 130
 
     # ---- one iteration ---------------------------------------------------------------------
 
     def iterate(self) -> Iteration:
         self.number += 1
-        self.settle(self.operations.finished())
+        self.settle_all()
         self.refresh_ec2()
         iteration = Iteration(self.number, time.time())
         started = time.perf_counter()
         try:
-            raw = control.read_stats_output(self.run_on_master(control.STATS_SCRIPT))
+            output = self.run_on_master(self.scheduler.read_stats())
             iteration.round_trip = time.perf_counter() - started
-            stats = self.observe(raw)
+            stats = self.observe(output)
         except Exception as error:  # SSH down, qmaster restarting: retried next iteration
             return self.stats_failed(iteration, error)
         self.failures = 0
@@ -217,15 +227,16 @@ class LoadBalancer:
             self.memory = decision.memory
         else:
             self.apply(decision, stats, iteration)
-        if self.operations.current is not None:
-            iteration.operation = self.operations.current.describe()
+        if self.operations.busy:
+            iteration.operation = "; ".join(o.describe() for o in self.operations.all())
         iteration.stop = self.kill_if_idle(stats, settings, iteration)
         return iteration
 
     def stats_failed(self, iteration: Iteration, error: Exception) -> Iteration:
         self.failures += 1
         self.master.close()  # reconnect next time
-        iteration.error = f"reading SGE stats failed ({self.failures}x): {error}"
+        iteration.error = (f"reading {self.scheduler.name.upper()} stats failed "
+                           f"({self.failures}x): {error}")
         log.info("%s; retrying", iteration.error, exc_info=log.isEnabledFor(logging.DEBUG))
         if self.failures >= 3:
             self.ec2_stale = True  # is the master still there?
@@ -236,17 +247,15 @@ class LoadBalancer:
                                   f"{master.state if master else 'gone'}: stopping")
         return iteration
 
-    def run_on_master(self, script: str, sudo: bool = False) -> str:
-        return self.master.run(script, sudo=sudo, timeout=120, check=False).stdout
+    def run_on_master(self, run: ScriptRun) -> str:
+        return self.master.run_script(run, timeout=120, check=False).stdout
 
-    def observe(self, raw: control.RawStats) -> ClusterStats:
+    def observe(self, output: str) -> ClusterStats:
         """ClusterStats from one reading, with idle times, launch times and booting nodes."""
         launched = {self.host_name(n): n.launch_time.timestamp()
                     for n in self.info.nodes if n.launch_time is not None}
-        stats = cluster_stats(
-            raw.qstat, raw.qhost, raw.now, master=self.host_name(self.info.master),
-            idle_since=self.idle, launched=launched, utc_offset=raw.utc_offset,
-        )
+        stats = self.scheduler.stats(output, master=self.host_name(self.info.master),
+                                     idle_since=self.idle, launched=launched)
         self.idle = {h.name: h.idle_since for h in stats.hosts if h.idle_since is not None}
         if stats.pending_count or stats.running:
             self.seen_jobs = True
@@ -254,8 +263,8 @@ class LoadBalancer:
         slots = Counter(h.slots for h in stats.workers if h.slots > 0)
         if slots:
             self.worker_slots = slots.most_common(1)[0][0]
-        operation = self.operations.current
-        if operation is not None and operation.kind == LAUNCH:
+        operation = self.operations.get(LAUNCH)
+        if operation is not None:
             # A new host is booting until its queue instance exists (qhost lists it a little
             # earlier, without slots): counted once, as booting capacity.
             waiting = {host for host in operation.hosts if host not in joined}
@@ -264,6 +273,12 @@ class LoadBalancer:
                 stats, hosts=tuple(h for h in stats.hosts if h.name not in waiting),
                 booting=tuple(BootingNode(host, operation.started, node_slots)
                               for host in operation.hosts if host in waiting))
+        removing = self.operations.get(REMOVE)
+        if removing is not None:
+            # Hosts on their way out are no capacity: the policy decides as if they were gone
+            # (a launch may start meanwhile), and never wants them back.
+            stats = dataclasses.replace(
+                stats, hosts=tuple(h for h in stats.hosts if h.name not in removing.hosts))
         return stats
 
     def node_slots(self, stats: ClusterStats) -> int:
@@ -297,24 +312,34 @@ class LoadBalancer:
         return actions
 
     def apply(self, decision: Decision, stats: ClusterStats, iteration: Iteration) -> None:
+        """Apply DECISION as far as the changes under way allow: a launch may start while a
+        removal runs and the reverse, never two of a kind. What waits comes again next time
+        (the memory is kept only when everything was applied)."""
         if not decision.changes and self.stranded is None:
             self.memory = decision.memory
             return
-        if self.operations.busy:
-            if decision.changes:
-                iteration.notes.append("decision deferred until the change under way ends")
-            return  # memory unchanged: the same decision comes again next time
-        if self.stranded is not None:
+        if self.stranded is not None and self.operations.get(REMOVE) is None:
             self.remove_stranded(stats, iteration)
             return
+        launching = self.operations.get(LAUNCH)
+        removing = self.operations.get(REMOVE)
         applied = True
         try:
-            if decision.enable:
-                self.run_on_master(control.enable_script(list(decision.enable)), sudo=True)
-                self.drained -= set(decision.enable)
-                self.act(iteration, f"enabled {', '.join(decision.enable)}: {decision.reason}")
-            if decision.launch:
-                applied = self.launch(decision, iteration)
+            # Never re-enable a host whose removal is under way.
+            enable = [h for h in decision.enable if removing is None or h not in removing.hosts]
+            if enable:
+                self.run_on_master(self.scheduler.enable(enable))
+                self.drained -= set(enable)
+                self.act(iteration, f"enabled {', '.join(enable)}: {decision.reason}")
+            applied = len(enable) == len(decision.enable)
+            if decision.launch and launching is not None:
+                iteration.notes.append("launch deferred until the launch under way ends")
+                applied = False
+            elif decision.launch:
+                applied = self.launch(decision, iteration) and applied
+            elif decision.drain and removing is not None:
+                iteration.notes.append("removal deferred until the removal under way ends")
+                applied = False
             elif decision.drain:
                 self.drain_and_remove(decision, stats, iteration)
         except Exception as error:  # SSH trouble mid-way: the next iteration decides again
@@ -337,7 +362,9 @@ class LoadBalancer:
             return False
         self.ec2_stale = True  # fresh names: someone may have run `sclust addnode` meanwhile
         self.refresh_ec2()
-        used = [n.alias for n in self.info.nodes]
+        removing = self.operations.get(REMOVE)
+        # Never reuse the name of a node still being removed.
+        used = [n.alias for n in self.info.nodes] + (removing.aliases if removing else [])
         aliases = [node_alias(n) for n in free_node_numbers(used, decision.launch)]
         hosts = [self.host_name_of(alias) for alias in aliases]
         self.operations.start(LAUNCH, aliases, hosts,
@@ -347,25 +374,29 @@ class LoadBalancer:
 
     def drain_and_remove(self, decision: Decision, stats: ClusterStats,
                          iteration: Iteration) -> None:
-        """`qmod -d`, wait a scheduler run, re-read: idle hosts go, busy ones are re-enabled."""
-        by_host = {self.host_name(n): n for n in self.info.workers}
+        """Disable, wait a scheduler run, re-read: idle hosts go, busy ones are re-enabled."""
+        launching = self.operations.get(LAUNCH)
+        # A node being launched is never drained nor removed, even once it shows in the stats.
+        joining = set(launching.hosts) if launching is not None else set()
+        by_host = {self.host_name(n): n for n in self.info.workers
+                   if self.host_name(n) not in joining}
         hosts = {h.name: h for h in stats.hosts}
         # Never the master, never an unknown or busy host (the policy says so; check anyway).
-        remove = [h for h in decision.remove if h in by_host and not hosts[h].is_master
-                  and not hosts[h].busy]
+        remove = [h for h in decision.remove if h in by_host and h in hosts
+                  and not hosts[h].is_master and not hosts[h].busy]
         retire = [h for h in decision.drain if h not in decision.remove and h in by_host]
         if not (remove or retire):
             return
-        self.drained |= set(remove + retire)  # before: a Ctrl-C during qmod -d re-enables
+        self.drained |= set(remove + retire)  # before: a Ctrl-C while disabling re-enables
         output = self.run_on_master(
-            control.disable_script(remove + retire, SETTLE if remove else 0.0), sudo=True)
+            self.scheduler.disable(remove + retire, SETTLE if remove else 0.0))
         if retire:
             self.act(iteration, f"drained {', '.join(retire)} (busy; removed once idle)")
         if not remove:
             return
-        idle, landed = still_idle(remove, self.observe(control.read_stats_output(output)))
+        idle, landed = still_idle(remove, self.observe(output))
         if landed:
-            self.run_on_master(control.enable_script(landed), sudo=True)
+            self.run_on_master(self.scheduler.enable(landed))
             self.drained -= set(landed)
             self.act(iteration, f"a job landed on {', '.join(landed)} while draining: "
                                 "re-enabled, kept")
@@ -376,7 +407,8 @@ class LoadBalancer:
         aliases = [n.alias for n in nodes]
         self.operations.start(
             REMOVE, aliases, [self.host_name(n) for n in nodes],
-            lambda: self.manager.remove_nodes(self.tag, aliases, 0, keep=False, force=False))
+            lambda: self.manager.remove_nodes(self.tag, aliases, 0, keep=False, force=False),
+            instance_ids=[n.instance_id for n in nodes])
         self.act(iteration, f"removing {', '.join(aliases)}: {why}")
 
     def remove_stranded(self, stats: ClusterStats, iteration: Iteration) -> None:
@@ -415,7 +447,7 @@ class LoadBalancer:
         else:
             self.say(f"removing {names} failed: {operation.error}; keeping them")
             try:
-                self.run_on_master(control.enable_script(operation.hosts), sudo=True)
+                self.run_on_master(self.scheduler.enable(operation.hosts))
                 self.drained -= set(operation.hosts)
             except Exception as error:
                 self.say(f"re-enabling {names} failed: {error}")

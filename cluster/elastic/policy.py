@@ -31,7 +31,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from sclust.elastic.stats import DRAINING, UP, ClusterStats, Host
+from sclust.scheduler import DRAINING, UP, ClusterStats, Host
 
 SECOND, HOUR = "second", "hour"
 

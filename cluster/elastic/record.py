@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from sclust.elastic.live import Iteration
-from sclust.elastic.stats import DOWN, DRAINING
 from sclust.errors import SclustError
 from sclust.names import child_path
 from sclust.paths import sclust_home
+from sclust.scheduler import DOWN, DRAINING
 
 FIELDS = ("time", "epoch", "workers", "booting", "draining", "slots", "used_slots",
           "pending_jobs", "pending_tasks", "pending_slots", "held_jobs", "running_jobs",

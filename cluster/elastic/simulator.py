@@ -20,8 +20,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sclust.elastic.policy import HOUR, Decision, Memory, Policy, Settings
-from sclust.elastic.stats import DRAINING, UP, BootingNode, ClusterStats, Host, PendingJob
 from sclust.elastic.traces import TraceJob
+from sclust.scheduler import DRAINING, UP, BootingNode, ClusterStats, Host, PendingJob
 
 BOOTING, REMOVED = "booting", "removed"
 _FINISH, _READY = 0, 1  # same-time order: free slots first, then new hosts

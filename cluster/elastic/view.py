@@ -12,7 +12,7 @@ import click
 
 from sclust.elastic.live import Iteration
 from sclust.elastic.record import summary
-from sclust.elastic.stats import ClusterStats
+from sclust.scheduler import ClusterStats
 
 EVENTS = 10  # events kept on screen
 

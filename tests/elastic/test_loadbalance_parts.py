@@ -14,7 +14,9 @@ from sclust.elastic.live import Iteration, still_idle
 from sclust.elastic.policy import Decision, Settings
 from sclust.elastic.record import Recorder
 from sclust.elastic.view import status_line
-from sclust.sge.control import disable_script, read_stats_output
+from sclust.scheduler import scheduler_for
+from sclust.scripts import REMOTE_COMMAND
+from sclust.sge.scheduler import read_stats_output
 from sclust.sge.stats import StatsError, cluster_stats
 from tests.conftest import run_sclust
 
@@ -53,11 +55,35 @@ def test_a_host_that_got_a_job_while_draining_is_kept():
     assert still_idle(["node001", "node009"], fresh) == (["node009"], ["node001"])
 
 
-def test_drain_disables_every_host_in_one_command_then_rereads():
-    script = disable_script(["node001", "node002"], settle=3)
-    assert "qmod -d all.q@node001,all.q@node002" in script
-    assert script.index("sleep 3") < script.index("qstat -u '*' -xml -r")
-    assert "qstat" not in disable_script(["node001"])
+def fake_sge(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A PATH with qmod/qstat/qhost/date that log their arguments to LOG."""
+    bin_dir, log = tmp_path / "bin", tmp_path / "log"
+    bin_dir.mkdir()
+    for name, output in (("qmod", ""), ("qstat", QSTAT), ("qhost", QHOST),
+                         ("date", f"{NOW:.0f} +0000")):
+        (bin_dir / name).write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\n'
+                                    f"cat <<'EOF'\n{output}\nEOF\n")
+        (bin_dir / name).chmod(0o755)
+    import os
+    return log, {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+
+def test_drain_disables_every_host_in_one_command_then_rereads(tmp_path: Path):
+    import subprocess
+
+    log, env = fake_sge(tmp_path)
+    sge = scheduler_for("sge")
+    run = sge.disable(["node001", "node002"], settle=0.2)
+    done = subprocess.run(["bash", "-c", REMOTE_COMMAND], input=run.archive(), env=env,
+                          capture_output=True)
+    assert done.returncode == 0, done.stderr
+    calls = log.read_text().splitlines()
+    assert calls[0] == "qmod -d all.q@node001,all.q@node002"
+    assert {c.split()[0] for c in calls[1:]} == {"date", "qstat", "qhost"}
+    stats = sge.stats(done.stdout.decode(), master="master")
+    assert {h.name for h in stats.hosts} == {"master", "node001"}
+    assert [s.path for s in sge.disable(["node001"]).steps] == ["scripts/common.sh",
+                                                                 "scripts/disable.sh"]
 
 
 def iteration(number: int, error: str | None = None) -> Iteration:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sclust.elastic.limits import Paced
 from sclust.elastic.policy import Memory, SclustPolicy, Settings
-from sclust.elastic.stats import ClusterStats, Host, PendingJob
+from sclust.scheduler import ClusterStats, Host, PendingJob
 
 NOW = 1_000_000.0
 SETTINGS = Settings(min_nodes=0, max_nodes=16, node_slots=8, boot_time=120.0)

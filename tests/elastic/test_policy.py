@@ -9,7 +9,7 @@ import pytest
 from sclust.elastic.baselines import IdleTimeoutPolicy, StarClusterPolicy, StaticPolicy
 from sclust.elastic.policies import make_policy
 from sclust.elastic.policy import Memory, SclustPolicy, Settings
-from sclust.elastic.stats import DRAINING, BootingNode, ClusterStats, Host, PendingJob
+from sclust.scheduler import DRAINING, BootingNode, ClusterStats, Host, PendingJob
 
 NOW = 1_000_000.0
 SETTINGS = Settings(min_nodes=0, max_nodes=16, node_slots=8, boot_time=120.0)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sclust.elastic.policy import Memory, SclustPolicy, Settings
-from sclust.elastic.stats import DRAINING, UP
+from sclust.scheduler import DRAINING, UP
 from sclust.sge.stats import cluster_stats, parse_qhost, parse_qstat, sge_time
 
 DATA = Path(__file__).parent / "data"

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from sclust.elastic.stats import DOWN, DRAINING, UP, track_idle
+from sclust.scheduler import DOWN, DRAINING, UP, track_idle
 from sclust.sge.stats import StatsError, cluster_stats, count_tasks, parse_qhost, parse_qstat
 
 NOW = datetime(2026, 3, 2, 12, 0, 0, tzinfo=timezone.utc).timestamp()

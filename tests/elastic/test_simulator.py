@@ -11,8 +11,8 @@ from sclust.elastic.baselines import IdleTimeoutPolicy, StarClusterPolicy, Stati
 from sclust.elastic.bounds import lb0, opt
 from sclust.elastic.policy import Decision, Memory, SclustPolicy, Settings
 from sclust.elastic.simulator import SimSettings, billed_seconds, fit_to_cluster, simulate
-from sclust.elastic.stats import ClusterStats
 from sclust.elastic.traces import TraceJob, load_trace
+from sclust.scheduler import ClusterStats
 
 TRACES = Path(__file__).resolve().parents[3] / "shared" / "traces"
 

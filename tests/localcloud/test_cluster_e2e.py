@@ -95,9 +95,13 @@ def test_cluster_lifecycle_on_real_hosts(cluster_env: dict) -> None:
     output = run_job(ctx, "first", where="node002")
     assert output.split() == ["node002", uid]
 
-    # addnode: the new node joins and runs a job.
+    # addnode: the new node joins and runs a job. SGE alone owns queue states: a host disabled
+    # meanwhile (as the load balancer drains one) stays disabled through the new setup.
+    on(ctx, "master", "qmod -d all.q@node001 >/dev/null")
     sclust(ctx, "addnode", "e2e")
     assert nodes(ctx) == ["master", "node001", "node002", "node003"]
+    assert on(ctx, "master", "qselect -q all.q -qs d").split() == ["all.q@node001"]
+    on(ctx, "master", "qmod -e all.q@node001 >/dev/null")
     assert run_job(ctx, "onnew", where="node003").split()[0] == "node003"
 
     # removenode: refused while a job runs there, then SGE forgets the node.
