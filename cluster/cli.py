@@ -53,7 +53,8 @@ class AppContext:
             config = self.config
             self._manager = ClusterManager(open_cloud(config, self.region), Progress(),
                                            key_file=lambda name: config.key_pair(name).location,
-                                           plugin_config=self.plugin_spec)
+                                           plugin_config=self.plugin_spec,
+                                           refresh_interval=config.refresh_interval)
             self.plugin_sources.append(self._manager)
         return self._manager
 
@@ -386,7 +387,7 @@ def listclusters(app: AppContext, tag: str | None, as_json: bool) -> None:
     from sclust.report import cluster_json, print_cluster
 
     manager = app.manager()
-    clusters = [manager.get(tag)] if tag else manager.list()
+    clusters = [manager.get(tag)] if tag else manager.list_clusters()
     if as_json:
         import json
 

@@ -1,7 +1,7 @@
 """Cluster operations: the only place that knows the order of things.
 
 start / start -x / stop / restart / terminate / addnode / removenode / listclusters, on top of
-`ec2.Cloud` (EC2) — node setup over SSH hooks in after the instances are up.
+the Cloud seam (`sclust.cloud`) — node setup over SSH hooks in after the instances are up.
 """
 
 from __future__ import annotations
@@ -12,14 +12,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sclust.config import ClusterTemplate, Volume
-from sclust.ec2 import CapacityError, Cloud, LaunchRequest
-from sclust.errors import CloudError, ClusterNotFound, SclustError
+from sclust.cloud import CapacityError, Cloud, LaunchSpec, Rule
+from sclust.config import ClusterTemplate, Permission, Volume
+from sclust.errors import CloudError, ClusterNotFound, ConfigError, SclustError
+from sclust.inventory import find_clusters, node_from
 from sclust.keys import fingerprints
 from sclust.progress import Progress
-from sclust.state import ClusterInfo, ClusterSettings, Node, free_node_numbers, node_alias
+from sclust.state import (
+    TAG_ALIAS,
+    TAG_ALIAS_FIRST,
+    TAG_ALIASES,
+    TAG_CLUSTER,
+    TAG_ROLE,
+    TAG_VALUE_LIMIT,
+    ClusterInfo,
+    ClusterSettings,
+    Node,
+    free_node_numbers,
+    node_alias,
+)
 from sclust.userdata import user_data_for
-from sclust.waits import wait_for_state
+from sclust.waits import wait_for_instances
 
 if TYPE_CHECKING:
     from sclust.pluginrun import PluginOutcome
@@ -38,15 +51,31 @@ class NodeGroup:
     count: int
 
 
+def alias_batches(aliases: list[str]) -> list[list[str]]:
+    """ALIASES in runs whose comma-joined list fits one tag value (one launch each)."""
+    batches: list[list[str]] = []
+    length = TAG_VALUE_LIMIT + 1
+    for alias in aliases:
+        if length + 1 + len(alias) > TAG_VALUE_LIMIT:
+            batches.append([])
+            length = -1
+        batches[-1].append(alias)
+        length += 1 + len(alias)
+    return batches
+
+
 class ClusterManager:
     """Runs cluster operations against one cloud region."""
 
     def __init__(self, cloud: Cloud, progress: Progress, timeout: float = 900,
                  key_file: Callable[[str], Path] | None = None,
-                 plugin_config: Callable[[str], dict | None] | None = None) -> None:
+                 plugin_config: Callable[[str], dict | None] | None = None,
+                 refresh_interval: float = 5.0) -> None:
         self.cloud = cloud
         self.progress = progress
         self.timeout = timeout
+        # REFRESH_INTERVAL: the longest pause between two polls of the cloud while waiting.
+        self.refresh_interval = refresh_interval
         # KEYNAME -> private key file (the config's [key] sections); needed for node setup.
         self.key_file = key_file
         # [plugin NAME] -> its spec from the config: supplies the secret settings that are
@@ -115,15 +144,21 @@ class ClusterManager:
 
     # ---- lookups ---------------------------------------------------------------------------
 
-    def list(self, tag: str | None = None) -> list[ClusterInfo]:
-        return self.cloud.find_clusters(tag)
+    def list_clusters(self, tag: str | None = None) -> list[ClusterInfo]:
+        return find_clusters(self.cloud, tag)
+
+    def cluster_nodes(self, tag: str) -> list[Node]:
+        """The cluster's live nodes in one describe call (what the load balancer polls)."""
+        from sclust.inventory import cluster_nodes
+
+        return cluster_nodes(self.cloud, tag)
 
     def get(self, tag: str) -> ClusterInfo:
-        found = self.cloud.find_clusters(tag)
+        found = find_clusters(self.cloud, tag)
         if not found:
             from sclust.config import did_you_mean
 
-            hint = did_you_mean(tag, [c.tag for c in self.cloud.find_clusters()])
+            hint = did_you_mean(tag, [c.tag for c in find_clusters(self.cloud)])
             raise ClusterNotFound(f"no cluster named {tag!r} in {self.cloud.region}{hint}")
         return found[0]
 
@@ -132,12 +167,17 @@ class ClusterManager:
     def start(self, tag: str, template: ClusterTemplate, configure: bool = True) -> ClusterInfo:
         """Create cluster TAG from TEMPLATE: security group, master, nodes, volumes, then set
         the nodes up over SSH (unless CONFIGURE is False: `start --create-only`)."""
-        existing = self.cloud.find_clusters(tag)
+        existing = find_clusters(self.cloud, tag)
         if existing:
             raise SclustError(
                 f"cluster {tag!r} already exists ({existing[0].state}): resume it with "
                 f"`sclust start -x {tag}` or remove it with `sclust terminate {tag}`"
             )
+        if template.disable_cloudinit and template.userdata_scripts:
+            raise ConfigError(
+                f"[cluster {template.name}]: USERDATA_SCRIPTS need cloud-init on the image, and "
+                "DISABLE_CLOUDINIT = True says it has none (sclust then sends no user data): "
+                "remove one of the two")
         self.check_key_pair(template)
         # Keys pinned for an earlier cluster of this name (terminated elsewhere, or before
         # sclust forgot them) would make the new nodes look like impostors.
@@ -145,25 +185,50 @@ class ClusterManager:
         volume_zone = self.check_volumes(template.volumes, template.availability_zone)
         zone = volume_zone or template.availability_zone
         subnet = self.cloud.subnet_for(template.subnet_id, zone)
-        if volume_zone and subnet["AvailabilityZone"] != volume_zone:
+        if volume_zone and subnet.zone != volume_zone:
             raise SclustError(
-                f"SUBNET_ID {subnet['SubnetId']} is in {subnet['AvailabilityZone']} but the "
+                f"SUBNET_ID {subnet.subnet_id} is in {subnet.zone} but the "
                 f"volumes are in {volume_zone}: EBS volumes attach only within their zone"
             )
         settings = ClusterSettings.from_template(template)
-        settings.zone, settings.subnet_id = subnet["AvailabilityZone"], subnet["SubnetId"]
-        settings.vpc_id = subnet["VpcId"]
+        settings.zone, settings.subnet_id = subnet.zone, subnet.subnet_id
+        settings.vpc_id = subnet.vpc_id
+        if template.public_ips is None and not subnet.public_ips:
+            self.progress.step(f"subnet {subnet.subnet_id} gives no public addresses (set "
+                               "PUBLIC_IPS = True for them): sclust reaches the nodes by their "
+                               "private ones")
+        user_data = user_data_for(template.userdata_scripts)
         self.progress.step(f"creating security group for {tag} in {settings.zone}")
-        group_id = self.cloud.create_security_group(
-            tag, settings.vpc_id, settings, template.permissions, template.ssh_cidr
-        )
+        group_id = self.create_group(tag, settings, template.permissions, template.ssh_cidr)
         info = ClusterInfo(tag, group_id, settings)
         pinned = bool(volume_zone or template.subnet_id or template.availability_zone)
-        user_data = user_data_for(template.userdata_scripts)
-        self.launch_master(info, pinned, user_data)
-        self.launch_workers(info, settings.cluster_size - 1, [], user_data)
-        info = self.finish_launch(tag)
+        launched = self.launch_master(info, pinned, user_data)
+        launched += self.launch_workers(info, settings.cluster_size - 1, [], user_data)
+        info = self.finish_launch(tag, launched)
         return self.configure(info) if configure else info
+
+    def create_group(self, tag: str, settings: ClusterSettings, permissions: list[Permission],
+                     ssh_cidr: str) -> str:
+        """The cluster's group (tagged with its settings): open within, SSH, and PERMISSIONS."""
+        name = f"@sclust-{tag}"
+        rules = [Rule(source_group="self"),
+                 Rule("tcp", 22, 22, cidr=ssh_cidr, description="ssh")]
+        rules += [Rule(p.protocol, p.from_port, p.to_port, cidr=p.cidr, description=p.name)
+                  for p in permissions]
+        return self.cloud.create_security_group(
+            name, f"sclust cluster {tag}", settings.vpc_id,
+            {TAG_CLUSTER: tag, "Name": name, **settings.to_tags()}, rules)
+
+    def user_data(self, info: ClusterInfo) -> str | None:
+        """The cluster's user data for a later launch: a node's own (what the first launch
+        sent, readable from any machine), else USERDATA_SCRIPTS read again."""
+        settings = self.require_settings(info)
+        if not settings.userdata_scripts:
+            return None
+        nodes = sorted(info.nodes, key=lambda n: not n.is_master)
+        if nodes:
+            return self.cloud.user_data(nodes[0].instance_id)
+        return user_data_for(settings.userdata_scripts)
 
     def check_key_pair(self, template: ClusterTemplate) -> None:
         name, path = template.key.name, template.key.location
@@ -184,15 +249,15 @@ class ClusterManager:
         """All volumes exist, are free and share one zone; return that zone."""
         if not volumes:
             return None
-        described = {v["VolumeId"]: v for v in self.cloud.describe_volumes(
+        described = {v.volume_id: v for v in self.cloud.describe_volumes(
             [v.volume_id for v in volumes])}
-        zones = {v["AvailabilityZone"] for v in described.values()}
+        zones = {v.zone for v in described.values()}
         if len(zones) > 1:
-            listing = ", ".join(f"{i} in {v['AvailabilityZone']}" for i, v in described.items())
+            listing = ", ".join(f"{i} in {v.zone}" for i, v in described.items())
             raise SclustError(f"the cluster's volumes must all be in one zone: {listing}")
         for volume_id, volume in described.items():
-            if volume.get("State") == "in-use":
-                users = ", ".join(a["InstanceId"] for a in volume.get("Attachments", []))
+            if volume.state == "in-use":
+                users = ", ".join(a.instance_id for a in volume.attachments)
                 raise SclustError(f"volume {volume_id} is in use by {users}: detach it first")
         volume_zone = zones.pop()
         if zone and zone != volume_zone:
@@ -201,40 +266,66 @@ class ClusterManager:
             )
         return volume_zone
 
-    def launch_master(self, info: ClusterInfo, pinned: bool, user_data: str | None) -> None:
+    def launch_spec(self, info: ClusterInfo, role: str, aliases: list[str], image_id: str,
+                    instance_type: str, user_data: str | None,
+                    spot_bid: float | None) -> LaunchSpec:
+        """One launch of ALIASES: cluster tags on all; each instance then gets its own alias
+        and Name tag (`TAG-node003` with DNS_PREFIX), as StarCluster named them."""
         settings = info.settings
         assert settings and settings.subnet_id and info.security_group_id
-        request = LaunchRequest(
-            cluster=info.tag, role="master", count=1, image_id=settings.master_image_id,
-            instance_type=settings.master_instance_type, keyname=settings.keyname,
-            security_group_id=info.security_group_id, subnet_id=settings.subnet_id,
-            aliases=["master"], name_prefix=f"{info.tag}-" if settings.dns_prefix else "",
-            spot_bid=settings.spot_bid if settings.force_spot_master else None,
-            user_data=user_data, root_volume_size=settings.root_volume_size,
+        prefix = f"{info.tag}-" if settings.dns_prefix else ""
+        tags = {TAG_CLUSTER: info.tag, TAG_ROLE: role}
+        each: list[dict[str, str]] = []
+        if len(aliases) == 1:
+            tags[TAG_ALIAS], tags["Name"] = aliases[0], prefix + aliases[0]
+        else:
+            # EC2 tags a whole RunInstances alike: the alias list and the launch index name
+            # each instance until its own tags land.
+            tags[TAG_ALIASES] = ",".join(aliases)
+            tags["Name"] = f"{prefix}{aliases[0]}…{aliases[-1]}"
+            each = [{TAG_ALIAS: a, "Name": prefix + a} for a in aliases]
+        return LaunchSpec(
+            image_id=image_id, instance_type=instance_type, count=len(aliases),
+            keyname=settings.keyname, subnet_id=settings.subnet_id,
+            security_group_id=info.security_group_id, tags=tags,
+            volume_tags={TAG_CLUSTER: info.tag}, each_tags=each, user_data=user_data,
+            root_volume_size=settings.root_volume_size, spot_bid=spot_bid,
+            public_ip=settings.public_ips,
         )
+
+    def launch(self, spec: LaunchSpec) -> list[str]:
+        return [i.instance_id for i in self.cloud.launch(spec)]
+
+    def launch_master(self, info: ClusterInfo, pinned: bool, user_data: str | None) -> list[str]:
+        """Launch the master (in another zone on a capacity error, unless PINNED): its id."""
+        settings = info.settings
+        assert settings and settings.subnet_id and info.security_group_id
+        spec = self.launch_spec(
+            info, "master", ["master"], settings.master_image_id,
+            settings.master_instance_type, user_data,
+            settings.spot_bid if settings.force_spot_master else None)
         self.progress.step(
             f"launching master ({settings.master_instance_type}, {settings.master_image_id})"
         )
         try:
-            self.cloud.launch(request)
-            return
+            return self.launch(spec)
         except CapacityError as error:
             if pinned:
                 raise
             self.progress.step(f"{error}; trying the region's other zones")
         for subnet in self.cloud.default_subnets():
-            if subnet["SubnetId"] == settings.subnet_id:
+            if subnet.subnet_id == settings.subnet_id:
                 continue
-            request.subnet_id = subnet["SubnetId"]
+            spec.subnet_id = subnet.subnet_id
             try:
-                self.cloud.launch(request)
+                launched = self.launch(spec)
             except CapacityError as error:
-                self.progress.step(f"{subnet['AvailabilityZone']}: {error}")
+                self.progress.step(f"{subnet.zone}: {error}")
                 continue
-            settings.zone, settings.subnet_id = subnet["AvailabilityZone"], subnet["SubnetId"]
-            self.cloud.update_settings(info.security_group_id, settings)
+            settings.zone, settings.subnet_id = subnet.zone, subnet.subnet_id
+            self.cloud.create_tags([info.security_group_id], settings.to_tags())
             self.progress.step(f"master launched in {settings.zone}")
-            return
+            return launched
         raise CapacityError(
             f"no zone of {self.cloud.region} has capacity for {settings.master_instance_type}: "
             "try another MASTER_INSTANCE_TYPE or later"
@@ -259,48 +350,47 @@ class ClusterManager:
     def launch_workers(
         self, info: ClusterInfo, count: int, aliases: list[str], user_data: str | None,
         spot_bid: float | None = None, instance_type: str | None = None,
-    ) -> None:
-        """Launch COUNT nodes (named ALIASES, or the lowest free numbers) in batched calls."""
+    ) -> list[str]:
+        """Launch COUNT nodes (named ALIASES, or the lowest free numbers) in batched calls;
+        returns their ids."""
         settings = info.settings
         assert settings and settings.subnet_id and info.security_group_id
         if count <= 0:
-            return
+            return []
         groups = self.node_groups(settings, count)
         if instance_type:
             groups = [NodeGroup(instance_type, settings.node_image_id, count)]
         used = [n.alias for n in info.nodes]
+        launched: list[str] = []
         for group in groups:
             if aliases:
                 names, aliases = aliases[: group.count], aliases[group.count :]
             else:
                 names = [node_alias(n) for n in free_node_numbers(used, group.count)]
             used += names
-            self.launch_group(info, group, names, user_data, spot_bid or settings.spot_bid)
+            for batch in alias_batches(names):
+                launched += self.launch_group(info, NodeGroup(group.instance_type,
+                                                              group.image_id, len(batch)),
+                                              batch, user_data, spot_bid or settings.spot_bid)
+        return launched
 
     def launch_group(
         self, info: ClusterInfo, group: NodeGroup, aliases: list[str], user_data: str | None,
         spot_bid: float | None,
-    ) -> None:
+    ) -> list[str]:
         settings = info.settings
         assert settings and settings.subnet_id and info.security_group_id
         types = [group.instance_type] + [
             t for t in settings.fallback_instance_types if t != group.instance_type
         ]
+        span = aliases[0] if len(aliases) == 1 else f"{aliases[0]}…{aliases[-1]}"
         for position, instance_type in enumerate(types):
-            request = LaunchRequest(
-                cluster=info.tag, role="node", count=len(aliases), image_id=group.image_id,
-                instance_type=instance_type, keyname=settings.keyname,
-                security_group_id=info.security_group_id, subnet_id=settings.subnet_id,
-                aliases=aliases, name_prefix=f"{info.tag}-" if settings.dns_prefix else "",
-                spot_bid=spot_bid, user_data=user_data,
-                root_volume_size=settings.root_volume_size,
-            )
-            span = aliases[0] if len(aliases) == 1 else f"{aliases[0]}…{aliases[-1]}"
+            spec = self.launch_spec(info, "node", aliases, group.image_id, instance_type,
+                                    user_data, spot_bid)
             self.progress.step(f"launching {span} ({instance_type}"
                                + (f", spot bid ${spot_bid}" if spot_bid else "") + ")")
             try:
-                self.cloud.launch(request)
-                return
+                return self.launch(spec)
             except CapacityError as error:
                 if position + 1 < len(types):
                     self.progress.step(f"{error}; trying {types[position + 1]}")
@@ -310,17 +400,30 @@ class ClusterManager:
                     f"already launched are kept: retry with `sclust start -x {info.tag}` "
                     f"(or list FALLBACK_INSTANCE_TYPES), or `sclust terminate {info.tag}`"
                 ) from error
+        return []
 
-    def finish_launch(self, tag: str) -> ClusterInfo:
-        """Wait for every node to run with an address, then attach the volumes."""
+    def wait_for(self, instance_ids: list[str], state: str, what: str | None = None,
+                 need_address: bool = False) -> list[Node]:
+        """The cloud's waiter under a progress line; laggards named by alias."""
+        instances = wait_for_instances(
+            self.cloud, instance_ids, state, self.progress, self.timeout, what=what,
+            need_address=need_address, interval=self.refresh_interval,
+            name=lambda i: node_from(i).alias)
+        return [node_from(i) for i in instances]
+
+    def finish_launch(self, tag: str, launched: Sequence[str] = ()) -> ClusterInfo:
+        """Wait for every node to run with an address, then attach the volumes.
+
+        LAUNCHED are the ids of instances just launched: waited for by id, since a lookup by
+        tag right after RunInstances can miss them."""
         info = self.get(tag)
         ids = [n.instance_id for n in info.nodes if n.state != "running" or not n.address]
-        ready = wait_for_state(self.cloud, ids, "running", self.progress, self.timeout,
-                               what=f"{len(ids)} instance(s) of {tag} to run",
-                               need_address=True)
+        ids = list(dict.fromkeys(ids + list(launched)))
+        ready = self.wait_for(ids, "running", f"{len(ids)} instance(s) of {tag} to run",
+                              need_address=True)
         # The last poll already describes the waited-for nodes: no second lookup.
         by_id = {n.instance_id: n for n in ready}
-        info.nodes = [by_id.get(n.instance_id, n) for n in info.nodes]
+        info.nodes = [by_id.pop(n.instance_id, n) for n in info.nodes] + list(by_id.values())
         self.attach_volumes(info)
         return info
 
@@ -329,17 +432,17 @@ class ClusterManager:
         if not settings or not settings.volumes or master is None:
             return
         volumes = [Volume(**v) for v in settings.volumes]
-        described = {v["VolumeId"]: v for v in self.cloud.describe_volumes(
+        described = {v.volume_id: v for v in self.cloud.describe_volumes(
             [v.volume_id for v in volumes])}
-        taken = {a.get("Device") for d in described.values() for a in d.get("Attachments", [])}
+        taken = {a.device for d in described.values() for a in d.attachments}
         free_devices = [d for d in DEFAULT_DEVICES if d not in taken]
         for volume in volumes:
-            attachments = described[volume.volume_id].get("Attachments", [])
-            if any(a["InstanceId"] == master.instance_id for a in attachments):
+            attachments = described[volume.volume_id].attachments
+            if any(a.instance_id == master.instance_id for a in attachments):
                 continue
             if attachments:
                 raise SclustError(
-                    f"volume {volume.volume_id} is attached to {attachments[0]['InstanceId']},"
+                    f"volume {volume.volume_id} is attached to {attachments[0].instance_id},"
                     " not to the master: detach it first"
                 )
             device = volume.device or free_devices.pop(0)
@@ -355,19 +458,21 @@ class ClusterManager:
         stopped = [n.instance_id for n in info.nodes if n.state == "stopped"]
         stopping = [n.instance_id for n in info.nodes if n.state == "stopping"]
         if stopping:
-            wait_for_state(self.cloud, stopping, "stopped", self.progress, self.timeout)
+            self.wait_for(stopping, "stopped")
             stopped += stopping
         if stopped:
             self.progress.step(f"starting {len(stopped)} stopped instance(s) of {tag}")
             self.cloud.start_instances(stopped)
-        user_data = None
-        if info.master is None:
-            self.launch_master(info, pinned=True, user_data=user_data)
         missing = settings.cluster_size - 1 - len(info.workers)
-        if missing > 0:
-            self.progress.step(f"{tag} lacks {missing} node(s) of its size; launching them")
-            self.launch_workers(info, missing, [], user_data)
-        info = self.finish_launch(tag)
+        launched: list[str] = []
+        if info.master is None or missing > 0:
+            user_data = self.user_data(info)
+            if info.master is None:
+                launched += self.launch_master(info, pinned=True, user_data=user_data)
+            if missing > 0:
+                self.progress.step(f"{tag} lacks {missing} node(s) of its size; launching them")
+                launched += self.launch_workers(info, missing, [], user_data)
+        info = self.finish_launch(tag, launched)
         return self.configure(info) if configure else info
 
     def require_settings(self, info: ClusterInfo) -> ClusterSettings:
@@ -402,7 +507,7 @@ class ClusterManager:
                    and n.state in ("pending", "running")]
         self.progress.step(f"stopping {len(running)} instance(s) of {tag}")
         self.cloud.stop_instances(running)
-        wait_for_state(self.cloud, running, "stopped", self.progress, self.timeout)
+        self.wait_for(running, "stopped")
         return self.get(tag)
 
     def restart(self, tag: str, configure: bool = True) -> ClusterInfo:
@@ -428,10 +533,10 @@ class ClusterManager:
         if ids:
             self.progress.step(f"terminating {len(ids)} instance(s) of {tag}")
             self.cloud.terminate_instances(ids)
-        cancelled = self.cloud.cancel_spot_requests(tag)
+        cancelled = self.cloud.cancel_spot_requests(TAG_CLUSTER, tag)
         if cancelled:
             self.progress.step(f"cancelled {cancelled} spot request(s)")
-        wait_for_state(self.cloud, ids, "terminated", self.progress, self.timeout)
+        self.wait_for(ids, "terminated")
         if info.security_group_id:
             self.progress.step(f"deleting security group of {tag}")
             self.cloud.delete_security_group(info.security_group_id)
@@ -456,10 +561,10 @@ class ClusterManager:
             if clashes:
                 raise SclustError(f"cluster {tag!r} already has node(s) named {', '.join(clashes)}")
             count = len(aliases)
-        before = {n.instance_id for n in info.nodes}
-        self.launch_workers(info, count, list(aliases), None, spot_bid, instance_type)
-        after = self.finish_launch(tag)
-        added = [n for n in after.workers if n.instance_id not in before]
+        launched = self.launch_workers(info, count, list(aliases), self.user_data(info),
+                                       spot_bid, instance_type)
+        after = self.finish_launch(tag, launched)
+        added = [n for n in after.workers if n.instance_id in launched]
         if configure:
             # The whole setup is idempotent: the new nodes join, the others update their
             # hosts, exports and queue without disturbing running jobs.
@@ -518,13 +623,17 @@ class ClusterManager:
                 configurator.close()
         if keep:
             settings = self.require_settings(info)
+            default_group = self.cloud.default_security_group(settings.vpc_id or "")
             for node in nodes:
                 self.progress.step(f"taking {node.alias} ({node.instance_id}) out of {tag}")
-                self.cloud.detach_from_cluster(node.instance_id, tag, settings.vpc_id or "")
+                self.cloud.set_security_groups(node.instance_id, [default_group])
+                self.cloud.delete_tags([node.instance_id], [
+                    TAG_CLUSTER, TAG_ROLE, TAG_ALIAS, TAG_ALIAS_FIRST, TAG_ALIASES])
+                self.cloud.create_tags([node.instance_id], {"sclust:removed-from": tag})
         else:
             self.progress.step(f"terminating {names}")
             self.cloud.terminate_instances(ids)
-            wait_for_state(self.cloud, ids, "terminated", self.progress, self.timeout)
+            self.wait_for(ids, "terminated")
         if configured:
             self.forget_host_keys(info, nodes)
             self.configure(self.get(tag), hook=None)

@@ -19,7 +19,8 @@ SCHEMA_VERSION = 1
 TAG_CLUSTER = "sclust:cluster"
 TAG_ALIAS = "sclust:alias"
 TAG_ROLE = "sclust:role"
-TAG_ALIAS_FIRST = "sclust:alias-first"  # a multi-instance launch: alias = node(first + index)
+TAG_ALIAS_FIRST = "sclust:alias-first"  # older launches of several: alias = node(first + index)
+TAG_ALIASES = "sclust:aliases"  # a launch of several: alias = list[launch index], until named
 TAG_SETTINGS = "sclust:settings"
 TAG_VERSION = "sclust:version"
 TAG_VALUE_LIMIT = 256
@@ -51,6 +52,9 @@ class ClusterSettings:
     disable_queue: bool = False
     fallback_instance_types: list[str] = field(default_factory=list)
     root_volume_size: int | None = None
+    public_ips: bool | None = None  # None: the subnet's default
+    userdata_scripts: list[str] = field(default_factory=list)  # as given (later launches copy
+    # the user data of a running node; these files only when none is left)
     volumes: list[dict[str, Any]] = field(default_factory=list)
     plugins: list[dict[str, Any]] = field(default_factory=list)
     node_types: list[dict[str, Any]] = field(default_factory=list)
@@ -80,6 +84,8 @@ class ClusterSettings:
             disable_queue=template.disable_queue,
             fallback_instance_types=list(template.fallback_instance_types),
             root_volume_size=template.root_volume_size,
+            public_ips=template.public_ips,
+            userdata_scripts=list(template.userdata_scripts),
             volumes=[asdict(v) for v in template.volumes],
             plugins=[asdict(p) for p in template.plugins],
             node_types=[asdict(t) for t in template.node_types],

@@ -425,7 +425,7 @@ class LoadBalancer:
         if not self.ec2_stale and time.monotonic() - self.ec2_read < EC2_REFRESH:
             return
         try:
-            self.info.nodes = self.manager.cloud.cluster_nodes(self.tag)
+            self.info.nodes = self.manager.cluster_nodes(self.tag)
         except Exception as error:
             self.say(f"reading the cluster from EC2 failed: {error}; retrying later")
             return
