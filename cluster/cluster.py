@@ -19,6 +19,7 @@ from sclust.inventory import find_clusters, node_from
 from sclust.keys import fingerprints
 from sclust.progress import Progress
 from sclust.state import (
+    NODE_NUMBER,
     TAG_ALIAS,
     TAG_ALIAS_FIRST,
     TAG_ALIASES,
@@ -51,8 +52,18 @@ class NodeGroup:
     count: int
 
 
+def consecutive(aliases: list[str]) -> bool:
+    """Are ALIASES nodeN, nodeN+1, …? (Then the first one and the launch index name them.)"""
+    first = NODE_NUMBER.match(aliases[0]) if aliases else None
+    return first is not None and aliases == [
+        node_alias(int(first.group(1)) + i) for i in range(len(aliases))]
+
+
 def alias_batches(aliases: list[str]) -> list[list[str]]:
-    """ALIASES in runs whose comma-joined list fits one tag value (one launch each)."""
+    """ALIASES in runs that one launch can name: numbered runs whole, other aliases in lists
+    that fit one tag value."""
+    if consecutive(aliases):
+        return [aliases]
     batches: list[list[str]] = []
     length = TAG_VALUE_LIMIT + 1
     for alias in aliases:
@@ -279,9 +290,12 @@ class ClusterManager:
         if len(aliases) == 1:
             tags[TAG_ALIAS], tags["Name"] = aliases[0], prefix + aliases[0]
         else:
-            # EC2 tags a whole RunInstances alike: the alias list and the launch index name
-            # each instance until its own tags land.
-            tags[TAG_ALIASES] = ",".join(aliases)
+            # EC2 tags a whole RunInstances alike: the first alias (numbered nodes) or the
+            # alias list, and the launch index, name each instance until its own tags land.
+            if consecutive(aliases):
+                tags[TAG_ALIAS_FIRST] = aliases[0]
+            else:
+                tags[TAG_ALIASES] = ",".join(aliases)
             tags["Name"] = f"{prefix}{aliases[0]}…{aliases[-1]}"
             each = [{TAG_ALIAS: a, "Name": prefix + a} for a in aliases]
         return LaunchSpec(
@@ -417,8 +431,9 @@ class ClusterManager:
         LAUNCHED are the ids of instances just launched: waited for by id, since a lookup by
         tag right after RunInstances can miss them."""
         info = self.get(tag)
+        found = {n.instance_id for n in info.nodes}
         ids = [n.instance_id for n in info.nodes if n.state != "running" or not n.address]
-        ids = list(dict.fromkeys(ids + list(launched)))
+        ids += [i for i in launched if i not in found]
         ready = self.wait_for(ids, "running", f"{len(ids)} instance(s) of {tag} to run",
                               need_address=True)
         # The last poll already describes the waited-for nodes: no second lookup.

@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -388,10 +389,15 @@ class EC2:
             reply = self.client.run_instances(**kwargs)
         instances = sorted((instance_from(i) for i in reply["Instances"]),
                            key=lambda i: i.launch_index)
-        for instance, each in zip(instances, spec.each_tags, strict=False):
+        for instance in instances:
             instance.tags = {**spec.tags, **instance.tags}
-            if each:
-                self.create_tags([instance.instance_id], each)
+        named = [(i, each) for i, each in zip(instances, spec.each_tags, strict=False) if each]
+        if named:
+            # One CreateTags per instance (their values differ), a few at a time.
+            with ThreadPoolExecutor(max_workers=min(8, len(named))) as pool:
+                list(pool.map(lambda pair: self.create_tags([pair[0].instance_id], pair[1]),
+                              named))
+            for instance, each in named:
                 instance.tags.update(each)
         return instances
 
