@@ -339,6 +339,19 @@ class EC2:
         return Image(image["ImageId"], image.get("Name", ""),
                      image.get("RootDeviceName") or "/dev/sda1")
 
+    def root_device(self, image_id: str) -> str:
+        """IMAGE_ID's root device name; /dev/sda1 for an image DescribeImages does not know
+        (RunInstances then says what is wrong with it; endpoints such as the local cloud
+        accept image ids they do not list)."""
+        try:
+            reply = self.client.describe_images(ImageIds=[image_id])
+        except botocore.exceptions.ClientError as error:
+            if error_code(error) not in ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"):
+                raise translate(error, f"looking up image {image_id}") from error
+            return "/dev/sda1"
+        images = reply.get("Images") or [{}]
+        return str(images[0].get("RootDeviceName") or "/dev/sda1")
+
     def launch(self, spec: LaunchSpec) -> list[Instance]:
         """One RunInstances call for the whole spec, then the per-instance tags; returns the
         instances in launch-index order (their ids are what later calls use: a tag lookup
@@ -379,7 +392,7 @@ class EC2:
             kwargs["UserData"] = spec.user_data
         if spec.root_volume_size:
             # The image's own root device: any other name adds a second disk.
-            root = self.describe_image(spec.image_id).root_device_name
+            root = self.root_device(spec.image_id)
             kwargs["BlockDeviceMappings"] = [{
                 "DeviceName": root,
                 "Ebs": {"VolumeSize": spec.root_volume_size, "VolumeType": "gp3",

@@ -212,3 +212,13 @@ def test_the_waiter_names_laggards_and_keeps_to_refresh_interval(
         assert f"{node.alias} ({node.instance_id}: running)" in message
     assert "i-0123456789abcdef0 (not found yet)" in message
     assert sleeps and max(sleeps) <= 1.0
+
+
+def test_root_volume_size_on_an_image_the_endpoint_does_not_list_keeps_sda1(
+    tmp_path, key_file, cloud, manager
+) -> None:
+    # The local cloud (and moto) accept image ids DescribeImages does not know.
+    template = template_for(tmp_path, key_file, cloud, size=1, extra="ROOT_VOLUME_SIZE = 20\n")
+    info = manager.start("unlisted", template, configure=False)
+    instance = described(cloud, [info.nodes[0].instance_id])[info.nodes[0].instance_id]
+    assert [m["DeviceName"] for m in instance["BlockDeviceMappings"]] == ["/dev/sda1"]
