@@ -40,7 +40,7 @@ def main(sizes: tuple[int, ...] = (5, 10, 20)) -> None:
         endpoint = control.up(Path(tmp) / "local")
         try:
             cloud = EC2(AwsSettings(region=endpoint.region, endpoint_url=endpoint.url,
-                                      access_key_id="testing", secret_access_key="testing"))
+                                    access_key_id="testing", secret_access_key="testing"))
             calls: Counter[str] = Counter()
             cloud.client.meta.events.register(
                 "before-call.ec2", lambda model, **_: calls.update([model.name]))

@@ -176,7 +176,7 @@ def private_cluster(tag: str, size: int, extra: str = "LOGIN_USER = root\n") -> 
         endpoint = control.up(Path(tmp) / "local")
         try:
             cloud = EC2(AwsSettings(region=endpoint.region, endpoint_url=endpoint.url,
-                                      access_key_id="testing", secret_access_key="testing"))
+                                    access_key_id="testing", secret_access_key="testing"))
             key = write_key(Path(tmp) / "k.pem")
             cloud.import_key_pair("mykey", public_key_openssh(key))
             config = load_config(cluster_config(Path(tmp), key, size=size, extra=extra))
