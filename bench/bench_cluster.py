@@ -22,7 +22,7 @@ def main(sizes: tuple[int, ...] = (2, 5, 10, 20)) -> None:
     from sclust import configure
     from sclust.cluster import ClusterManager
     from sclust.config import AwsSettings, load_config
-    from sclust.ec2 import Cloud
+    from sclust.ec2 import EC2
     from sclust.keys import public_key_openssh
     from sclust.localcloud import control
     from sclust.progress import Progress
@@ -48,8 +48,8 @@ def main(sizes: tuple[int, ...] = (2, 5, 10, 20)) -> None:
         os.environ["SCLUST_LOCAL_PORT"] = "0"
         endpoint = control.up(Path(tmp) / "local")
         try:
-            cloud = Cloud(AwsSettings(region=endpoint.region, endpoint_url=endpoint.url,
-                                      access_key_id="testing", secret_access_key="testing"))
+            cloud = EC2(AwsSettings(region=endpoint.region, endpoint_url=endpoint.url,
+                                    access_key_id="testing", secret_access_key="testing"))
             key = write_key(Path(tmp) / "k.pem")
             cloud.import_key_pair("mykey", public_key_openssh(key))
             for size in sizes:

@@ -26,7 +26,7 @@ def main(sizes: tuple[int, ...] = (5, 10, 20)) -> None:
     from sclust.config import AwsSettings, load_config
     from sclust.desktops.course import Desktops
     from sclust.desktops.template import desktops_template
-    from sclust.ec2 import Cloud
+    from sclust.ec2 import EC2
     from sclust.keys import public_key_openssh
     from sclust.localcloud import control
     from sclust.progress import Progress
@@ -39,8 +39,8 @@ def main(sizes: tuple[int, ...] = (5, 10, 20)) -> None:
                           SCLUST_SSH_ONLY_TO="172.31.0.0/16,198.18.0.0/15")
         endpoint = control.up(Path(tmp) / "local")
         try:
-            cloud = Cloud(AwsSettings(region=endpoint.region, endpoint_url=endpoint.url,
-                                      access_key_id="testing", secret_access_key="testing"))
+            cloud = EC2(AwsSettings(region=endpoint.region, endpoint_url=endpoint.url,
+                                    access_key_id="testing", secret_access_key="testing"))
             calls: Counter[str] = Counter()
             cloud.client.meta.events.register(
                 "before-call.ec2", lambda model, **_: calls.update([model.name]))

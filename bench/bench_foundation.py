@@ -38,14 +38,14 @@ def api_calls(url: str, sizes: list[int]) -> list[tuple[int, int, int, int, Coun
 
     from sclust.cluster import ClusterManager
     from sclust.config import AwsSettings, load_config
-    from sclust.ec2 import Cloud
+    from sclust.ec2 import EC2
     from sclust.keys import public_key_openssh
     from sclust.progress import Progress
 
     rows = []
     for size in sizes:
         requests.post(f"{url}/moto-api/reset", timeout=10)
-        cloud = Cloud(AwsSettings(region="us-east-1", endpoint_url=url))
+        cloud = EC2(AwsSettings(region="us-east-1", endpoint_url=url))
         calls: Counter = Counter()
 
         def count(event_name: str, calls: Counter = calls, **_: object) -> None:
@@ -62,7 +62,7 @@ def api_calls(url: str, sizes: list[int]) -> list[tuple[int, int, int, int, Coun
             start_calls = sum(calls.values())
             start_detail = Counter(calls)
             calls.clear()
-            manager.list()
+            manager.list_clusters()
             list_calls = sum(calls.values())
             calls.clear()
             manager.terminate("bench")

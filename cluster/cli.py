@@ -350,7 +350,7 @@ def listclusters(app: AppContext, tag: str | None, as_json: bool) -> None:
     from sclust.report import cluster_json, print_cluster
 
     manager = app.manager()
-    clusters = [manager.get(tag)] if tag else manager.list()
+    clusters = [manager.get(tag)] if tag else manager.list_clusters()
     if as_json:
         import json
 

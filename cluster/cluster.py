@@ -1,27 +1,39 @@
 """Cluster operations: the only place that knows the order of things.
 
 start / start -x / stop / restart / terminate / addnode / removenode / listclusters, on top of
-`ec2.Cloud` (EC2) — node setup over SSH hooks in after the instances are up.
+the Cloud seam (`sclust.cloud`; launches in `launching.py`) — node setup over SSH hooks in
+after the instances are up.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sclust.cloud import Cloud
 from sclust.config import ClusterTemplate, Volume
-from sclust.ec2 import CapacityError, Cloud, LaunchRequest
-from sclust.errors import CloudError, ClusterNotFound, SclustError
+from sclust.errors import CloudError, ClusterNotFound, ConfigError, SclustError
+from sclust.inventory import find_clusters, node_from
 from sclust.keys import fingerprints
+from sclust.launching import Launcher
 from sclust.progress import Progress
-from sclust.state import ClusterInfo, ClusterSettings, Node, free_node_numbers, node_alias
+from sclust.state import (
+    TAG_ALIAS,
+    TAG_ALIAS_FIRST,
+    TAG_ALIASES,
+    TAG_CLUSTER,
+    TAG_ROLE,
+    ClusterInfo,
+    ClusterSettings,
+    Node,
+)
 from sclust.userdata import user_data_for
-from sclust.waits import wait_for_state
+from sclust.waits import wait_for_instances
 
 if TYPE_CHECKING:
+    from sclust.configure import SetupGuard
     from sclust.pluginrun import PluginOutcome
 
 log = logging.getLogger(__name__)
@@ -29,24 +41,18 @@ log = logging.getLogger(__name__)
 DEFAULT_DEVICES = [f"/dev/sd{letter}" for letter in "fghijklmnop"]
 
 
-@dataclass
-class NodeGroup:
-    """Nodes launched together: same type, AMI and market."""
-
-    instance_type: str
-    image_id: str
-    count: int
-
-
 class ClusterManager:
     """Runs cluster operations against one cloud region."""
 
     def __init__(self, cloud: Cloud, progress: Progress, timeout: float = 900,
                  key_file: Callable[[str], Path] | None = None,
-                 plugin_config: Callable[[str], dict | None] | None = None) -> None:
+                 plugin_config: Callable[[str], dict | None] | None = None,
+                 refresh_interval: float = 5.0) -> None:
         self.cloud = cloud
         self.progress = progress
         self.timeout = timeout
+        # REFRESH_INTERVAL: the longest pause between two polls of the cloud while waiting.
+        self.refresh_interval = refresh_interval
         # KEYNAME -> private key file (the config's [key] sections); needed for node setup.
         self.key_file = key_file
         # [plugin NAME] -> its spec from the config: supplies the secret settings that are
@@ -55,7 +61,7 @@ class ClusterManager:
         # What the plugins' hooks did during this manager's operations (the CLI reports them).
         self.plugin_outcomes: list[PluginOutcome] = []
         # Set by the load balancer, whose launches and removals overlap (see configure.SetupGuard).
-        self.setup_guard = None
+        self.setup_guard: SetupGuard | None = None  # the balancer's, while it runs
 
     def configurator(self, info: ClusterInfo, user: str | None = None):
         from sclust.configure import Configurator
@@ -118,15 +124,21 @@ class ClusterManager:
 
     # ---- lookups ---------------------------------------------------------------------------
 
-    def list(self, tag: str | None = None) -> list[ClusterInfo]:
-        return self.cloud.find_clusters(tag)
+    def list_clusters(self, tag: str | None = None) -> list[ClusterInfo]:
+        return find_clusters(self.cloud, tag)
+
+    def cluster_nodes(self, tag: str) -> list[Node]:
+        """The cluster's live nodes in one describe call (what the load balancer polls)."""
+        from sclust.inventory import cluster_nodes
+
+        return cluster_nodes(self.cloud, tag)
 
     def get(self, tag: str) -> ClusterInfo:
-        found = self.cloud.find_clusters(tag)
+        found = find_clusters(self.cloud, tag)
         if not found:
             from sclust.config import did_you_mean
 
-            hint = did_you_mean(tag, [c.tag for c in self.cloud.find_clusters()])
+            hint = did_you_mean(tag, [c.tag for c in find_clusters(self.cloud)])
             raise ClusterNotFound(f"no cluster named {tag!r} in {self.cloud.region}{hint}")
         return found[0]
 
@@ -135,12 +147,17 @@ class ClusterManager:
     def start(self, tag: str, template: ClusterTemplate, configure: bool = True) -> ClusterInfo:
         """Create cluster TAG from TEMPLATE: security group, master, nodes, volumes, then set
         the nodes up over SSH (unless CONFIGURE is False: `start --create-only`)."""
-        existing = self.cloud.find_clusters(tag)
+        existing = find_clusters(self.cloud, tag)
         if existing:
             raise SclustError(
                 f"cluster {tag!r} already exists ({existing[0].state}): resume it with "
                 f"`sclust start -x {tag}` or remove it with `sclust terminate {tag}`"
             )
+        if template.disable_cloudinit and template.userdata_scripts:
+            raise ConfigError(
+                f"[cluster {template.name}]: USERDATA_SCRIPTS need cloud-init on the image, and "
+                "DISABLE_CLOUDINIT = True says it has none (sclust then sends no user data): "
+                "remove one of the two")
         self.check_key_pair(template)
         # Keys pinned for an earlier cluster of this name (terminated elsewhere, or before
         # sclust forgot them) would make the new nodes look like impostors.
@@ -148,24 +165,27 @@ class ClusterManager:
         volume_zone = self.check_volumes(template.volumes, template.availability_zone)
         zone = volume_zone or template.availability_zone
         subnet = self.cloud.subnet_for(template.subnet_id, zone)
-        if volume_zone and subnet["AvailabilityZone"] != volume_zone:
+        if volume_zone and subnet.zone != volume_zone:
             raise SclustError(
-                f"SUBNET_ID {subnet['SubnetId']} is in {subnet['AvailabilityZone']} but the "
+                f"SUBNET_ID {subnet.subnet_id} is in {subnet.zone} but the "
                 f"volumes are in {volume_zone}: EBS volumes attach only within their zone"
             )
         settings = ClusterSettings.from_template(template)
-        settings.zone, settings.subnet_id = subnet["AvailabilityZone"], subnet["SubnetId"]
-        settings.vpc_id = subnet["VpcId"]
+        settings.zone, settings.subnet_id = subnet.zone, subnet.subnet_id
+        settings.vpc_id = subnet.vpc_id
+        if template.public_ips is None and not subnet.public_ips:
+            self.progress.step(f"subnet {subnet.subnet_id} gives no public addresses (set "
+                               "PUBLIC_IPS = True for them): sclust reaches the nodes by their "
+                               "private ones")
+        user_data = user_data_for(template.userdata_scripts)
         self.progress.step(f"creating security group for {tag} in {settings.zone}")
-        group_id = self.cloud.create_security_group(
-            tag, settings.vpc_id, settings, template.permissions, template.ssh_cidr
-        )
+        group_id = self.launcher.create_group(tag, settings, template.permissions,
+                                              template.ssh_cidr)
         info = ClusterInfo(tag, group_id, settings)
         pinned = bool(volume_zone or template.subnet_id or template.availability_zone)
-        user_data = user_data_for(template.userdata_scripts)
-        self.launch_master(info, pinned, user_data)
-        self.launch_workers(info, settings.cluster_size - 1, [], user_data)
-        info = self.finish_launch(tag)
+        launched = self.launcher.launch_master(info, pinned, user_data)
+        launched += self.launcher.launch_workers(info, settings.cluster_size - 1, [], user_data)
+        info = self.finish_launch(tag, launched)
         return self.configure(info) if configure else info
 
     def check_key_pair(self, template: ClusterTemplate) -> None:
@@ -187,15 +207,15 @@ class ClusterManager:
         """All volumes exist, are free and share one zone; return that zone."""
         if not volumes:
             return None
-        described = {v["VolumeId"]: v for v in self.cloud.describe_volumes(
+        described = {v.volume_id: v for v in self.cloud.describe_volumes(
             [v.volume_id for v in volumes])}
-        zones = {v["AvailabilityZone"] for v in described.values()}
+        zones = {v.zone for v in described.values()}
         if len(zones) > 1:
-            listing = ", ".join(f"{i} in {v['AvailabilityZone']}" for i, v in described.items())
+            listing = ", ".join(f"{i} in {v.zone}" for i, v in described.items())
             raise SclustError(f"the cluster's volumes must all be in one zone: {listing}")
         for volume_id, volume in described.items():
-            if volume.get("State") == "in-use":
-                users = ", ".join(a["InstanceId"] for a in volume.get("Attachments", []))
+            if volume.state == "in-use":
+                users = ", ".join(a.instance_id for a in volume.attachments)
                 raise SclustError(f"volume {volume_id} is in use by {users}: detach it first")
         volume_zone = zones.pop()
         if zone and zone != volume_zone:
@@ -204,126 +224,33 @@ class ClusterManager:
             )
         return volume_zone
 
-    def launch_master(self, info: ClusterInfo, pinned: bool, user_data: str | None) -> None:
-        settings = info.settings
-        assert settings and settings.subnet_id and info.security_group_id
-        request = LaunchRequest(
-            cluster=info.tag, role="master", count=1, image_id=settings.master_image_id,
-            instance_type=settings.master_instance_type, keyname=settings.keyname,
-            security_group_id=info.security_group_id, subnet_id=settings.subnet_id,
-            aliases=["master"], name_prefix=f"{info.tag}-" if settings.dns_prefix else "",
-            spot_bid=settings.spot_bid if settings.force_spot_master else None,
-            user_data=user_data, root_volume_size=settings.root_volume_size,
-        )
-        self.progress.step(
-            f"launching master ({settings.master_instance_type}, {settings.master_image_id})"
-        )
-        try:
-            self.cloud.launch(request)
-            return
-        except CapacityError as error:
-            if pinned:
-                raise
-            self.progress.step(f"{error}; trying the region's other zones")
-        for subnet in self.cloud.default_subnets():
-            if subnet["SubnetId"] == settings.subnet_id:
-                continue
-            request.subnet_id = subnet["SubnetId"]
-            try:
-                self.cloud.launch(request)
-            except CapacityError as error:
-                self.progress.step(f"{subnet['AvailabilityZone']}: {error}")
-                continue
-            settings.zone, settings.subnet_id = subnet["AvailabilityZone"], subnet["SubnetId"]
-            self.cloud.update_settings(info.security_group_id, settings)
-            self.progress.step(f"master launched in {settings.zone}")
-            return
-        raise CapacityError(
-            f"no zone of {self.cloud.region} has capacity for {settings.master_instance_type}: "
-            "try another MASTER_INSTANCE_TYPE or later"
-        )
+    @property
+    def launcher(self) -> Launcher:
+        return Launcher(self.cloud, self.progress)
 
-    def node_groups(self, settings: ClusterSettings, count: int) -> list[NodeGroup]:
-        """Split COUNT new nodes over NODE_INSTANCE_TYPE's entries (the last takes the rest)."""
-        groups: list[NodeGroup] = []
-        remaining = count
-        for spec in settings.node_types[:-1]:
-            take = min(spec.get("count") or 1, remaining)
-            if take:
-                image = spec.get("image_id") or settings.node_image_id
-                groups.append(NodeGroup(spec["instance_type"], image, take))
-            remaining -= take
-        if remaining > 0:
-            last = settings.node_types[-1] if settings.node_types else {}
-            image = last.get("image_id") or settings.node_image_id
-            groups.append(NodeGroup(settings.node_instance_type, image, remaining))
-        return groups
+    def wait_for(self, instance_ids: list[str], state: str, what: str | None = None,
+                 need_address: bool = False) -> list[Node]:
+        """The cloud's waiter under a progress line; laggards named by alias."""
+        instances = wait_for_instances(
+            self.cloud, instance_ids, state, self.progress, self.timeout, what=what,
+            need_address=need_address, interval=self.refresh_interval,
+            name=lambda i: node_from(i).alias)
+        return [node_from(i) for i in instances]
 
-    def launch_workers(
-        self, info: ClusterInfo, count: int, aliases: list[str], user_data: str | None,
-        spot_bid: float | None = None, instance_type: str | None = None,
-    ) -> None:
-        """Launch COUNT nodes (named ALIASES, or the lowest free numbers) in batched calls."""
-        settings = info.settings
-        assert settings and settings.subnet_id and info.security_group_id
-        if count <= 0:
-            return
-        groups = self.node_groups(settings, count)
-        if instance_type:
-            groups = [NodeGroup(instance_type, settings.node_image_id, count)]
-        used = [n.alias for n in info.nodes]
-        for group in groups:
-            if aliases:
-                names, aliases = aliases[: group.count], aliases[group.count :]
-            else:
-                names = [node_alias(n) for n in free_node_numbers(used, group.count)]
-            used += names
-            self.launch_group(info, group, names, user_data, spot_bid or settings.spot_bid)
+    def finish_launch(self, tag: str, launched: Sequence[str] = ()) -> ClusterInfo:
+        """Wait for every node to run with an address, then attach the volumes.
 
-    def launch_group(
-        self, info: ClusterInfo, group: NodeGroup, aliases: list[str], user_data: str | None,
-        spot_bid: float | None,
-    ) -> None:
-        settings = info.settings
-        assert settings and settings.subnet_id and info.security_group_id
-        types = [group.instance_type] + [
-            t for t in settings.fallback_instance_types if t != group.instance_type
-        ]
-        for position, instance_type in enumerate(types):
-            request = LaunchRequest(
-                cluster=info.tag, role="node", count=len(aliases), image_id=group.image_id,
-                instance_type=instance_type, keyname=settings.keyname,
-                security_group_id=info.security_group_id, subnet_id=settings.subnet_id,
-                aliases=aliases, name_prefix=f"{info.tag}-" if settings.dns_prefix else "",
-                spot_bid=spot_bid, user_data=user_data,
-                root_volume_size=settings.root_volume_size,
-            )
-            span = aliases[0] if len(aliases) == 1 else f"{aliases[0]}…{aliases[-1]}"
-            self.progress.step(f"launching {span} ({instance_type}"
-                               + (f", spot bid ${spot_bid}" if spot_bid else "") + ")")
-            try:
-                self.cloud.launch(request)
-                return
-            except CapacityError as error:
-                if position + 1 < len(types):
-                    self.progress.step(f"{error}; trying {types[position + 1]}")
-                    continue
-                raise CapacityError(
-                    f"{error} — no capacity for {span} in {settings.zone}; the instances "
-                    f"already launched are kept: retry with `sclust start -x {info.tag}` "
-                    f"(or list FALLBACK_INSTANCE_TYPES), or `sclust terminate {info.tag}`"
-                ) from error
-
-    def finish_launch(self, tag: str) -> ClusterInfo:
-        """Wait for every node to run with an address, then attach the volumes."""
+        LAUNCHED are the ids of instances just launched: waited for by id, since a lookup by
+        tag right after RunInstances can miss them."""
         info = self.get(tag)
+        found = {n.instance_id for n in info.nodes}
         ids = [n.instance_id for n in info.nodes if n.state != "running" or not n.address]
-        ready = wait_for_state(self.cloud, ids, "running", self.progress, self.timeout,
-                               what=f"{len(ids)} instance(s) of {tag} to run",
-                               need_address=True)
+        ids += [i for i in launched if i not in found]
+        ready = self.wait_for(ids, "running", f"{len(ids)} instance(s) of {tag} to run",
+                              need_address=True)
         # The last poll already describes the waited-for nodes: no second lookup.
         by_id = {n.instance_id: n for n in ready}
-        info.nodes = [by_id.get(n.instance_id, n) for n in info.nodes]
+        info.nodes = [by_id.pop(n.instance_id, n) for n in info.nodes] + list(by_id.values())
         self.attach_volumes(info)
         return info
 
@@ -332,17 +259,17 @@ class ClusterManager:
         if not settings or not settings.volumes or master is None:
             return
         volumes = [Volume(**v) for v in settings.volumes]
-        described = {v["VolumeId"]: v for v in self.cloud.describe_volumes(
+        described = {v.volume_id: v for v in self.cloud.describe_volumes(
             [v.volume_id for v in volumes])}
-        taken = {a.get("Device") for d in described.values() for a in d.get("Attachments", [])}
+        taken = {a.device for d in described.values() for a in d.attachments}
         free_devices = [d for d in DEFAULT_DEVICES if d not in taken]
         for volume in volumes:
-            attachments = described[volume.volume_id].get("Attachments", [])
-            if any(a["InstanceId"] == master.instance_id for a in attachments):
+            attachments = described[volume.volume_id].attachments
+            if any(a.instance_id == master.instance_id for a in attachments):
                 continue
             if attachments:
                 raise SclustError(
-                    f"volume {volume.volume_id} is attached to {attachments[0]['InstanceId']},"
+                    f"volume {volume.volume_id} is attached to {attachments[0].instance_id},"
                     " not to the master: detach it first"
                 )
             device = volume.device or free_devices.pop(0)
@@ -358,19 +285,21 @@ class ClusterManager:
         stopped = [n.instance_id for n in info.nodes if n.state == "stopped"]
         stopping = [n.instance_id for n in info.nodes if n.state == "stopping"]
         if stopping:
-            wait_for_state(self.cloud, stopping, "stopped", self.progress, self.timeout)
+            self.wait_for(stopping, "stopped")
             stopped += stopping
         if stopped:
             self.progress.step(f"starting {len(stopped)} stopped instance(s) of {tag}")
             self.cloud.start_instances(stopped)
-        user_data = None
-        if info.master is None:
-            self.launch_master(info, pinned=True, user_data=user_data)
         missing = settings.cluster_size - 1 - len(info.workers)
-        if missing > 0:
-            self.progress.step(f"{tag} lacks {missing} node(s) of its size; launching them")
-            self.launch_workers(info, missing, [], user_data)
-        info = self.finish_launch(tag)
+        launched: list[str] = []
+        if info.master is None or missing > 0:
+            user_data = self.launcher.user_data(info)
+            if info.master is None:
+                launched += self.launcher.launch_master(info, pinned=True, user_data=user_data)
+            if missing > 0:
+                self.progress.step(f"{tag} lacks {missing} node(s) of its size; launching them")
+                launched += self.launcher.launch_workers(info, missing, [], user_data)
+        info = self.finish_launch(tag, launched)
         return self.configure(info) if configure else info
 
     def require_settings(self, info: ClusterInfo) -> ClusterSettings:
@@ -405,7 +334,7 @@ class ClusterManager:
                    and n.state in ("pending", "running")]
         self.progress.step(f"stopping {len(running)} instance(s) of {tag}")
         self.cloud.stop_instances(running)
-        wait_for_state(self.cloud, running, "stopped", self.progress, self.timeout)
+        self.wait_for(running, "stopped")
         return self.get(tag)
 
     def restart(self, tag: str, configure: bool = True) -> ClusterInfo:
@@ -431,10 +360,10 @@ class ClusterManager:
         if ids:
             self.progress.step(f"terminating {len(ids)} instance(s) of {tag}")
             self.cloud.terminate_instances(ids)
-        cancelled = self.cloud.cancel_spot_requests(tag)
+        cancelled = self.cloud.cancel_spot_requests(TAG_CLUSTER, tag)
         if cancelled:
             self.progress.step(f"cancelled {cancelled} spot request(s)")
-        wait_for_state(self.cloud, ids, "terminated", self.progress, self.timeout)
+        self.wait_for(ids, "terminated")
         if info.security_group_id:
             self.progress.step(f"deleting security group of {tag}")
             self.cloud.delete_security_group(info.security_group_id)
@@ -459,10 +388,11 @@ class ClusterManager:
             if clashes:
                 raise SclustError(f"cluster {tag!r} already has node(s) named {', '.join(clashes)}")
             count = len(aliases)
-        before = {n.instance_id for n in info.nodes}
-        self.launch_workers(info, count, list(aliases), None, spot_bid, instance_type)
-        after = self.finish_launch(tag)
-        added = [n for n in after.workers if n.instance_id not in before]
+        launcher = self.launcher
+        launched = launcher.launch_workers(info, count, list(aliases), launcher.user_data(info),
+                                           spot_bid, instance_type)
+        after = self.finish_launch(tag, launched)
+        added = [n for n in after.workers if n.instance_id in launched]
         if configure:
             # The whole setup is idempotent: the new nodes join, the others update their
             # hosts, exports and queue without disturbing running jobs.
@@ -521,13 +451,17 @@ class ClusterManager:
                 configurator.close()
         if keep:
             settings = self.require_settings(info)
+            default_group = self.cloud.default_security_group(settings.vpc_id or "")
             for node in nodes:
                 self.progress.step(f"taking {node.alias} ({node.instance_id}) out of {tag}")
-                self.cloud.detach_from_cluster(node.instance_id, tag, settings.vpc_id or "")
+                self.cloud.set_security_groups(node.instance_id, [default_group])
+                self.cloud.delete_tags([node.instance_id], [
+                    TAG_CLUSTER, TAG_ROLE, TAG_ALIAS, TAG_ALIAS_FIRST, TAG_ALIASES])
+                self.cloud.create_tags([node.instance_id], {"sclust:removed-from": tag})
         else:
             self.progress.step(f"terminating {names}")
             self.cloud.terminate_instances(ids)
-            wait_for_state(self.cloud, ids, "terminated", self.progress, self.timeout)
+            self.wait_for(ids, "terminated")
         if configured:
             self.forget_host_keys(info, nodes)
             self.configure(self.get(tag), hook=None)

@@ -106,7 +106,7 @@ class Config:
     sections: list[RawSection]
     cloud: str = "aws"
     default_template: str | None = None
-    refresh_interval: int = 30
+    refresh_interval: int = 5
     aws: AwsSettings = field(default_factory=AwsSettings)
 
     def named(self, kind: str) -> dict[str, RawSection]:

@@ -275,6 +275,8 @@ class Configurator:
         entries = []
         for node in nodes:
             transport = self.connection(node).open().get_transport()
+            if transport is None:
+                raise SclustError(f"{node.alias}: the SSH connection closed")
             key = transport.get_remote_server_key()
             names = ",".join(filter(None, [self.name(node), node.private_ip]))
             entries.append(f"{names} {key.get_name()} {key.get_base64()}")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sclust.config import Config
 
 if TYPE_CHECKING:
-    from sclust.ec2 import Cloud
+    from sclust.cloud import Cloud
 
 
 def open_cloud(config: Config, region: str | None = None) -> Cloud:
@@ -27,6 +27,6 @@ def open_cloud(config: Config, region: str | None = None) -> Cloud:
             region=aws.region or endpoint.region,
             endpoint_url=endpoint.url,
         )
-    from sclust.ec2 import Cloud
+    from sclust.ec2 import EC2
 
-    return Cloud(aws, region)
+    return EC2(aws, region)

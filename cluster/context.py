@@ -49,7 +49,8 @@ class AppContext:
             config = self.config
             self._manager = ClusterManager(open_cloud(config, self.region), Progress(),
                                            key_file=lambda name: config.key_pair(name).location,
-                                           plugin_config=self.plugin_spec)
+                                           plugin_config=self.plugin_spec,
+                                           refresh_interval=config.refresh_interval)
             self.plugin_sources.append(self._manager)
         return self._manager
 

@@ -1,64 +1,48 @@
-"""Everything EC2: the only module that imports boto3.
+"""EC2: the implementation of the Cloud seam, and the only module that imports boto3.
 
 It talks to whatever endpoint boto3 is configured for (AWS, or the local cloud through
 AWS_ENDPOINT_URL). Calls are batched so that the number of requests does not grow with the
-number of nodes; errors users can act on become CloudError with a message saying what to do.
+number of nodes; wire dicts become the project's types (`sclust.cloud`) here and nowhere else;
+errors users can act on become CloudError with a message saying what to do.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import botocore.config
 import botocore.exceptions
 
-from sclust.config import AwsSettings, Permission
-from sclust.errors import CloudError
-from sclust.state import (
-    TAG_ALIAS,
-    TAG_ALIAS_FIRST,
-    TAG_CLUSTER,
-    TAG_ROLE,
-    ClusterInfo,
-    ClusterSettings,
-    Node,
-    node_alias,
+from sclust.cloud import (
+    LIVE_STATES,
+    Address,
+    Attachment,
+    CapacityError,
+    Image,
+    Instance,
+    LaunchSpec,
+    Rule,
+    SecurityGroup,
+    Subnet,
+    Volume,
 )
+from sclust.config import AwsSettings
+from sclust.errors import CloudError, WaitTimeout
 
 log = logging.getLogger(__name__)
 
-LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
-
-
-class CapacityError(CloudError):
-    """EC2 has no capacity for this type in this zone (worth trying elsewhere)."""
-
-
-@dataclass
-class LaunchRequest:
-    """One RunInstances call: COUNT instances of one type and AMI, all tagged for the cluster."""
-
-    cluster: str
-    role: str  # "master" or "node"
-    count: int
-    image_id: str
-    instance_type: str
-    keyname: str
-    security_group_id: str
-    subnet_id: str
-    aliases: list[str]  # one per instance, in launch-index order
-    name_prefix: str = ""  # "TAG-" with DNS_PREFIX
-    spot_bid: float | None = None
-    user_data: str | None = None
-    root_volume_size: int | None = None
-    public_ip: bool | None = None
+FAILED_WHILE_STARTING = {"shutting-down", "terminated"}
+# Tagging an instance right after RunInstances can fail: EC2 is eventually consistent.
+NOT_YET_VISIBLE = "InvalidInstanceID.NotFound"
 
 
 ERROR_ADVICE: dict[str, str] = {
@@ -123,8 +107,66 @@ def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
-class Cloud:
-    """A region of EC2 (or of an EC2-compatible endpoint) as sclust uses it."""
+def error_code(error: botocore.exceptions.ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def instance_from(instance: dict[str, Any]) -> Instance:
+    return Instance(
+        instance_id=instance["InstanceId"],
+        state=instance["State"]["Name"],
+        instance_type=instance.get("InstanceType", ""),
+        image_id=instance.get("ImageId", ""),
+        zone=instance.get("Placement", {}).get("AvailabilityZone", ""),
+        private_ip=instance.get("PrivateIpAddress") or None,
+        public_ip=instance.get("PublicIpAddress") or None,
+        spot=instance.get("InstanceLifecycle") == "spot",
+        launch_time=instance.get("LaunchTime"),
+        launch_index=int(instance.get("AmiLaunchIndex", 0) or 0),
+        root_device_type=instance.get("RootDeviceType", "ebs"),
+        state_reason=instance.get("StateTransitionReason") or "",
+        tags=tags_of(instance),
+    )
+
+
+def subnet_from(subnet: dict[str, Any]) -> Subnet:
+    return Subnet(subnet["SubnetId"], subnet["AvailabilityZone"], subnet["VpcId"],
+                  bool(subnet.get("MapPublicIpOnLaunch", False)))
+
+
+def volume_from(volume: dict[str, Any]) -> Volume:
+    return Volume(
+        volume_id=volume["VolumeId"], zone=volume["AvailabilityZone"],
+        state=volume.get("State", ""), size=int(volume.get("Size", 0) or 0),
+        attachments=[Attachment(a["InstanceId"], a.get("Device", ""))
+                     for a in volume.get("Attachments", [])],
+    )
+
+
+def address_from(address: dict[str, Any]) -> Address:
+    return Address(
+        allocation_id=address["AllocationId"], public_ip=address["PublicIp"],
+        instance_id=address.get("InstanceId") or None,
+        association_id=address.get("AssociationId") or None, tags=tags_of(address),
+    )
+
+
+def permission_of(rule: Rule, group_id: str) -> dict[str, Any]:
+    permission: dict[str, Any] = {"IpProtocol": "-1" if rule.protocol == "all" else rule.protocol}
+    if rule.from_port is not None:
+        permission["FromPort"] = rule.from_port
+        permission["ToPort"] = rule.to_port if rule.to_port is not None else rule.from_port
+    if rule.source_group:
+        source = group_id if rule.source_group == "self" else rule.source_group
+        permission["UserIdGroupPairs"] = [{"GroupId": source}]
+    else:
+        permission["IpRanges"] = [{"CidrIp": rule.cidr or "0.0.0.0/0",
+                                   "Description": rule.description}]
+    return permission
+
+
+class EC2:
+    """A region of EC2 (or of an EC2-compatible endpoint): sclust's `Cloud`."""
 
     def __init__(self, aws: AwsSettings, region: str | None = None) -> None:
         session = boto3.Session(
@@ -148,7 +190,18 @@ class Cloud:
             self.client = session.client(
                 "ec2", endpoint_url=aws.endpoint_url, config=config, verify=aws.verify_certs
             )
-        self.region = self.client.meta.region_name
+        self.region: str = self.client.meta.region_name
+        self.sleep: Callable[[float], None] = time.sleep
+
+    def _paginate(self, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for page in self.client.get_paginator(operation).paginate(**kwargs):
+            items.extend(page[key])
+        return items
+
+    def _instances(self, **kwargs: Any) -> list[Instance]:
+        reservations = self._paginate("describe_instances", "Reservations", **kwargs)
+        return [instance_from(i) for r in reservations for i in r["Instances"]]
 
     # ---- key pairs -------------------------------------------------------------------------
 
@@ -157,10 +210,10 @@ class Cloud:
         try:
             reply = self.client.describe_key_pairs(KeyNames=[name])
         except botocore.exceptions.ClientError as error:
-            if error.response["Error"]["Code"] == "InvalidKeyPair.NotFound":
+            if error_code(error) == "InvalidKeyPair.NotFound":
                 return None
             raise translate(error, f"looking up key pair {name!r}") from error
-        return reply["KeyPairs"][0].get("KeyFingerprint", "")
+        return str(reply["KeyPairs"][0].get("KeyFingerprint", ""))
 
     def import_key_pair(self, name: str, public_key: bytes) -> None:
         with ec2_errors(f"importing key pair {name!r}"):
@@ -168,28 +221,27 @@ class Cloud:
 
     def create_key_pair(self, name: str) -> str:
         with ec2_errors(f"creating key pair {name!r}"):
-            return self.client.create_key_pair(KeyName=name, KeyType="ed25519")["KeyMaterial"]
+            return str(self.client.create_key_pair(KeyName=name, KeyType="ed25519")["KeyMaterial"])
 
-    # ---- network ---------------------------------------------------------------------------
+    # ---- network, security groups ----------------------------------------------------------
 
-    def subnet_for(self, subnet_id: str | None, zone: str | None) -> dict[str, Any]:
+    def subnet_for(self, subnet_id: str | None, zone: str | None) -> Subnet:
         """SUBNET_ID's subnet, or the default VPC's subnet in ZONE (or any zone)."""
         if subnet_id:
             with ec2_errors(f"looking up subnet {subnet_id}"):
-                return self.client.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]
+                reply = self.client.describe_subnets(SubnetIds=[subnet_id])
+            return subnet_from(reply["Subnets"][0])
         return self.default_subnets(zone)[0]
 
-    def default_subnets(self, zone: str | None = None) -> list[dict[str, Any]]:
+    def default_subnets(self, zone: str | None = None) -> list[Subnet]:
         """Default-VPC subnets (ZONE's first when given), one per zone."""
         with ec2_errors("looking up the default VPC's subnets"):
-            subnets = self.client.describe_subnets(
-                Filters=[{"Name": "default-for-az", "Values": ["true"]}]
-            )["Subnets"]
+            subnets = [subnet_from(s) for s in self.client.describe_subnets(
+                Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]]
         if zone:
-            subnets = [s for s in subnets if s["AvailabilityZone"] == zone] + [
-                s for s in subnets if s["AvailabilityZone"] != zone
-            ]
-            if not subnets or subnets[0]["AvailabilityZone"] != zone:
+            subnets = [s for s in subnets if s.zone == zone] + [
+                s for s in subnets if s.zone != zone]
+            if not subnets or subnets[0].zone != zone:
                 raise CloudError(
                     f"no default subnet in zone {zone} of {self.region}: set SUBNET_ID, or check "
                     "AVAILABILITY_ZONE"
@@ -198,64 +250,31 @@ class Cloud:
             raise CloudError(
                 f"region {self.region} has no default VPC subnets: set SUBNET_ID in the template"
             )
-        return sorted(subnets, key=lambda s: s["AvailabilityZone"] != zone)
+        return sorted(subnets, key=lambda s: s.zone != zone)
 
-    def create_security_group(
-        self, cluster: str, vpc_id: str, settings: ClusterSettings,
-        permissions: list[Permission], ssh_cidr: str,
-    ) -> str:
-        """The cluster's group (tagged with its settings): open within, SSH, and PERMISSIONS."""
-        name = f"@sclust-{cluster}"
-        tags = {TAG_CLUSTER: cluster, "Name": name, **settings.to_tags()}
+    def create_security_group(self, name: str, description: str, vpc_id: str | None,
+                              tags: dict[str, str], rules: list[Rule]) -> str:
+        """A group NAME tagged TAGS (at creation), open as RULES say; returns its id."""
+        kwargs: dict[str, Any] = {
+            "GroupName": name, "Description": description,
+            "TagSpecifications": [{"ResourceType": "security-group", "Tags": tag_list(tags)}],
+        }
+        if vpc_id:
+            kwargs["VpcId"] = vpc_id
         with ec2_errors(f"creating security group {name}"):
-            group_id = self.client.create_security_group(
-                GroupName=name,
-                Description=f"sclust cluster {cluster}",
-                VpcId=vpc_id,
-                TagSpecifications=[
-                    {"ResourceType": "security-group", "Tags": tag_list(tags)}
-                ],
-            )["GroupId"]
-        rules: list[dict[str, Any]] = [
-            {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group_id}]},
-            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
-             "IpRanges": [{"CidrIp": ssh_cidr, "Description": "ssh"}]},
-        ]
-        for permission in permissions:
-            protocol = "-1" if permission.protocol == "all" else permission.protocol
-            rules.append({
-                "IpProtocol": protocol, "FromPort": permission.from_port,
-                "ToPort": permission.to_port,
-                "IpRanges": [{"CidrIp": permission.cidr, "Description": permission.name}],
-            })
-        with ec2_errors(f"opening ports of {name}"):
-            self.client.authorize_security_group_ingress(GroupId=group_id, IpPermissions=rules)
+            group_id = str(self.client.create_security_group(**kwargs)["GroupId"])
+        if rules:
+            with ec2_errors(f"opening the ports of {name}"):
+                self.client.authorize_security_group_ingress(
+                    GroupId=group_id, IpPermissions=[permission_of(r, group_id) for r in rules])
         return group_id
 
-    def update_settings(self, group_id: str, settings: ClusterSettings) -> None:
-        """Rewrite the settings tags of the cluster's group (e.g. after a zone change)."""
-        with ec2_errors("saving cluster settings"):
-            self.client.create_tags(Resources=[group_id], Tags=tag_list(settings.to_tags()))
-
-    def delete_security_group(
-        self, group_id: str, timeout: float = 300, sleep: Callable[[float], None] = time.sleep
-    ) -> None:
-        """Delete a group, retrying while EC2 still counts terminating instances in it."""
-        deadline = time.monotonic() + timeout
-        delay = 2.0
-        while True:
-            try:
-                self.client.delete_security_group(GroupId=group_id)
-                return
-            except botocore.exceptions.ClientError as error:
-                code = error.response["Error"]["Code"]
-                if code == "InvalidGroup.NotFound":
-                    return
-                if code != "DependencyViolation" or time.monotonic() > deadline:
-                    raise translate(error, f"deleting security group {group_id}") from error
-                log.info("security group %s still in use; retrying in %.0f s", group_id, delay)
-                sleep(delay)
-                delay = min(delay * 1.5, 15)
+    def find_security_groups(self, tag: str, value: str | None = None) -> list[SecurityGroup]:
+        """Groups tagged TAG (= VALUE when given)."""
+        with ec2_errors("looking up security groups"):
+            groups = self.client.describe_security_groups(
+                Filters=[tag_filter(tag, value)])["SecurityGroups"]
+        return [SecurityGroup(g["GroupId"], g.get("VpcId"), tags_of(g)) for g in groups]
 
     def default_security_group(self, vpc_id: str) -> str:
         with ec2_errors("looking up the VPC's default security group"):
@@ -265,121 +284,161 @@ class Cloud:
             )["SecurityGroups"]
         if not groups:
             raise CloudError(f"VPC {vpc_id} has no default security group")
-        return groups[0]["GroupId"]
+        return str(groups[0]["GroupId"])
 
-    # ---- clusters --------------------------------------------------------------------------
+    def delete_security_group(self, group_id: str, timeout: float = 300) -> None:
+        """Delete a group, retrying while EC2 still counts terminating instances in it."""
+        deadline = time.monotonic() + timeout
+        delay = 2.0
+        while True:
+            try:
+                self.client.delete_security_group(GroupId=group_id)
+                return
+            except botocore.exceptions.ClientError as error:
+                code = error_code(error)
+                if code == "InvalidGroup.NotFound":
+                    return
+                if code != "DependencyViolation" or time.monotonic() > deadline:
+                    raise translate(error, f"deleting security group {group_id}") from error
+                log.info("security group %s still in use; retrying in %.0f s", group_id, delay)
+                self.sleep(delay)
+                delay = min(delay * 1.5, 15)
 
-    def find_clusters(self, cluster: str | None = None) -> list[ClusterInfo]:
-        """Every sclust cluster (or just CLUSTER): two describe calls whatever the size."""
-        tag_filter = (
-            {"Name": f"tag:{TAG_CLUSTER}", "Values": [cluster]}
-            if cluster else {"Name": "tag-key", "Values": [TAG_CLUSTER]}
-        )
-        with ec2_errors("listing clusters"):
-            groups = self.client.describe_security_groups(Filters=[tag_filter])["SecurityGroups"]
-            reservations = self._paginate(
-                "describe_instances", "Reservations",
-                Filters=[tag_filter, {"Name": "instance-state-name", "Values": LIVE_STATES}],
-            )
-        clusters: dict[str, ClusterInfo] = {}
-        for group in groups:
-            tags = tags_of(group)
-            tag = tags[TAG_CLUSTER]
-            settings = ClusterSettings.from_tags(tags, tag)
-            settings.vpc_id = settings.vpc_id or group.get("VpcId")
-            clusters[tag] = ClusterInfo(tag, group["GroupId"], settings)
-        for reservation in reservations:
-            for instance in reservation["Instances"]:
-                tags = tags_of(instance)
-                tag = tags[TAG_CLUSTER]
-                info = clusters.setdefault(tag, ClusterInfo(tag, None, None))
-                info.nodes.append(node_from(instance, tags))
-        return sorted(clusters.values(), key=lambda c: c.tag)
+    # ---- tags ------------------------------------------------------------------------------
 
-    def cluster_nodes(self, cluster: str) -> list[Node]:
-        """The live instances of CLUSTER in one describe call (`find_clusters` also reads the
-        settings): what the load balancer polls."""
-        with ec2_errors("describing the cluster's instances"):
-            reservations = self._paginate(
-                "describe_instances", "Reservations",
-                Filters=[{"Name": f"tag:{TAG_CLUSTER}", "Values": [cluster]},
-                         {"Name": "instance-state-name", "Values": LIVE_STATES}],
-            )
-        return [node_from(i, tags_of(i)) for r in reservations for i in r["Instances"]]
+    def create_tags(self, resource_ids: list[str], tags: dict[str, str]) -> None:
+        """TAGS on every one of RESOURCE_IDS (one call), retried while a fresh instance is not
+        yet visible to CreateTags."""
+        if not resource_ids or not tags:
+            return
+        delay, deadline = 0.5, time.monotonic() + 60
+        while True:
+            try:
+                self.client.create_tags(Resources=resource_ids, Tags=tag_list(tags))
+                return
+            except botocore.exceptions.ClientError as error:
+                if error_code(error) != NOT_YET_VISIBLE or time.monotonic() > deadline:
+                    raise translate(error, "tagging " + ", ".join(resource_ids)) from error
+                self.sleep(delay)
+                delay = min(delay * 2, 5)
 
-    def _paginate(self, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        for page in self.client.get_paginator(operation).paginate(**kwargs):
-            items.extend(page[key])
-        return items
+    def delete_tags(self, resource_ids: list[str], keys: list[str]) -> None:
+        if resource_ids and keys:
+            with ec2_errors("removing tags of " + ", ".join(resource_ids)):
+                self.client.delete_tags(Resources=resource_ids, Tags=[{"Key": k} for k in keys])
 
-    def describe_nodes(self, instance_ids: list[str]) -> list[Node]:
-        if not instance_ids:
-            return []
-        with ec2_errors("describing instances"):
-            reservations = self._paginate(
-                "describe_instances", "Reservations", InstanceIds=instance_ids
-            )
-        return [
-            node_from(i, tags_of(i)) for r in reservations for i in r["Instances"]
-        ]
+    # ---- images, instances -----------------------------------------------------------------
 
-    # ---- instances -------------------------------------------------------------------------
+    def describe_image(self, image_id: str) -> Image:
+        with ec2_errors(f"looking up image {image_id}"):
+            images = self.client.describe_images(ImageIds=[image_id])["Images"]
+        if not images:
+            raise CloudError(f"image {image_id} does not exist in {self.region} (AMIs are per "
+                             "region): check the template's image id")
+        image = images[0]
+        return Image(image["ImageId"], image.get("Name", ""),
+                     image.get("RootDeviceName") or "/dev/sda1")
 
-    def launch(self, request: LaunchRequest) -> list[str]:
-        """One RunInstances call for the whole request; every instance and volume tagged."""
-        tags = {TAG_CLUSTER: request.cluster, TAG_ROLE: request.role}
-        if request.count == 1:
-            tags[TAG_ALIAS] = request.aliases[0]
-            tags["Name"] = request.name_prefix + request.aliases[0]
-        else:
-            # EC2 tags a whole RunInstances alike; the launch index tells the nodes apart.
-            first, last = request.aliases[0], request.aliases[-1]
-            tags[TAG_ALIAS_FIRST] = first
-            tags["Name"] = f"{request.name_prefix}{first}…{last}"
-        volume_tags = {TAG_CLUSTER: request.cluster}
+    def root_device(self, image_id: str) -> str:
+        """IMAGE_ID's root device name; /dev/sda1 for an image DescribeImages does not know
+        (RunInstances then says what is wrong with it; endpoints such as the local cloud
+        accept image ids they do not list)."""
+        try:
+            reply = self.client.describe_images(ImageIds=[image_id])
+        except botocore.exceptions.ClientError as error:
+            if error_code(error) not in ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"):
+                raise translate(error, f"looking up image {image_id}") from error
+            return "/dev/sda1"
+        images = reply.get("Images") or [{}]
+        return str(images[0].get("RootDeviceName") or "/dev/sda1")
+
+    def launch(self, spec: LaunchSpec) -> list[Instance]:
+        """One RunInstances call for the whole spec, then the per-instance tags; returns the
+        instances in launch-index order (their ids are what later calls use: a tag lookup
+        right after a launch can miss fresh instances)."""
         kwargs: dict[str, Any] = {
-            "ImageId": request.image_id,
-            "InstanceType": request.instance_type,
-            "MinCount": request.count,
-            "MaxCount": request.count,
-            "KeyName": request.keyname,
-            "TagSpecifications": [
-                {"ResourceType": "instance", "Tags": tag_list(tags)},
-                {"ResourceType": "volume", "Tags": tag_list(volume_tags)},
-            ],
+            "ImageId": spec.image_id,
+            "InstanceType": spec.instance_type,
+            "MinCount": spec.count,
+            "MaxCount": spec.count,
+            "KeyName": spec.keyname,
+            "TagSpecifications": [{"ResourceType": "instance", "Tags": tag_list(spec.tags)}],
         }
-        interface: dict[str, Any] = {
-            "DeviceIndex": 0, "SubnetId": request.subnet_id,
-            "Groups": [request.security_group_id],
-        }
-        if request.public_ip is not None:
-            interface["AssociatePublicIpAddress"] = request.public_ip
-            kwargs["NetworkInterfaces"] = [interface]
+        if spec.volume_tags:
+            kwargs["TagSpecifications"].append(
+                {"ResourceType": "volume", "Tags": tag_list(spec.volume_tags)})
+        if spec.public_ip is None:
+            kwargs["SubnetId"] = spec.subnet_id
+            kwargs["SecurityGroupIds"] = [spec.security_group_id]
         else:
-            kwargs["SubnetId"] = request.subnet_id
-            kwargs["SecurityGroupIds"] = [request.security_group_id]
-        if request.spot_bid:
+            # Only an interface spec can overrule the subnet's public-address default.
+            kwargs["NetworkInterfaces"] = [{
+                "DeviceIndex": 0, "SubnetId": spec.subnet_id,
+                "Groups": [spec.security_group_id],
+                "AssociatePublicIpAddress": spec.public_ip,
+            }]
+        if spec.stop_on_shutdown:
+            kwargs["InstanceInitiatedShutdownBehavior"] = "stop"
+        if spec.spot_bid:
             kwargs["InstanceMarketOptions"] = {
                 "MarketType": "spot",
-                "SpotOptions": {"MaxPrice": f"{request.spot_bid:.4f}",
+                "SpotOptions": {"MaxPrice": f"{spec.spot_bid:.4f}",
                                 "SpotInstanceType": "one-time"},
             }
             kwargs["TagSpecifications"].append(
-                {"ResourceType": "spot-instances-request", "Tags": tag_list(volume_tags)}
-            )
-        if request.user_data:
-            kwargs["UserData"] = request.user_data
-        if request.root_volume_size:
+                {"ResourceType": "spot-instances-request",
+                 "Tags": tag_list(spec.volume_tags or spec.tags)})
+        if spec.user_data:
+            kwargs["UserData"] = spec.user_data
+        if spec.root_volume_size:
+            # The image's own root device: any other name adds a second disk.
+            root = self.root_device(spec.image_id)
             kwargs["BlockDeviceMappings"] = [{
-                "DeviceName": "/dev/sda1",
-                "Ebs": {"VolumeSize": request.root_volume_size, "VolumeType": "gp3",
+                "DeviceName": root,
+                "Ebs": {"VolumeSize": spec.root_volume_size, "VolumeType": "gp3",
                         "DeleteOnTermination": True},
             }]
-        doing = f"launching {request.count} × {request.instance_type} ({request.role})"
-        with ec2_errors(doing):
+        with ec2_errors(f"launching {spec.count} × {spec.instance_type}"):
             reply = self.client.run_instances(**kwargs)
-        return [i["InstanceId"] for i in reply["Instances"]]
+        instances = sorted((instance_from(i) for i in reply["Instances"]),
+                           key=lambda i: i.launch_index)
+        for instance in instances:
+            instance.tags = {**spec.tags, **instance.tags}
+        named = [(i, each) for i, each in zip(instances, spec.each_tags, strict=False) if each]
+        if named:
+            # One CreateTags per instance (their values differ), a few at a time.
+            with ThreadPoolExecutor(max_workers=min(8, len(named))) as pool:
+                list(pool.map(lambda pair: self.create_tags([pair[0].instance_id], pair[1]),
+                              named))
+            for instance, each in named:
+                instance.tags.update(each)
+        return instances
+
+    def describe_instances(self, instance_ids: list[str]) -> list[Instance]:
+        if not instance_ids:
+            return []
+        with ec2_errors("describing instances"):
+            return self._instances(InstanceIds=instance_ids)
+
+    def find_instances(self, tag: str, value: str | None = None) -> list[Instance]:
+        """The live instances tagged TAG (= VALUE when given), in one paginated describe."""
+        with ec2_errors("looking up instances"):
+            return self._instances(Filters=[
+                tag_filter(tag, value),
+                {"Name": "instance-state-name", "Values": list(LIVE_STATES)}])
+
+    def user_data(self, instance_id: str) -> str | None:
+        """The user data INSTANCE_ID was launched with (None when it had none)."""
+        with ec2_errors(f"reading the user data of {instance_id}"):
+            reply = self.client.describe_instance_attribute(
+                InstanceId=instance_id, Attribute="userData")
+        value = (reply.get("UserData") or {}).get("Value")
+        if not value:
+            return None
+        try:
+            return base64.b64decode(value).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise CloudError(f"the user data of {instance_id} is not base64 text") from None
 
     def start_instances(self, instance_ids: list[str]) -> None:
         if instance_ids:
@@ -401,24 +460,15 @@ class Cloud:
             with ec2_errors("terminating instances"):
                 self.client.terminate_instances(InstanceIds=instance_ids)
 
-    def detach_from_cluster(self, instance_id: str, cluster: str, vpc_id: str) -> None:
-        """Keep an instance but take it out of the cluster (removenode -k)."""
-        default_group = self.default_security_group(vpc_id)
-        with ec2_errors(f"detaching {instance_id} from {cluster}"):
-            self.client.modify_instance_attribute(InstanceId=instance_id, Groups=[default_group])
-            self.client.delete_tags(
-                Resources=[instance_id],
-                Tags=[{"Key": k} for k in (TAG_CLUSTER, TAG_ROLE, TAG_ALIAS, TAG_ALIAS_FIRST)],
-            )
-            self.client.create_tags(
-                Resources=[instance_id], Tags=[{"Key": "sclust:removed-from", "Value": cluster}]
-            )
+    def set_security_groups(self, instance_id: str, group_ids: list[str]) -> None:
+        with ec2_errors(f"changing the security groups of {instance_id}"):
+            self.client.modify_instance_attribute(InstanceId=instance_id, Groups=group_ids)
 
-    def cancel_spot_requests(self, cluster: str) -> int:
-        """Cancel the cluster's open spot requests; returns how many."""
+    def cancel_spot_requests(self, tag: str, value: str) -> int:
+        """Cancel the open spot requests tagged TAG = VALUE; returns how many."""
         with ec2_errors("listing spot requests"):
             requests = self.client.describe_spot_instance_requests(
-                Filters=[{"Name": f"tag:{TAG_CLUSTER}", "Values": [cluster]},
+                Filters=[tag_filter(tag, value),
                          {"Name": "state", "Values": ["open", "active"]}]
             )["SpotInstanceRequests"]
         ids = [r["SpotInstanceRequestId"] for r in requests]
@@ -427,38 +477,123 @@ class Cloud:
                 self.client.cancel_spot_instance_requests(SpotInstanceRequestIds=ids)
         return len(ids)
 
+    def _describe_visible(self, instance_ids: list[str]) -> list[Instance]:
+        """INSTANCE_IDS as described, leaving out those EC2 does not show yet (a fresh launch:
+        DescribeInstances by id answers InvalidInstanceID.NotFound for the whole call)."""
+        try:
+            return self._instances(InstanceIds=instance_ids)
+        except botocore.exceptions.ClientError as error:
+            if error_code(error) != NOT_YET_VISIBLE:
+                raise translate(error, "describing instances") from error
+        with ec2_errors("describing instances"):
+            return self._instances(
+                Filters=[{"Name": "instance-id", "Values": instance_ids}])
+
+    def wait_for_instances(
+        self, instance_ids: list[str], state: str, timeout: float, *,
+        need_address: bool = False, max_interval: float = 5.0,
+        name: Callable[[Instance], str] | None = None,
+        on_poll: Callable[[int, int], None] | None = None,
+    ) -> list[Instance]:
+        """Poll (one describe per round, backing off to MAX_INTERVAL) until every instance is
+        in STATE (with an address if NEED_ADDRESS); return them. Instances EC2 does not show
+        yet are waited for; on timeout the laggards are named with their state."""
+        if not instance_ids:
+            return []
+        label = name or (lambda i: i.instance_id)
+        deadline = time.monotonic() + timeout
+        interval = min(0.5, max_interval)
+        while True:
+            found = {i.instance_id: i for i in self._describe_visible(instance_ids)}
+            ready = [i for i in found.values()
+                     if i.state == state and (i.address or not need_address)]
+            if on_poll:
+                on_poll(len(ready), len(instance_ids))
+            if len(ready) == len(instance_ids):
+                return [found[i] for i in instance_ids]
+            if state == "running":
+                dead = [i for i in found.values() if i.state in FAILED_WHILE_STARTING]
+                if dead:
+                    names = ", ".join(f"{label(i)} ({i.instance_id}: {i.state})" for i in dead)
+                    raise CloudError(
+                        f"instances ended while starting: {names} — see the EC2 console for"
+                        " the reason (often capacity or a spot interruption)"
+                    )
+            if time.monotonic() > deadline:
+                late = []
+                for instance_id in instance_ids:
+                    instance = found.get(instance_id)
+                    if instance is None:
+                        late.append(f"{instance_id} (not found yet)")
+                    elif instance not in ready:
+                        detail = instance.state if instance.state != state else "no address"
+                        late.append(f"{label(instance)} ({instance_id}: {detail})")
+                raise WaitTimeout(
+                    f"timed out after {timeout:.0f} s waiting for {len(instance_ids)} "
+                    f"instance(s) to be {state}; still waiting for: {', '.join(late)}"
+                )
+            self.sleep(interval)
+            interval = min(interval * 1.5, max_interval)
+
     # ---- volumes ---------------------------------------------------------------------------
 
-    def describe_volumes(self, volume_ids: list[str]) -> list[dict[str, Any]]:
+    def describe_volumes(self, volume_ids: list[str]) -> list[Volume]:
         if not volume_ids:
             return []
         with ec2_errors("looking up volumes " + ", ".join(volume_ids)):
-            return self.client.describe_volumes(VolumeIds=volume_ids)["Volumes"]
+            return [volume_from(v) for v in
+                    self.client.describe_volumes(VolumeIds=volume_ids)["Volumes"]]
 
     def attach_volume(self, volume_id: str, instance_id: str, device: str) -> None:
         with ec2_errors(f"attaching {volume_id} to {instance_id} as {device}"):
             self.client.attach_volume(VolumeId=volume_id, InstanceId=instance_id, Device=device)
 
+    # ---- Elastic IPs, quotas ---------------------------------------------------------------
 
-def node_from(instance: dict[str, Any], tags: dict[str, str]) -> Node:
-    """An EC2 instance description -> Node, its alias from its tags or its launch index."""
-    alias = tags.get(TAG_ALIAS)
-    if alias is None:
-        first = tags.get(TAG_ALIAS_FIRST, "node001")
-        number = int(first[4:]) if first[4:].isdigit() else 1
-        alias = node_alias(number + int(instance.get("AmiLaunchIndex", 0)))
-    return Node(
-        instance_id=instance["InstanceId"],
-        alias=alias,
-        role=tags.get(TAG_ROLE, "node"),
-        state=instance["State"]["Name"],
-        instance_type=instance["InstanceType"],
-        image_id=instance.get("ImageId", ""),
-        zone=instance.get("Placement", {}).get("AvailabilityZone", ""),
-        private_ip=instance.get("PrivateIpAddress"),
-        public_ip=instance.get("PublicIpAddress"),
-        spot=instance.get("InstanceLifecycle") == "spot",
-        launch_time=instance.get("LaunchTime"),
-        root_device_type=instance.get("RootDeviceType", "ebs"),
-    )
+    def describe_addresses(self) -> list[Address]:
+        """Every Elastic IP of the region (quota checks need their count)."""
+        with ec2_errors("looking up Elastic IPs"):
+            return [address_from(a) for a in self.client.describe_addresses()["Addresses"]]
 
+    def allocate_address(self, tags: dict[str, str]) -> Address:
+        """One Elastic IP, tagged at creation."""
+        with ec2_errors("allocating an Elastic IP" + (f" ({tags['Name']})"
+                                                      if "Name" in tags else "")):
+            reply = self.client.allocate_address(
+                Domain="vpc",
+                TagSpecifications=[{"ResourceType": "elastic-ip", "Tags": tag_list(tags)}])
+        return Address(reply["AllocationId"], reply["PublicIp"], tags=dict(tags))
+
+    def associate_address(self, address: Address, instance_id: str) -> None:
+        with ec2_errors(f"associating {address.public_ip} with {instance_id}"):
+            reply = self.client.associate_address(
+                AllocationId=address.allocation_id, InstanceId=instance_id,
+                AllowReassociation=True)
+        address.instance_id, address.association_id = instance_id, reply.get("AssociationId")
+
+    def release_address(self, address: Address) -> None:
+        """Disassociate (if needed) and release one Elastic IP."""
+        if address.association_id:
+            with ec2_errors(f"disassociating {address.public_ip}"):
+                self.client.disassociate_address(AssociationId=address.association_id)
+        with ec2_errors(f"releasing {address.public_ip}"):
+            self.client.release_address(AllocationId=address.allocation_id)
+
+    def address_quota(self) -> int:
+        """The region's Elastic IP quota (EC2 reports the Service Quotas value here)."""
+        with ec2_errors("reading the Elastic IP quota"):
+            reply = self.client.describe_account_attributes(
+                AttributeNames=["vpc-max-elastic-ips"])
+        for attribute in reply.get("AccountAttributes", []):
+            if attribute.get("AttributeName") != "vpc-max-elastic-ips":
+                continue  # some endpoints (moto) answer every attribute, not the one asked
+            values = attribute.get("AttributeValues") or [{}]
+            value = values[0].get("AttributeValue", "")
+            if value.isdigit():
+                return int(value)
+        return 5  # EC2's default when the endpoint does not say
+
+
+def tag_filter(tag: str, value: str | None) -> dict[str, Any]:
+    return ({"Name": f"tag:{tag}", "Values": [value]} if value is not None
+            else {"Name": "tag-key", "Values": [tag]})

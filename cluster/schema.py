@@ -22,7 +22,8 @@ class KeySpec:
 GLOBAL_KEYS: dict[str, KeySpec] = {
     "DEFAULT_TEMPLATE": KeySpec(v.as_str, help="template used by `start` without -c"),
     "ENABLE_EXPERIMENTAL": KeySpec(v.as_bool, default=False, help="accepted; nothing is gated"),
-    "REFRESH_INTERVAL": KeySpec(v.as_int(1), default=30, help="seconds between progress polls"),
+    "REFRESH_INTERVAL": KeySpec(v.as_int(1), default=5,
+                                 help="longest pause (s) between polls of the cloud while waiting"),
     "WEB_BROWSER": KeySpec(v.as_str, help="browser for URLs sclust opens"),
     "INCLUDE": KeySpec(v.as_list, help="more config files to read"),
     # sclust's own:

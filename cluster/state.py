@@ -21,7 +21,8 @@ SCHEMA_VERSION = 1
 TAG_CLUSTER = "sclust:cluster"
 TAG_ALIAS = "sclust:alias"
 TAG_ROLE = "sclust:role"
-TAG_ALIAS_FIRST = "sclust:alias-first"  # a multi-instance launch: alias = node(first + index)
+TAG_ALIAS_FIRST = "sclust:alias-first"  # older launches of several: alias = node(first + index)
+TAG_ALIASES = "sclust:aliases"  # a launch of several: alias = list[launch index], until named
 TAG_SETTINGS = "sclust:settings"
 TAG_VERSION = "sclust:version"
 TAG_VALUE_LIMIT = 256

@@ -15,8 +15,9 @@ from botocore.awsrequest import AWSResponse
 
 from sclust.cluster import ClusterManager
 from sclust.config import AwsSettings, load_config
-from sclust.ec2 import Cloud
+from sclust.ec2 import EC2
 from sclust.errors import CloudError, SclustError
+from sclust.inventory import find_clusters
 from sclust.keys import public_key_openssh
 from sclust.progress import Progress
 from sclust.state import free_node_numbers
@@ -40,7 +41,7 @@ def ec2_error(code: str, status: int = 400) -> AWSResponse:
 class Faults:
     """Arm errors for an operation: the next N calls of it fail with CODE."""
 
-    def __init__(self, cloud: Cloud) -> None:
+    def __init__(self, cloud: EC2) -> None:
         self.armed: dict[str, list[tuple[str, int]]] = {}
         self.calls: dict[str, int] = {}
         cloud.client.meta.events.register("before-send.ec2.*", self.before_send)
@@ -59,22 +60,22 @@ class Faults:
 
 
 @pytest.fixture
-def cloud(moto_server: str) -> Cloud:
+def cloud(moto_server: str) -> EC2:
     requests.post(f"{moto_server}/moto-api/reset", timeout=10)
-    return Cloud(AwsSettings(region="us-east-1", endpoint_url=moto_server))
+    return EC2(AwsSettings(region="us-east-1", endpoint_url=moto_server))
 
 
 @pytest.fixture
-def manager(cloud: Cloud) -> ClusterManager:
+def manager(cloud: EC2) -> ClusterManager:
     return ClusterManager(cloud, Progress(quiet=True), timeout=30)
 
 
 @pytest.fixture
-def faults(cloud: Cloud) -> Faults:
+def faults(cloud: EC2) -> Faults:
     return Faults(cloud)
 
 
-def template_for(tmp_path: Path, key_file: Path, cloud: Cloud, extra: str = "",
+def template_for(tmp_path: Path, key_file: Path, cloud: EC2, extra: str = "",
                  name: str = "small", size: int = 3):
     cloud.import_key_pair("mykey", public_key_openssh(key_file))
     return load_config(cluster_config(tmp_path, key_file, extra, size)).template(name)
@@ -162,7 +163,7 @@ def test_launch_failing_halfway_leaves_everything_tagged_and_resumable(
     assert [n.alias for n in [resumed.master, *resumed.workers]] == [
         "master", "node001", "node002", "node003"]
     manager.terminate("half")
-    assert cloud.find_clusters("half") == []
+    assert find_clusters(cloud, "half") == []
 
 
 def test_security_group_deletion_waits_out_dependency_violation(
@@ -172,11 +173,10 @@ def test_security_group_deletion_waits_out_dependency_violation(
     manager.start("dep", template, configure=False)
     faults.arm("DeleteSecurityGroup", "DependencyViolation", times=2)
     sleeps: list[float] = []
-    original = cloud.delete_security_group
-    cloud.delete_security_group = lambda group_id: original(group_id, sleep=sleeps.append)
+    cloud.sleep = sleeps.append
     manager.terminate("dep")
     assert len(sleeps) == 2
-    assert cloud.find_clusters("dep") == []
+    assert find_clusters(cloud, "dep") == []
 
 
 def test_key_pair_missing_or_not_matching(tmp_path, key_file, cloud, manager) -> None:
@@ -189,7 +189,7 @@ def test_key_pair_missing_or_not_matching(tmp_path, key_file, cloud, manager) ->
     cloud.import_key_pair("mykey", public_key_openssh(write_key(other)))
     with pytest.raises(CloudError, match="is not the private key of EC2 key pair 'mykey'"):
         manager.start("k", template, configure=False)
-    assert cloud.find_clusters("k") == []
+    assert find_clusters(cloud, "k") == []
 
 
 def test_spot_nodes_with_on_demand_master_and_stop_refuses_them(
@@ -217,10 +217,10 @@ def test_volumes_attach_to_the_master_and_survive_terminate(
         """)
     info = manager.start("vol", template, configure=False)
     assert zones_of(manager, "vol") == {"us-east-1c"}
-    attachments = cloud.describe_volumes([volume])[0]["Attachments"]
-    assert attachments[0]["InstanceId"] == info.master.instance_id
+    attachments = cloud.describe_volumes([volume])[0].attachments
+    assert attachments[0].instance_id == info.master.instance_id
     assert manager.terminate("vol") == [volume]
-    assert cloud.describe_volumes([volume])[0]["VolumeId"] == volume
+    assert cloud.describe_volumes([volume])[0].volume_id == volume
 
 
 def test_volumes_in_two_zones_are_refused_before_anything_is_made(
@@ -239,7 +239,7 @@ def test_volumes_in_two_zones_are_refused_before_anything_is_made(
         """)
     with pytest.raises(SclustError, match="must all be in one zone"):
         manager.start("two", template, configure=False)
-    assert cloud.find_clusters() == []
+    assert find_clusters(cloud) == []
 
 
 def test_dns_prefix_names_and_settings_survive_on_ec2(tmp_path, key_file, cloud, manager):
@@ -272,20 +272,19 @@ def test_removenode_keep_takes_the_instance_out_of_the_cluster(
     assert instance["State"]["Name"] == "running"
     assert info.security_group_id not in [g["GroupId"] for g in instance["SecurityGroups"]]
     manager.terminate("keep")
-    assert cloud.find_clusters("keep") == []
+    assert find_clusters(cloud, "keep") == []
 
 
 def test_a_wait_that_times_out_names_the_nodes_it_waited_for(
     tmp_path, key_file, cloud, manager
 ) -> None:
     from sclust.errors import WaitTimeout
-    from sclust.waits import wait_for_state
-
     template = template_for(tmp_path, key_file, cloud)
     info = manager.start("slow", template, configure=False)
+    manager.timeout = 0.3
+    cloud.sleep = lambda _: None
     with pytest.raises(WaitTimeout) as raised:
-        wait_for_state(cloud, [n.instance_id for n in info.nodes], "stopped",
-                       Progress(quiet=True), timeout=0.3, sleep=lambda _: None)
+        manager.wait_for([n.instance_id for n in info.nodes], "stopped")
     message = str(raised.value)
     assert "timed out after 0 s waiting for 3 instance(s) to be stopped" in message
     assert all(f"{alias} (" in message for alias in ("master", "node001", "node002"))

@@ -28,7 +28,8 @@ def desktops_of(app: AppContext) -> Desktops:
 
     config = app.config
     desktops = Desktops(open_cloud(config, app.region), Progress(),
-                        key_file=lambda name: config.key_pair(name).location)
+                        key_file=lambda name: config.key_pair(name).location,
+                        refresh_interval=config.refresh_interval)
     app.plugin_sources.append(desktops)  # its plugin outcomes are reported after the command
     return desktops
 

@@ -15,13 +15,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sclust.cloud import Cloud
 from sclust.desktops.cloud import DesktopsCloud, check_address_quota
 from sclust.desktops.kinds import DesktopKind, DesktopSpec, desktop_kind
 from sclust.desktops.passwords import PasswordStore
 from sclust.desktops.state import Course, CourseSettings, Desktop, label
 from sclust.desktops.template import DesktopsTemplate
-from sclust.ec2 import Cloud
-from sclust.errors import CloudError, SclustError, WaitTimeout
+from sclust.errors import SclustError, WaitTimeout
 from sclust.paths import known_hosts_file
 from sclust.progress import Progress
 from sclust.scripts import ScriptFile, ScriptRun
@@ -39,8 +39,10 @@ class Desktops:
     """Desktops operations against one cloud region."""
 
     def __init__(self, cloud: Cloud, progress: Progress, key_file: Callable[[str], Path],
-                 timeout: float = 900, ssh_wait: float = 300) -> None:
+                 timeout: float = 900, ssh_wait: float = 300,
+                 refresh_interval: float = 5.0) -> None:
         self.cloud = cloud
+        self.refresh_interval = refresh_interval  # longest pause between two polls
         self.dcloud = DesktopsCloud(cloud)
         self.progress = progress
         self.key_file = key_file  # KEYNAME -> private key file (the config's [key])
@@ -117,8 +119,8 @@ class Desktops:
             instance_type=template.instance_type, elastic_ips=template.elastic_ips,
             volume_size=template.volume_size, login_user=template.login_user,
             auto_stop=template.auto_stop, timezone=template.timezone, kind=template.kind,
-            novnc_port=template.novnc_port, zone=subnet["AvailabilityZone"],
-            subnet_id=subnet["SubnetId"], vpc_id=subnet["VpcId"], tags=dict(template.tags),
+            novnc_port=template.novnc_port, zone=subnet.zone,
+            subnet_id=subnet.subnet_id, vpc_id=subnet.vpc_id, tags=dict(template.tags),
             created=datetime.now().astimezone().isoformat(timespec="seconds"),
         )
 
@@ -374,29 +376,14 @@ class Desktops:
     # ---- waiting ---------------------------------------------------------------------------
 
     def wait_for(self, instance_ids: list[str], state: str, what: str) -> list[Desktop]:
-        """Poll (one describe per round) until every desktop is in STATE."""
-        if not instance_ids:
-            return []
-        deadline = time.monotonic() + self.timeout
-        interval = 0.5
-        with self.progress.waiting(f"waiting for {what}") as update:
-            while True:
-                desktops = self.dcloud.describe(instance_ids)
-                ready = [d for d in desktops if d.state == state]
-                update(f"{len(ready)}/{len(instance_ids)} {state}")
-                if len(ready) == len(instance_ids):
-                    return desktops
-                dead = [d for d in desktops if state == "running"
-                        and d.state in ("shutting-down", "terminated")]
-                if dead:
-                    raise CloudError("desktop(s) ended while starting: " + ", ".join(
-                        f"{d.name} ({d.instance_id})" for d in dead))
-                if time.monotonic() > deadline:
-                    late = ", ".join(f"{d.name} ({d.state})" for d in desktops if d not in ready)
-                    raise WaitTimeout(f"timed out after {self.timeout:.0f} s waiting for "
-                                      f"{what}: {late}")
-                time.sleep(interval)
-                interval = min(interval * 1.5, 5.0)
+        """The cloud's waiter (the one clusters use) until every desktop is in STATE."""
+        from sclust.desktops.state import desktop_from
+        from sclust.waits import wait_for_instances
+
+        instances = wait_for_instances(
+            self.cloud, instance_ids, state, self.progress, self.timeout, what=what,
+            interval=self.refresh_interval, name=lambda i: f"desktop {desktop_from(i).name}")
+        return [desktop_from(i) for i in instances]
 
 
 def pick(course: Course, numbers: list[int] | None) -> list[Desktop]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any
 
+from sclust.cloud import Address as ElasticIp
+from sclust.cloud import Instance
 from sclust.errors import SclustError
 from sclust.state import TAG_VERSION, json_from_tags, json_tags
 
@@ -172,24 +173,25 @@ class Course:
         return self.settings
 
 
-def desktop_from(instance: dict[str, Any], tags: dict[str, str]) -> Desktop:
+def desktop_from(instance: Instance) -> Desktop:
+    tags = instance.tags
     number = tags.get(TAG_NUMBER)
     if number is None or not number.isdigit():
         # Named later by CreateTags; until then the launch's list and index tell.
         listed = [n for n in tags.get(TAG_NUMBERS, "").split(",") if n.isdigit()]
-        index = int(instance.get("AmiLaunchIndex", 0))
+        index = instance.launch_index
         number = listed[index] if index < len(listed) else "0"
     run, _, until = tags.get(TAG_RUN, "0 0").partition(" ")
-    stopped = STOPPED_AT.search(instance.get("StateTransitionReason") or "")
+    stopped = STOPPED_AT.search(instance.state_reason)
     stopped_at = None
-    if stopped and instance["State"]["Name"] in ("stopped", "stopping"):
+    if stopped and instance.state in ("stopped", "stopping"):
         stopped_at = datetime.strptime(stopped.group(1), "%Y-%m-%d %H:%M:%S").replace(
             tzinfo=timezone.utc)
     return Desktop(
-        number=int(number), instance_id=instance["InstanceId"],
-        state=instance["State"]["Name"], student=tags.get(TAG_STUDENT),
-        instance_type=instance["InstanceType"], public_ip=instance.get("PublicIpAddress"),
-        private_ip=instance.get("PrivateIpAddress"), launch_time=instance.get("LaunchTime"),
+        number=int(number), instance_id=instance.instance_id,
+        state=instance.state, student=tags.get(TAG_STUDENT),
+        instance_type=instance.instance_type, public_ip=instance.public_ip,
+        private_ip=instance.private_ip, launch_time=instance.launch_time,
         setup_done=tags.get(TAG_SETUP) == "1", run_seconds=float_or_zero(run),
         counted_until=float_or_zero(until), stopped_at=stopped_at,
     )
@@ -202,11 +204,10 @@ def float_or_zero(text: str) -> float:
         return 0.0
 
 
-def address_from(address: dict[str, Any], tags: dict[str, str]) -> Address:
-    number = tags.get(TAG_NUMBER, "")
+def address_from(address: ElasticIp) -> Address:
+    number = address.tags.get(TAG_NUMBER, "")
     return Address(
-        allocation_id=address["AllocationId"], public_ip=address["PublicIp"],
+        allocation_id=address.allocation_id, public_ip=address.public_ip,
         number=int(number) if number.isdigit() else None,
-        instance_id=address.get("InstanceId") or None,
-        association_id=address.get("AssociationId") or None,
+        instance_id=address.instance_id, association_id=address.association_id,
     )

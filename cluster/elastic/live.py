@@ -96,7 +96,7 @@ class LoadBalancer:
         self.slots_per_host = settings.slots_per_host
         self.scheduler = scheduler_for(settings.scheduler)
         self.wake = threading.Event()
-        self.operations = Operations(self.wake, lambda: manager.cloud.cluster_nodes(tag))
+        self.operations = Operations(self.wake, lambda: manager.cluster_nodes(tag))
         manager.setup_guard = self.operations  # launches and removals overlap safely
         self.configurator = manager.configurator(self.info)
         self.master = self.configurator.connection(self.info.master)
@@ -457,7 +457,7 @@ class LoadBalancer:
         if not self.ec2_stale and time.monotonic() - self.ec2_read < EC2_REFRESH:
             return
         try:
-            self.info.nodes = self.manager.cloud.cluster_nodes(self.tag)
+            self.info.nodes = self.manager.cluster_nodes(self.tag)
         except Exception as error:
             self.say(f"reading the cluster from EC2 failed: {error}; retrying later")
             return

@@ -93,7 +93,8 @@ class Decision:
 class Policy(Protocol):
     """A scaling rule. Implementations are frozen dataclasses of their parameters."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def decide(self, stats: ClusterStats, settings: Settings, memory: Memory) -> Decision:
         """Decisions for this observation; must not mutate anything."""

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from sclust.localcloud import network, volumes
-from sclust.localcloud.journal import Journal, process_start_time, same_process
+from sclust.localcloud.journal import Journal, same_process
 from sclust.localcloud.settings import BRIDGE_NAME, Layout
 
 
@@ -98,6 +98,3 @@ def wait_until_clean(layout: Layout, journal: Journal | None, timeout: float = 5
             return left
         time.sleep(0.1)
 
-
-def is_alive(pid: int) -> bool:
-    return process_start_time(pid) is not None

@@ -74,7 +74,7 @@ def test_a_two_desktop_course_and_desktops_run_send_clean_scripts_without_passwo
     from sclust.desktops.course import Desktops
     from sclust.desktops.kinds.novnc import NoVNCKind
     from sclust.desktops.template import desktops_template
-    from sclust.ec2 import Cloud
+    from sclust.ec2 import EC2
     from sclust.progress import Progress
 
     path = tmp_path / "config"
@@ -95,7 +95,7 @@ def test_a_two_desktop_course_and_desktops_run_send_clean_scripts_without_passwo
     monkeypatch.setattr(Connection, "run", plain_run)
     monkeypatch.setattr(NoVNCKind, "ready", lambda self, address, port, timeout=3: True)
 
-    desktops = Desktops(Cloud(AwsSettings(endpoint_url=endpoint)), Progress(quiet=True),
+    desktops = Desktops(EC2(AwsSettings(endpoint_url=endpoint)), Progress(quiet=True),
                         lambda _: tmp_path / "k.pem")
     template = desktops_template(load_config(path), "course")
     desktops.start("course", template)

@@ -190,14 +190,14 @@ def test_ec2_calls_per_desktop_do_not_depend_on_the_course_size(endpoint: str, t
     from sclust.config import AwsSettings, load_config
     from sclust.desktops.course import Desktops
     from sclust.desktops.template import desktops_template
-    from sclust.ec2 import Cloud
+    from sclust.ec2 import EC2
     from sclust.progress import Progress
 
     path = course_config(tmp_path, count=5)
     config = load_config(path)
 
     def calls_for(count: int, name: str) -> dict[str, int]:
-        cloud = Cloud(AwsSettings(endpoint_url=endpoint))
+        cloud = EC2(AwsSettings(endpoint_url=endpoint))
         made: dict[str, int] = {}
 
         def count_call(model, **_) -> None:

@@ -16,9 +16,9 @@ def test_cluster_nodes_is_one_describe_call_and_matches_the_full_lookup(
 ) -> None:
     manager.start("lb", template_for(tmp_path, key_file, cloud, size=3), configure=False)
     faults.calls.clear()
-    nodes = cloud.cluster_nodes("lb")
+    nodes = manager.cluster_nodes("lb")
     assert faults.calls == {"DescribeInstances": 1}
     assert sorted(n.alias for n in nodes) == ["master", "node001", "node002"]
     assert {n.instance_id for n in nodes} == {n.instance_id for n in manager.get("lb").nodes}
-    assert cloud.cluster_nodes("other") == []
+    assert manager.cluster_nodes("other") == []
     manager.terminate("lb")

@@ -164,7 +164,7 @@ def private_cluster(tag: str, size: int, extra: str = "LOGIN_USER = root\n") -> 
 
     from sclust.cluster import ClusterManager
     from sclust.config import AwsSettings, load_config
-    from sclust.ec2 import Cloud
+    from sclust.ec2 import EC2
     from sclust.keys import public_key_openssh
     from sclust.localcloud import control
     from sclust.progress import Progress
@@ -175,8 +175,8 @@ def private_cluster(tag: str, size: int, extra: str = "LOGIN_USER = root\n") -> 
         os.environ["SCLUST_LOCAL_PORT"] = "0"
         endpoint = control.up(Path(tmp) / "local")
         try:
-            cloud = Cloud(AwsSettings(region=endpoint.region, endpoint_url=endpoint.url,
-                                      access_key_id="testing", secret_access_key="testing"))
+            cloud = EC2(AwsSettings(region=endpoint.region, endpoint_url=endpoint.url,
+                                    access_key_id="testing", secret_access_key="testing"))
             key = write_key(Path(tmp) / "k.pem")
             cloud.import_key_pair("mykey", public_key_openssh(key))
             config = load_config(cluster_config(Path(tmp), key, size=size, extra=extra))

@@ -14,13 +14,13 @@ from localcloud_helpers import LocalCloud, cluster_config
 def test_a_launch_and_a_removal_run_together(cloud: LocalCloud, tmp_path: Path) -> None:
     from sclust.cluster import ClusterManager
     from sclust.config import AwsSettings, load_config
-    from sclust.ec2 import Cloud
+    from sclust.ec2 import EC2
     from sclust.elastic.operations import LAUNCH, REMOVE, Operations
     from sclust.progress import Progress
     from sclust.scheduler import scheduler_for
 
     config = load_config(cluster_config(cloud, tmp_path, "ov", "LOGIN_USER = ubuntu\n", size=2))
-    aws = Cloud(AwsSettings(region="us-east-1", endpoint_url=cloud.url,
+    aws = EC2(AwsSettings(region="us-east-1", endpoint_url=cloud.url,
                             access_key_id="testing", secret_access_key="testing"))
     manager = ClusterManager(aws, Progress(quiet=True),
                              key_file=lambda _: tmp_path / "cloud-key.pem")
