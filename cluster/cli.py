@@ -334,6 +334,11 @@ def terminate(app: AppContext, tag: str, yes: bool, skip_plugins: bool) -> None:
     """
     manager = app.manager()
     info = manager.get(tag)
+    click.echo(f"cluster {tag!r}: these instances will be terminated:")
+    for node in [*([info.master] if info.master else []), *info.workers]:
+        click.echo(f"  {tag}-{node.alias}  {node.instance_id}  {node.state}")
+    for foreign in info.foreign:
+        click.echo(f"  left alone (not launched by sclust into this cluster): {foreign}")
     confirm(f"Terminate cluster {tag!r} ({len(info.nodes)} instance(s))? This cannot be "
             "undone.", yes)
     kept = manager.terminate(tag, plugins=not skip_plugins)

@@ -39,6 +39,7 @@ class Instance:
     root_device_type: str = "ebs"
     state_reason: str = ""  # e.g. "User initiated (2026-11-30 10:00:00 GMT)"
     tags: dict[str, str] = field(default_factory=dict)
+    security_groups: tuple[str, ...] = ()  # group ids
 
     @property
     def address(self) -> str | None:

@@ -101,6 +101,8 @@ class ClusterManager:
         from sclust.pluginrun import PluginOutcome, run_hook
 
         info = self.get(tag)
+        if only is not None:
+            only = [self.with_secrets(spec) for spec in only]
         specs = (info.settings.plugins if info.settings else []) if only is None else only
         if not specs:
             return info
@@ -468,11 +470,21 @@ class ClusterManager:
         return nodes
 
     def with_secrets(self, spec: dict) -> dict:
-        """SPEC as stored, plus the settings only the config has (e.g. a PASSWORD)."""
+        """SPEC as stored, plus the settings only the config has (e.g. a PASSWORD).
+
+        A class named only by the tags is never imported (tags are untrusted; importing runs
+        code): it must be a built-in or the config's [plugin NAME] must name it too. Otherwise
+        the spec says why it is refused, and its hooks report that instead of running."""
+        from sclust.plugins.registry import is_builtin
+
         configured = self.plugin_config(spec["name"]) if self.plugin_config else None
-        if not configured or configured.get("setup_class") != spec.get("setup_class"):
+        if configured and configured.get("setup_class") == spec.get("setup_class"):
+            return {**spec, "settings": {**configured["settings"], **spec["settings"]}}
+        if is_builtin(str(spec.get("setup_class", ""))):
             return spec
-        return {**spec, "settings": {**configured["settings"], **spec["settings"]}}
+        return {**spec, "refused": (
+            f"SETUP_CLASS {str(spec.get('setup_class'))[:80]!r} is named only by the cluster's "
+            f"tags, so it is not imported: run with the config that has [plugin {spec['name']}]")}
 
     def forget_cluster_keys(self, tag: str) -> None:
         """Drop every host key pinned for TAG, and the login user found for it."""

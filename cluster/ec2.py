@@ -126,7 +126,17 @@ def instance_from(instance: dict[str, Any]) -> Instance:
         root_device_type=instance.get("RootDeviceType", "ebs"),
         state_reason=instance.get("StateTransitionReason") or "",
         tags=tags_of(instance),
+        security_groups=instance_groups(instance),
     )
+
+
+def instance_groups(instance: dict[str, Any]) -> tuple[str, ...]:
+    """The instance's group ids, from its own list and its interfaces' (moto leaves the first
+    empty for instances launched with NetworkInterfaces; EC2 fills both)."""
+    groups = [g.get("GroupId", "") for g in instance.get("SecurityGroups", [])]
+    for interface in instance.get("NetworkInterfaces", []):
+        groups += [g.get("GroupId", "") for g in interface.get("Groups", [])]
+    return tuple(dict.fromkeys(g for g in groups if g))
 
 
 def subnet_from(subnet: dict[str, Any]) -> Subnet:

@@ -82,6 +82,9 @@ def call(spec: dict[str, Any], hook: str, nodes: list[PluginNode], master: Plugi
     from sclust.plugins.registry import instantiate
 
     outcome = PluginOutcome(spec["name"], hook)
+    if spec.get("refused"):
+        outcome.error = spec["refused"]
+        return outcome
     try:
         plugin: ClusterSetup = instantiate(spec["name"], spec["setup_class"], spec["settings"])
         plugin.cluster = tag

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -71,7 +72,8 @@ class ClusterSettings(ClusterOptions):
 
     @classmethod
     def from_tags(cls, tags: dict[str, str], cluster: str) -> ClusterSettings:
-        version = int(tags.get(TAG_VERSION, "0") or 0)
+        version_text = tags.get(TAG_VERSION, "0") or "0"
+        version = int(version_text) if version_text.isdigit() else SCHEMA_VERSION + 1
         if version > SCHEMA_VERSION:
             raise SclustError(
                 f"cluster {cluster!r} was made by a newer sclust (settings version {version});"
@@ -84,7 +86,72 @@ class ClusterSettings(ClusterOptions):
                 f" ({TAG_SETTINGS}.* on its security group)"
             )
         known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        problems = settings_problems(values)
+        if problems:
+            raise SclustError(f"cluster {cluster!r}: its settings tags fail sclust's checks "
+                              f"({'; '.join(problems[:3])}); refusing to act on them")
+        try:
+            return cls(**values)
+        except TypeError as error:
+            raise SclustError(f"cluster {cluster!r}: its settings tags are incomplete: {error}"
+                              ) from None
+
+
+def settings_problems(values: dict[str, Any]) -> list[str]:
+    """What in settings read back from tags fails the checks the config's values pass: tags
+    are untrusted, and these values reach scripts, paths and argvs."""
+    from sclust import values as v
+    from sclust.names import check_name
+
+    problems = []
+
+    def check(what: str, value: Any, parse: Callable[[str], Any]) -> None:
+        try:
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise ValueError(f"{value!r} has the wrong type")
+            parse(str(value))
+        except ValueError as error:
+            problems.append(f"{what}: {error}")
+
+    for option in fields(ClusterOptions):
+        value = values.get(option.name)
+        spec = option.metadata["spec"]
+        if value is None:
+            continue
+        if isinstance(option.default, bool) or option.type in ("bool", "bool | None"):
+            if not isinstance(value, bool):
+                problems.append(f"{option.metadata['key']}: {value!r} is not true or false")
+        elif isinstance(value, list):
+            check(option.metadata["key"], ", ".join(map(str, value)), spec.parse)
+        else:
+            check(option.metadata["key"], value, spec.parse)
+    check("template", values.get("template", ""),
+          lambda text: check_name(text, "template name", template=True))
+    check("keyname", values.get("keyname", ""), v.as_str)
+    check("node_instance_type", values.get("node_instance_type", ""), v.as_instance_type)
+    for volume in values.get("volumes") or []:
+        if not isinstance(volume, dict):
+            problems.append("volumes: not a list of volumes")
+            continue
+        check("volume id", volume.get("volume_id"), v.as_volume_id)
+        check("volume mount path", volume.get("mount_path"), v.as_mount_path)
+        if volume.get("device") is not None:
+            check("volume device", volume.get("device"), v.as_device)
+    for node_type in values.get("node_types") or []:
+        if not isinstance(node_type, dict):
+            problems.append("node_types: not a list of node types")
+            continue
+        check("node type", node_type.get("instance_type"), v.as_instance_type)
+        if node_type.get("image_id") is not None:
+            check("node image", node_type.get("image_id"), v.as_image_id)
+    for plugin in values.get("plugins") or []:
+        if not isinstance(plugin, dict) or not isinstance(plugin.get("settings", {}), dict):
+            problems.append("plugins: not a list of plugins")
+            continue
+        check("plugin name", plugin.get("name"), v.as_str)
+        check("plugin class", plugin.get("setup_class"), v.as_str)
+    return problems
 
 
 SECRET_WORDS = ("password", "passwd", "pwd", "secret", "token", "passphrase", "private",
@@ -167,6 +234,9 @@ class ClusterInfo:
     security_group_id: str | None
     settings: ClusterSettings | None
     nodes: list[Node] = field(default_factory=list)
+    # Instances tagged for the cluster that sclust did not launch into it (outside its group,
+    # or with tags that fail its checks): never set up, never terminated. "id (why)" each.
+    foreign: list[str] = field(default_factory=list)
 
     @property
     def master(self) -> Node | None:

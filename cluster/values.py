@@ -123,9 +123,15 @@ def as_volume_id(value: str) -> str:
     return value
 
 
+MOUNT_PATH = re.compile(r"^(?:/[A-Za-z0-9._+@,=-]+)+/?$")
+
+
 def as_mount_path(value: str) -> str:
     if not value.startswith("/") or value == "/":
         raise ValueError(f"{value!r} must be an absolute path other than /")
+    # It lands in fstab, exports and scripts: plain path characters only.
+    if not MOUNT_PATH.match(value) or any(p in (".", "..") for p in value.split("/")):
+        raise ValueError(f"{value!r} may hold only letters, digits and ._+@,=- between /")
     return value.rstrip("/")
 
 

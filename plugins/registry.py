@@ -85,6 +85,16 @@ def resolve(setup_class: str) -> type:
                          f"{user_dir})")
 
 
+BUILTIN_CLASSES = {"pkginstaller.PackageInstaller", "users.CreateUsers", "novnc.NoVNC"}
+
+
+def is_builtin(setup_class: str) -> bool:
+    """Whether SETUP_CLASS names one of sclust's own plugins (or a StarCluster name for one)."""
+    return (setup_class in BUILTIN_CLASSES or setup_class in STARCLUSTER_EQUIVALENTS
+            or setup_class in BUILT_INTO_SCLUST
+            or setup_class.removeprefix("sclust.plugins.") in BUILTIN_CLASSES)
+
+
 def alias_old_plugin_package() -> None:
     """Let user plugins written for sclust 0.1 (`from plugins.base import ClusterSetup`) load:
     `plugins` and `plugins.base` name our package while user plugins load, unless a real

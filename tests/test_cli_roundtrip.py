@@ -98,6 +98,10 @@ def test_terminate_without_yes_and_no_terminal_refuses(endpoint: str, config_fil
     result = run_sclust(*cfg, "terminate", "keep")
     assert result.returncode == 1
     assert "pass --yes" in result.stderr
+    ids = cluster_resources(endpoint, "keep")["instances"]
+    for alias in ("keep-master", "keep-node001", "keep-node002"):  # named before asking
+        assert alias in result.stdout
+    assert all(i in result.stdout for i in ids)
     assert len(cluster_resources(endpoint, "keep")["instances"]) == 3
 
 
