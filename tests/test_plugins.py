@@ -150,7 +150,8 @@ def test_secret_settings_never_reach_tags_and_come_back_from_the_config() -> Non
     manager = ClusterManager(None, None, plugin_config=lambda name: spec if name == "vnc" else None)  # type: ignore[arg-type]
     assert manager.with_secrets(stored)["settings"] == {"password": "s3cr3tpw", "port": "8443"}
     other = {**stored, "setup_class": "mysite.Other"}
-    assert manager.with_secrets(other) == other  # another plugin of that name: nothing added
+    refused = manager.with_secrets(other)  # another class under that name: never imported
+    assert refused["settings"] == other["settings"] and "is not imported" in refused["refused"]
 
 
 def test_only_settings_a_plugin_declares_public_reach_tags() -> None:
