@@ -90,3 +90,26 @@ def test_no_import_circles() -> None:
     files = module_files()
     graph = {name: imports_of(name, path, set(files)) for name, path in files.items()}
     assert cycles(graph) == []
+
+
+# The one module of each seam's implementation that may import a client library.
+ONLY_IMPORTER = {"boto3": "sclust.ec2", "botocore": "sclust.ec2", "paramiko": "sclust.ssh"}
+
+
+def test_only_the_cloud_and_ssh_implementations_import_boto3_and_paramiko() -> None:
+    found = []
+    for name, path in module_files().items():
+        if name.startswith("sclust.localcloud"):
+            continue  # the local cloud is the other side of the endpoint (moto's server)
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            modules = []
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                modules = [node.module]
+            for module in modules:
+                library = module.split(".")[0]
+                if library in ONLY_IMPORTER and ONLY_IMPORTER[library] != name:
+                    found.append(f"{name} imports {module}")
+    assert found == []
