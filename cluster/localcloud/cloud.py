@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sclust.localcloud import hostinit, network, volumes
+from sclust.localcloud import hostinit, images, network, volumes
 from sclust.localcloud.addresses import AddressPool
+from sclust.localcloud.faults import BootFaults, EC2Error, Faults
 from sclust.localcloud.hosts import Host, HostSpec
+from sclust.localcloud.images import DEFAULT_PROFILE, ImageProfile
 from sclust.localcloud.journal import Journal
-from sclust.localcloud.settings import PRIVATE_RANGE, DaemonSettings, Layout
+from sclust.localcloud.settings import PRIVATE_RANGE, Behaviour, DaemonSettings, Layout
 
 log = logging.getLogger("sclust.localcloud")
 
@@ -61,6 +63,18 @@ class Cloud:
         # instance id after each halt.
         self.on_boot: list[Callable[[Host], None]] = []
         self.on_halt: list[Callable[[str], None]] = []
+        self.behaviour = Behaviour.from_env()
+        self.faults = Faults()
+        # Per instance, recorded at launch (cloud lock held): when, from which image profile
+        # and root layer, with which injected boot faults.
+        self.launched_at: dict[str, float] = {}
+        self.instance_profiles: dict[str, ImageProfile] = {}
+        self.instance_layers: dict[str, str] = {}  # instance → snapshot of its image's layer
+        self.boot_faults: dict[str, BootFaults] = {}
+        # Images made with CreateImage: profile, and the snapshot holding the root layer.
+        self.image_profiles: dict[str, ImageProfile] = {}
+        self.image_layers: dict[str, str] = {}
+        self.layer_ready: dict[str, threading.Event] = {}
 
     # --- called from the moto patches (cloud lock held) ---------------------------------------
     def transition_started(self, instance_id: str) -> None:
@@ -68,6 +82,83 @@ class Cloud:
 
     def request_reboot(self, instance_id: str) -> None:
         self._reboots.add(instance_id)
+
+    def profile_of_image(self, image_id: str) -> ImageProfile:
+        builtin = images.BUILTIN.get(image_id)
+        if builtin is not None:
+            return builtin.profile
+        return self.image_profiles.get(image_id, DEFAULT_PROFILE)
+
+    def launched(self, instances: list[Any]) -> None:
+        """New instances (RunInstances): remember what their hosts are made from."""
+        now = time.monotonic()
+        for instance in instances:
+            self.launched_at[instance.id] = now
+            self.instance_profiles[instance.id] = self.profile_of_image(instance.image_id)
+            snapshot = self.image_layers.get(instance.image_id)
+            if snapshot is not None:
+                self.instance_layers[instance.id] = snapshot
+            self.boot_faults[instance.id] = self.faults.for_boot()
+
+    def not_yet_visible(self, instance_id: str) -> bool:
+        """True while a new instance is still unknown to DescribeInstances (eventual
+        consistency of EC2's API)."""
+        delay = self.behaviour.consistency_delay
+        launched = self.launched_at.get(instance_id)
+        return bool(delay) and launched is not None and time.monotonic() - launched < delay
+
+    def launch_fault(self, params: dict[str, list[str]]) -> EC2Error | None:
+        """An armed capacity or limit fault for this RunInstances request (cloud lock held)."""
+        def first(*names: str) -> str | None:
+            return next((params[n][0] for n in names if params.get(n)), None)
+
+        backend = self._backend()
+        instance_type = first("InstanceType") or "m1.small"
+        zone = first("Placement.AvailabilityZone")
+        subnet_id = first("SubnetId", "NetworkInterface.1.SubnetId")
+        if zone is None and subnet_id:
+            zone = next((z[subnet_id].availability_zone for z in backend.subnets.values()
+                         if subnet_id in z), None)
+        if zone is None:
+            zone = sorted(backend.get_default_subnets())[0]
+        try:
+            count = int(first("MinCount") or 1)
+        except ValueError:
+            count = 1
+        live = sum(1 for i in backend.all_instances()
+                   if i._state.name not in ("terminated", "shutting-down"))
+        return self.faults.for_launch(instance_type, zone, count, live)
+
+    def capture_image(self, instance: Any, ami: Any) -> None:
+        """CreateImage: the AMI is `pending` until the instance's root layer is copied to its
+        snapshot's layer, then `available` (cloud lock held)."""
+        self.image_profiles[ami.id] = self.instance_profiles.get(instance.id, DEFAULT_PROFILE)
+        snapshot = ami.ebs_snapshot.id
+        self.image_layers[ami.id] = snapshot
+        ready = threading.Event()
+        self.layer_ready[snapshot] = ready
+        upper = self.layout.hosts_dir / instance.id / "upper"
+        destination = images.layer_dir(self.layout.images_dir, snapshot)
+        ami.state = "pending"
+
+        def work() -> None:
+            began = time.monotonic()
+            try:
+                if upper.is_dir():
+                    images.capture(upper, destination)
+                else:  # never booted: nothing differs from the image it came from
+                    destination.mkdir(parents=True)
+                state = "available"
+                log.info("image %s of %s captured in %.2f s", ami.id, instance.id,
+                         time.monotonic() - began)
+            except Exception:
+                log.exception("capturing image %s of %s failed", ami.id, instance.id)
+                state = "failed"
+            with self.lock:
+                ami.state = state
+            ready.set()
+
+        self._pool.submit(work)
 
     def check_realizable(self, instances: list[Any]) -> str | None:
         """Why these new instances cannot become hosts, or None."""
@@ -86,6 +177,8 @@ class Cloud:
     def start(self) -> None:
         self.layout.hosts_dir.mkdir(parents=True, exist_ok=True)
         self.layout.volumes_dir.mkdir(parents=True, exist_ok=True)
+        remove_tree(self.layout.images_dir)  # a predecessor's images died with its moto
+        self.layout.images_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         hostinit.write_image_layer(self.layout.image_dir)
         self.init_script.write_text(hostinit.INIT_SCRIPT)
         network.bridge_up(self.journal)
@@ -110,6 +203,7 @@ class Cloud:
         # moto's state ends with the daemon: root layers and volume files belong to nothing.
         remove_tree(self.layout.hosts_dir)
         remove_tree(self.layout.volumes_dir)
+        remove_tree(self.layout.images_dir)
 
     def _teardown_host(self, host: Host) -> None:
         with host.lock:
@@ -138,6 +232,9 @@ class Cloud:
             ud = instance.user_data
             if isinstance(ud, list):  # older moto kept a list
                 ud = ud[0] if ud else None
+            profile = self.instance_profiles.get(instance.id, DEFAULT_PROFILE)
+            boot = self.boot_faults.get(instance.id, BootFaults())
+            snapshot = self.instance_layers.get(instance.id)
             spec = HostSpec(
                 instance_id=instance.id,
                 hostname="ip-" + str(ip).replace(".", "-"),
@@ -145,6 +242,14 @@ class Cloud:
                 prefixlen=subnet.cidr.prefixlen if subnet else 16,
                 authorized_key=key.material_public.decode() if key is not None else None,
                 user_data=base64.b64decode(ud.as_bytes()) if ud is not None else None,
+                login_user=profile.login_user,
+                login_groups=profile.login_groups,
+                root_login=profile.root_login,
+                image_layer=(images.layer_dir(self.layout.images_dir, snapshot)
+                             if snapshot else None),
+                layer_ready=self.layer_ready.get(snapshot) if snapshot else None,
+                no_ssh=boot.no_ssh,
+                ssh_delay=boot.ssh_delay,
             )
             public = {nic.public_ip for nic in instance.nics.values() if nic.public_ip}
             vols = {}
@@ -183,6 +288,7 @@ class Cloud:
                         finally:
                             host.lock.release()
             self._delete_unused_volume_files()
+            self._delete_unused_image_layers()
 
     def _guest_ended(self, instance_id: str, status: int) -> str:
         """A host ended from inside: a reboot restarts it, a power-off is an instance-initiated
@@ -323,6 +429,18 @@ class Cloud:
         for path in self.layout.volumes_dir.glob("vol-*.img"):
             if path.stem not in known:
                 path.unlink(missing_ok=True)
+
+    def _delete_unused_image_layers(self) -> None:
+        """DeleteSnapshot of an image's snapshot removes its root layer (cloud lock held)."""
+        if not self.layout.images_dir.is_dir():
+            return
+        known = set(self._backend().snapshots)
+        for path in self.layout.images_dir.iterdir():
+            if path.name.startswith("snap-") and not path.name.endswith(".partial") \
+                    and path.name not in known:
+                shutil.rmtree(path, ignore_errors=True)
+                self.layer_ready.pop(path.name, None)
+                log.info("removed the root layer of deleted snapshot %s", path.name)
 
     # --- for status and NFS --------------------------------------------------------------------
     def host_status(self) -> list[dict[str, Any]]:

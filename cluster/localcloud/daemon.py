@@ -16,14 +16,9 @@ import threading
 from pathlib import Path
 
 from sclust.localcloud import cleanup
+from sclust.localcloud.auth import Credentials, ensure_credentials
 from sclust.localcloud.journal import Journal
-from sclust.localcloud.settings import (
-    ACCESS_KEY,
-    MACHINE_LOCK,
-    SECRET_KEY,
-    DaemonSettings,
-    Layout,
-)
+from sclust.localcloud.settings import MACHINE_LOCK, DaemonSettings, Layout
 
 log = logging.getLogger("sclust.localcloud")
 DEFAULT_PORT = 5757
@@ -45,9 +40,11 @@ def take_machine_lock(layout: Layout) -> int:
 
 def serve(layout: Layout, port: int) -> int:
     settings = DaemonSettings.from_env()
+    credentials = ensure_credentials(layout.credentials_file)
     # moto reads these at import time.
     os.environ.update({
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_ACCESS_KEY_ID": credentials.access_key,
+        "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
         "AWS_DEFAULT_REGION": settings.region, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
     })
     from sclust.localcloud import patches
@@ -66,7 +63,7 @@ def serve(layout: Layout, port: int) -> int:
     try:
         cloud.start()
         nfs.start()
-        run_endpoint(layout, cloud, settings.region, port)
+        run_endpoint(layout, cloud, settings.region, port, credentials)
     finally:
         layout.endpoint_file.unlink(missing_ok=True)
         nfs.stop()
@@ -79,23 +76,23 @@ def serve(layout: Layout, port: int) -> int:
     return 1 if left else 0
 
 
-def run_endpoint(layout: Layout, cloud: object, region: str, port: int) -> None:
-    """Serve until SIGTERM/SIGINT or POST /_sclust/shutdown."""
+def run_endpoint(layout: Layout, cloud: object, region: str, port: int,
+                 credentials: Credentials) -> None:
+    """Serve until SIGTERM/SIGINT or a signed POST /_sclust/shutdown."""
     from werkzeug.serving import make_server
 
     from sclust.localcloud.endpoint import Endpoint
 
     stop = threading.Event()
-    endpoint = Endpoint(cloud, on_shutdown=stop.set)  # type: ignore[arg-type]
+    endpoint = Endpoint(cloud, credentials, on_shutdown=stop.set)  # type: ignore[arg-type]
     server = make_server("127.0.0.1", port, endpoint, threaded=True)
     url = f"http://127.0.0.1:{server.server_address[1]}"
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
-    layout.endpoint_file.write_text(json.dumps({
-        "url": url, "region": region, "pid": os.getpid(),
-        "access_key": ACCESS_KEY, "secret_key": SECRET_KEY,
-    }))
+    # No secret here: the credentials are in their own 0600 file.
+    layout.endpoint_file.write_text(json.dumps({"url": url, "region": region,
+                                                "pid": os.getpid()}))
     log.info("local cloud up at %s (state %s)", url, layout.root)
     while not stop.wait(1.0):
         pass
