@@ -85,10 +85,9 @@ def restart(cloud: LocalCloud) -> None:
 
 def launch(cloud: LocalCloud, count: int = 1, **extra: Any) -> list[dict[str, Any]]:
     """Run `count` instances into the test subnet and wait until all are running."""
-    extra.setdefault("ImageId", IMAGE)
-    response = cloud.ec2.run_instances(
-        InstanceType="t3.micro", MinCount=count, MaxCount=count,
-        KeyName=cloud.key_name, SubnetId=cloud.subnet_id, **extra)
+    arguments = {"ImageId": IMAGE, "InstanceType": "t3.micro", "KeyName": cloud.key_name,
+                 "SubnetId": cloud.subnet_id, **extra}
+    response = cloud.ec2.run_instances(MinCount=count, MaxCount=count, **arguments)
     ids = [i["InstanceId"] for i in response["Instances"]]
     return wait_state(cloud, ids, "running")
 
