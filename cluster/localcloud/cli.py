@@ -175,6 +175,21 @@ def slow_boot(seconds: float, times: int | None, for_: float | None,
     _arm(state_dir, {"kind": "slow-boot", "seconds": seconds, "times": times, "for": for_})
 
 
+@inject.command("spot-interruption")
+@click.argument("instance_id")
+@click.option("--action", type=click.Choice(["terminate", "stop"]), default="terminate",
+              show_default=True, help="What happens when the notice runs out.")
+@click.option("--notice", type=click.FloatRange(0, 3600), default=120.0, show_default=True,
+              metavar="SECONDS", help="Time between the notice and the action.")
+@click.option("--state-dir", type=click.Path(path_type=Path), default=None, help=STATE_DIR_HELP)
+def spot_interruption(instance_id: str, action: str, notice: float,
+                      state_dir: Path | None) -> None:
+    """Interrupt spot instance INSTANCE_ID: the notice appears in its metadata
+    (spot/instance-action), then it is stopped or terminated."""
+    _arm(state_dir, {"kind": "spot-interruption", "instance": instance_id, "action": action,
+                     "notice": notice})
+
+
 @inject.command("list")
 @click.option("--state-dir", type=click.Path(path_type=Path), default=None, help=STATE_DIR_HELP)
 def list_(state_dir: Path | None) -> None:

@@ -75,6 +75,7 @@ class Cloud:
         self.image_profiles: dict[str, ImageProfile] = {}
         self.image_layers: dict[str, str] = {}
         self.layer_ready: dict[str, threading.Event] = {}
+        self.imds: Any = None  # imds.MetadataService, set by the daemon
 
     # --- called from the moto patches (cloud lock held) ---------------------------------------
     def transition_started(self, instance_id: str) -> None:
@@ -128,6 +129,71 @@ class Cloud:
         live = sum(1 for i in backend.all_instances()
                    if i._state.name not in ("terminated", "shutting-down"))
         return self.faults.for_launch(instance_type, zone, count, live)
+
+    def tell_hosts_endpoint(self, url: str, region: str) -> None:
+        """Every host boots with AWS_ENDPOINT_URL (and the region) in its environment, as
+        SDKs and the AWS CLI read it: /etc/environment (pam_env, every SSH session) and
+        /etc/profile.d (login shells)."""
+        lines = [f"AWS_ENDPOINT_URL={url}", f"AWS_DEFAULT_REGION={region}",
+                 f"AWS_REGION={region}"]
+        machine = Path("/etc/environment")
+        kept = [line for line in (machine.read_text().splitlines() if machine.is_file() else [])
+                if not line.startswith(("AWS_ENDPOINT_URL=", "AWS_DEFAULT_REGION=",
+                                        "AWS_REGION="))]
+        etc = self.layout.image_dir / "etc"
+        (etc / "environment").write_text("\n".join([*kept, *lines]) + "\n")
+        (etc / "environment").chmod(0o644)
+        profile = etc / "profile.d"
+        profile.mkdir(mode=0o755, exist_ok=True)
+        (profile / "aws-endpoint.sh").write_text(
+            "".join(f"export {line}\n" for line in lines))
+        (profile / "aws-endpoint.sh").chmod(0o644)
+
+    def interrupt_spot(self, instance_id: str, action: str = "terminate",
+                       notice: float = 120.0) -> dict[str, Any]:
+        """A spot interruption: the notice in the instance's metadata now
+        (spot/instance-action), then, NOTICE seconds later, stop or terminate."""
+        import datetime as dt
+
+        from moto.ec2.models.instances import StateReason
+
+        if action not in ("terminate", "stop"):
+            raise ValueError("action must be terminate or stop")
+        if not 0 <= notice <= 3600:
+            raise ValueError("notice must be 0–3600 seconds")
+        with self.lock:
+            try:
+                instance = self._backend().get_instance(instance_id)
+            except Exception:
+                raise ValueError(f"no instance {instance_id}") from None
+            if instance.lifecycle != "spot":
+                raise ValueError(f"{instance_id} is not a spot instance")
+            when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=notice)
+            notice_doc = {"action": action, "time": when.strftime("%Y-%m-%dT%H:%M:%SZ")}
+            if self.imds is not None:
+                self.imds.spot_actions[instance_id] = notice_doc
+
+        def fire() -> None:
+            with self.lock:
+                backend = self._backend()
+                instance = backend.get_instance(instance_id)
+                if instance._state.name in ("pending", "running"):
+                    if action == "stop":
+                        backend.stop_instances([instance_id])
+                    else:
+                        backend.terminate_instances([instance_id])
+                    code = "Server.SpotInstanceTermination"
+                    instance.state_reason = StateReason(f"{code}: Spot instance termination",
+                                                        code)
+                    log.info("spot interruption of %s: %s", instance_id, action)
+                if self.imds is not None:
+                    self.imds.spot_actions.pop(instance_id, None)
+            self.sync()
+
+        timer = threading.Timer(notice, fire)
+        timer.daemon = True
+        timer.start()
+        return {"kind": "spot-interruption", "instance": instance_id, **notice_doc}
 
     def capture_image(self, instance: Any, ami: Any) -> None:
         """CreateImage: the AMI is `pending` until the instance's root layer is copied to its

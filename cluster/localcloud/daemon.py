@@ -60,12 +60,28 @@ def serve(layout: Layout, port: int) -> int:
     nfs = NfsService(cloud)
     cloud.on_boot.append(lambda host: nfs.load_exports(host))  # nfs-server starts at boot
     cloud.on_halt.append(nfs.forget)
+    from sclust.localcloud.imds import MetadataService
+    from sclust.localcloud.network import netns_name
+
+    imds = MetadataService(cloud)
+    cloud.imds = imds
+
+    def metadata_up(host: object) -> None:
+        instance_id = host.spec.instance_id  # type: ignore[attr-defined]
+        try:
+            imds.start_for(instance_id, netns_name(instance_id))
+        except Exception:  # the host works without it; say so
+            log.exception("instance metadata for %s did not start", instance_id)
+
+    cloud.on_boot.append(metadata_up)
+    cloud.on_halt.append(imds.stop_for)
     try:
         cloud.start()
         nfs.start()
         run_endpoint(layout, cloud, settings.region, port, credentials)
     finally:
         layout.endpoint_file.unlink(missing_ok=True)
+        imds.stop_all()
         nfs.stop()
         cloud.shutdown()
     left = cleanup.wait_until_clean(layout, journal)
@@ -90,6 +106,15 @@ def run_endpoint(layout: Layout, cloud: object, region: str, port: int,
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+    # The same endpoint for the hosts, at the VPC router address (the bridge): they are told it
+    # the standard way, AWS_ENDPOINT_URL in their environment; it answers signed requests only.
+    from sclust.localcloud.settings import BRIDGE_PRIVATE_IP
+
+    for_hosts = make_server(str(BRIDGE_PRIVATE_IP), server.server_address[1], endpoint,
+                            threaded=True)
+    threading.Thread(target=for_hosts.serve_forever, name="http-hosts", daemon=True).start()
+    cloud.tell_hosts_endpoint(  # type: ignore[attr-defined]
+        f"http://{BRIDGE_PRIVATE_IP}:{server.server_address[1]}", region)
     # No secret here: the credentials are in their own 0600 file.
     layout.endpoint_file.write_text(json.dumps({"url": url, "region": region,
                                                 "pid": os.getpid()}))
@@ -97,6 +122,7 @@ def run_endpoint(layout: Layout, cloud: object, region: str, port: int,
     while not stop.wait(1.0):
         pass
     log.info("shutting down")
+    for_hosts.shutdown()
     server.shutdown()
 
 

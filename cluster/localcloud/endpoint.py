@@ -125,7 +125,18 @@ class Endpoint:
                 log.info("settings now %s", self.cloud.behaviour)
             payload = {"ok": True, "settings": vars(self.cloud.behaviour)}
         elif path == "/_sclust/faults":
-            if method == "POST":
+            if method == "POST" and request.get("kind") == "spot-interruption":
+                try:
+                    notice = request.get("notice", 120)
+                    if not isinstance(notice, (int, float)) or isinstance(notice, bool):
+                        raise ValueError("notice must be a number of seconds")
+                    done = self.cloud.interrupt_spot(str(request.get("instance")),
+                                                     str(request.get("action", "terminate")),
+                                                     float(notice))
+                except ValueError as error:
+                    return _json("400 Bad Request", {"ok": False, "error": str(error)})
+                payload = {"ok": True, "fault": {"id": 0, **done}}
+            elif method == "POST":
                 try:
                     fault = self.cloud.faults.arm(request)
                 except ValueError as error:
