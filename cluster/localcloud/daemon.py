@@ -110,11 +110,18 @@ def run_endpoint(layout: Layout, cloud: object, region: str, port: int,
     # the standard way, AWS_ENDPOINT_URL in their environment; it answers signed requests only.
     from sclust.localcloud.settings import BRIDGE_PRIVATE_IP
 
-    for_hosts = make_server(str(BRIDGE_PRIVATE_IP), server.server_address[1], endpoint,
-                            threaded=True)
-    threading.Thread(target=for_hosts.serve_forever, name="http-hosts", daemon=True).start()
-    cloud.tell_hosts_endpoint(  # type: ignore[attr-defined]
-        f"http://{BRIDGE_PRIVATE_IP}:{server.server_address[1]}", region)
+    for_hosts = None
+    try:
+        for_hosts = make_server(str(BRIDGE_PRIVATE_IP), server.server_address[1], endpoint,
+                                threaded=True)
+    except (OSError, SystemExit):  # werkzeug exits when it cannot bind: hosts go without
+        log.warning("the endpoint is not reachable from hosts: %s:%s is taken",
+                    BRIDGE_PRIVATE_IP, server.server_address[1])
+    if for_hosts is not None:
+        threading.Thread(target=for_hosts.serve_forever, name="http-hosts",
+                         daemon=True).start()
+        cloud.tell_hosts_endpoint(  # type: ignore[attr-defined]
+            f"http://{BRIDGE_PRIVATE_IP}:{server.server_address[1]}", region)
     # No secret here: the credentials are in their own 0600 file.
     layout.endpoint_file.write_text(json.dumps({"url": url, "region": region,
                                                 "pid": os.getpid()}))
@@ -122,7 +129,8 @@ def run_endpoint(layout: Layout, cloud: object, region: str, port: int,
     while not stop.wait(1.0):
         pass
     log.info("shutting down")
-    for_hosts.shutdown()
+    if for_hosts is not None:
+        for_hosts.shutdown()
     server.shutdown()
 
 
