@@ -79,8 +79,9 @@ class MetadataService:
             sock.close()  # werkzeug holds its own duplicate
         with self._lock:
             self._servers[instance_id] = server
-        threading.Thread(target=server.serve_forever, name=f"imds-{instance_id}",
-                         daemon=True).start()
+        # A short poll: stop_for (halt, reboot) waits for the loop to notice.
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                         name=f"imds-{instance_id}", daemon=True).start()
 
     def stop_for(self, instance_id: str) -> None:
         with self._lock:
@@ -91,8 +92,10 @@ class MetadataService:
             server.server_close()
 
     def stop_all(self) -> None:
-        for instance_id in list(self._servers):
-            self.stop_for(instance_id)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(self.stop_for, list(self._servers)))
 
     # --- the HTTP side ------------------------------------------------------------------------
     def _app(self, instance_id: str) -> Callable[..., Iterable[bytes]]:
