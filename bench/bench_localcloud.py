@@ -149,8 +149,11 @@ def main() -> int:
                 ec2.terminate_instances(InstanceIds=ids)
                 wait_state(ec2, ids, "terminated")
     finally:
-        control.down(state_dir)
-        subprocess.run(["rm", "-rf", str(state_dir)])
+        try:
+            if down_seconds is None:  # not taken down yet (a failure on the way)
+                control.down(state_dir)
+        finally:
+            subprocess.run(["rm", "-rf", str(state_dir)])
 
     print(f"local cloud benchmark ({os.cpu_count()} cores); `up` took {up_seconds:.2f} s")
     print(f"{'N':>4}  {'RunInstances→all SSH (s)':>26}  {'median host (s)':>16}  {'s/host':>7}")

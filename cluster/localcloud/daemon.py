@@ -73,8 +73,9 @@ def serve(layout: Layout, port: int) -> int:
         except Exception:  # the host works without it; say so
             log.exception("instance metadata for %s did not start", instance_id)
 
-    cloud.on_boot.append(metadata_up)
-    cloud.on_halt.append(imds.stop_for)
+    if os.environ.get("SCLUST_LOCAL_IMDS", "1") != "0":  # 0: no metadata service
+        cloud.on_boot.append(metadata_up)
+        cloud.on_halt.append(imds.stop_for)
     try:
         cloud.start()
         nfs.start()
