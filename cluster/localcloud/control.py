@@ -137,7 +137,8 @@ def _credentials(layout: Layout) -> tuple[str, str]:
     creds = load_credentials(layout.credentials_file)
     if creds is None:
         why = ("only its owner (root) may drive it" if layout.credentials_file.exists()
-               else "its credentials file is missing")
+               else "it is missing (a local cloud started by an older sclust? "
+               "`sclust local down`, then `up`)")
         raise LocalCloudError(f"cannot read {layout.credentials_file}: {why}")
     return creds.access_key, creds.secret_key
 
