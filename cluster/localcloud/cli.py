@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -109,7 +110,7 @@ def inject() -> None:
     `sclust local inject clear`."""
 
 
-def _fault_options(function):  # type: ignore[no-untyped-def]
+def _fault_options(function: Callable[..., None]) -> Callable[..., None]:
     function = click.option("--state-dir", type=click.Path(path_type=Path), default=None,
                             help=STATE_DIR_HELP)(function)
     function = click.option("--for", "for_", type=click.FloatRange(min=0, min_open=True),

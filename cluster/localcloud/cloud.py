@@ -437,7 +437,7 @@ class Cloud:
                 self.hosts.pop(instance_id, None)
                 for per_instance in (self.launched_at, self.instance_profiles,
                                      self.instance_layers, self.boot_faults):
-                    per_instance.pop(instance_id, None)  # type: ignore[attr-defined]
+                    per_instance.pop(instance_id, None)
         for halted in self.on_halt if step in ("halt", "destroy", "reboot") else ():
             halted(instance_id)
         for hook in self.on_boot if step in ("boot", "reboot") else ():

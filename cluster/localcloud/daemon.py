@@ -101,7 +101,7 @@ def run_endpoint(layout: Layout, cloud: object, region: str, port: int,
     from sclust.localcloud.endpoint import Endpoint
 
     stop = threading.Event()
-    endpoint = Endpoint(cloud, credentials, on_shutdown=stop.set)  # type: ignore[arg-type]
+    endpoint = Endpoint(cloud, credentials, on_shutdown=stop.set)
     server = make_server("127.0.0.1", port, endpoint, threaded=True)
     url = f"http://127.0.0.1:{server.server_address[1]}"
     for sig in (signal.SIGTERM, signal.SIGINT):

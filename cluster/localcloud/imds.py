@@ -138,10 +138,10 @@ class MetadataService:
                     ("X-Aws-Ec2-Metadata-Token-Ttl-Seconds", str(ttl))]
             if method not in ("GET", "HEAD"):
                 return "405 Method Not Allowed", b"", []
-            token = environ.get("HTTP_X_AWS_EC2_METADATA_TOKEN")
-            if token is not None:
+            presented = environ.get("HTTP_X_AWS_EC2_METADATA_TOKEN")
+            if presented is not None:
                 with self._lock:
-                    until = self._tokens.get(instance_id, {}).get(token)
+                    until = self._tokens.get(instance_id, {}).get(presented)
                 if until is None or until < time.monotonic():
                     return "401 Unauthorized", b"", []
             elif options.http_tokens == "required":
