@@ -49,7 +49,8 @@ def main(sizes: tuple[int, ...] = (2, 5, 10, 20)) -> None:
         endpoint = control.up(Path(tmp) / "local")
         try:
             cloud = EC2(AwsSettings(region=endpoint.region, endpoint_url=endpoint.url,
-                                    access_key_id="testing", secret_access_key="testing"))
+                                    access_key_id=endpoint.access_key,
+                                    secret_access_key=endpoint.secret_key))
             key = write_key(Path(tmp) / "k.pem")
             cloud.import_key_pair("mykey", public_key_openssh(key))
             for size in sizes:

@@ -40,7 +40,8 @@ def main(sizes: tuple[int, ...] = (5, 10, 20)) -> None:
         endpoint = control.up(Path(tmp) / "local")
         try:
             cloud = EC2(AwsSettings(region=endpoint.region, endpoint_url=endpoint.url,
-                                    access_key_id="testing", secret_access_key="testing"))
+                                    access_key_id=endpoint.access_key,
+                                    secret_access_key=endpoint.secret_key))
             calls: Counter[str] = Counter()
             cloud.client.meta.events.register(
                 "before-call.ec2", lambda model, **_: calls.update([model.name]))
@@ -52,7 +53,7 @@ def main(sizes: tuple[int, ...] = (5, 10, 20)) -> None:
                 KEY_LOCATION = {key}
                 [desktops course]
                 KEYNAME = bench
-                IMAGE_ID = ami-00000000local
+                IMAGE_ID = ami-0localstarcluster
                 INSTANCE_TYPE = g4dn.xlarge
                 COUNT = 1
                 LOGIN_USER = root

@@ -54,7 +54,13 @@ def ssh_ready(address: str, key_pem: str, deadline: float) -> float:
 def wait_state(ec2, ids: list[str], state: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        reservations = ec2.describe_instances(InstanceIds=ids)["Reservations"]
+        try:
+            reservations = ec2.describe_instances(InstanceIds=ids)["Reservations"]
+        except Exception as error:  # new instances: NotFound for a moment (eventual consistency)
+            if "InvalidInstanceID.NotFound" not in str(error):
+                raise
+            time.sleep(0.1)
+            continue
         if all(i["State"]["Name"] == state for r in reservations for i in r["Instances"]):
             return
         time.sleep(0.1)
@@ -103,15 +109,17 @@ def main() -> int:
     endpoint = control.up(state_dir)
     up_seconds = time.monotonic() - started
     ec2 = boto3.client("ec2", endpoint_url=endpoint.url, region_name=endpoint.region,
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+                       aws_access_key_id=endpoint.access_key,
+                       aws_secret_access_key=endpoint.secret_key)
     key_pem = ec2.create_key_pair(KeyName="bench", KeyType="ed25519")["KeyMaterial"]
-    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    subnet = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])[
+        "Subnets"][0]["SubnetId"]
     rows = []
     memory = disk = down_seconds = None
     try:
         for n in sizes:
             t0 = time.monotonic()
-            response = ec2.run_instances(ImageId="ami-1", MinCount=n, MaxCount=n,
+            response = ec2.run_instances(ImageId="ami-0localstarcluster", MinCount=n, MaxCount=n,
                                          KeyName="bench", SubnetId=subnet)
             addresses = [i["PublicIpAddress"] for i in response["Instances"]]
             ids = [i["InstanceId"] for i in response["Instances"]]
@@ -141,8 +149,11 @@ def main() -> int:
                 ec2.terminate_instances(InstanceIds=ids)
                 wait_state(ec2, ids, "terminated")
     finally:
-        control.down(state_dir)
-        subprocess.run(["rm", "-rf", str(state_dir)])
+        try:
+            if down_seconds is None:  # not taken down yet (a failure on the way)
+                control.down(state_dir)
+        finally:
+            subprocess.run(["rm", "-rf", str(state_dir)])
 
     print(f"local cloud benchmark ({os.cpu_count()} cores); `up` took {up_seconds:.2f} s")
     print(f"{'N':>4}  {'RunInstances→all SSH (s)':>26}  {'median host (s)':>16}  {'s/host':>7}")

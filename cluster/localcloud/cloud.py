@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sclust.localcloud import hostinit, network, volumes
+from sclust.localcloud import hostinit, images, network, volumes
 from sclust.localcloud.addresses import AddressPool
+from sclust.localcloud.faults import BootFaults, EC2Error, Faults
 from sclust.localcloud.hosts import Host, HostSpec
+from sclust.localcloud.images import DEFAULT_PROFILE, ImageProfile
 from sclust.localcloud.journal import Journal
-from sclust.localcloud.settings import PRIVATE_RANGE, DaemonSettings, Layout
+from sclust.localcloud.settings import PRIVATE_RANGE, Behaviour, DaemonSettings, Layout
 
 log = logging.getLogger("sclust.localcloud")
 
@@ -61,6 +63,19 @@ class Cloud:
         # instance id after each halt.
         self.on_boot: list[Callable[[Host], None]] = []
         self.on_halt: list[Callable[[str], None]] = []
+        self.behaviour = Behaviour.from_env()
+        self.faults = Faults()
+        # Per instance, recorded at launch (cloud lock held): when, from which image profile
+        # and root layer, with which injected boot faults.
+        self.launched_at: dict[str, float] = {}
+        self.instance_profiles: dict[str, ImageProfile] = {}
+        self.instance_layers: dict[str, str] = {}  # instance → snapshot of its image's layer
+        self.boot_faults: dict[str, BootFaults] = {}
+        # Images made with CreateImage: profile, and the snapshot holding the root layer.
+        self.image_profiles: dict[str, ImageProfile] = {}
+        self.image_layers: dict[str, str] = {}
+        self.layer_ready: dict[str, threading.Event] = {}
+        self.imds: Any = None  # imds.MetadataService, set by the daemon
 
     # --- called from the moto patches (cloud lock held) ---------------------------------------
     def transition_started(self, instance_id: str) -> None:
@@ -68,6 +83,148 @@ class Cloud:
 
     def request_reboot(self, instance_id: str) -> None:
         self._reboots.add(instance_id)
+
+    def profile_of_image(self, image_id: str) -> ImageProfile:
+        builtin = images.BUILTIN.get(image_id)
+        if builtin is not None:
+            return builtin.profile
+        return self.image_profiles.get(image_id, DEFAULT_PROFILE)
+
+    def launched(self, instances: list[Any]) -> None:
+        """New instances (RunInstances): remember what their hosts are made from."""
+        now = time.monotonic()
+        for instance in instances:
+            self.launched_at[instance.id] = now
+            self.instance_profiles[instance.id] = self.profile_of_image(instance.image_id)
+            snapshot = self.image_layers.get(instance.image_id)
+            if snapshot is not None:
+                self.instance_layers[instance.id] = snapshot
+            self.boot_faults[instance.id] = self.faults.for_boot()
+
+    def not_yet_visible(self, instance_id: str) -> bool:
+        """True while a new instance is still unknown to DescribeInstances (eventual
+        consistency of EC2's API)."""
+        delay = self.behaviour.consistency_delay
+        launched = self.launched_at.get(instance_id)
+        return bool(delay) and launched is not None and time.monotonic() - launched < delay
+
+    def launch_fault(self, params: dict[str, list[str]]) -> EC2Error | None:
+        """An armed capacity or limit fault for this RunInstances request (cloud lock held)."""
+        def first(*names: str) -> str | None:
+            return next((params[n][0] for n in names if params.get(n)), None)
+
+        backend = self._backend()
+        instance_type = first("InstanceType") or "m1.small"
+        zone = first("Placement.AvailabilityZone")
+        subnet_id = first("SubnetId", "NetworkInterface.1.SubnetId")
+        if zone is None and subnet_id:
+            zone = next((z[subnet_id].availability_zone for z in backend.subnets.values()
+                         if subnet_id in z), None)
+        if zone is None:
+            zone = sorted(backend.get_default_subnets())[0]
+        try:
+            count = int(first("MinCount") or 1)
+        except ValueError:
+            count = 1
+        live = sum(1 for i in backend.all_instances()
+                   if i._state.name not in ("terminated", "shutting-down"))
+        return self.faults.for_launch(instance_type, zone, count, live)
+
+    def tell_hosts_endpoint(self, url: str, region: str) -> None:
+        """Every host boots with AWS_ENDPOINT_URL (and the region) in its environment, as
+        SDKs and the AWS CLI read it: /etc/environment (pam_env, every SSH session) and
+        /etc/profile.d (login shells)."""
+        lines = [f"AWS_ENDPOINT_URL={url}", f"AWS_DEFAULT_REGION={region}",
+                 f"AWS_REGION={region}"]
+        machine = Path("/etc/environment")
+        kept = [line for line in (machine.read_text().splitlines() if machine.is_file() else [])
+                if not line.startswith(("AWS_ENDPOINT_URL=", "AWS_DEFAULT_REGION=",
+                                        "AWS_REGION="))]
+        etc = self.layout.image_dir / "etc"
+        (etc / "environment").write_text("\n".join([*kept, *lines]) + "\n")
+        (etc / "environment").chmod(0o644)
+        profile = etc / "profile.d"
+        profile.mkdir(mode=0o755, exist_ok=True)
+        (profile / "aws-endpoint.sh").write_text(
+            "".join(f"export {line}\n" for line in lines))
+        (profile / "aws-endpoint.sh").chmod(0o644)
+
+    def interrupt_spot(self, instance_id: str, action: str = "terminate",
+                       notice: float = 120.0) -> dict[str, Any]:
+        """A spot interruption: the notice in the instance's metadata now
+        (spot/instance-action), then, NOTICE seconds later, stop or terminate."""
+        import datetime as dt
+
+        from moto.ec2.models.instances import StateReason
+
+        if action not in ("terminate", "stop"):
+            raise ValueError("action must be terminate or stop")
+        if not 0 <= notice <= 3600:
+            raise ValueError("notice must be 0–3600 seconds")
+        with self.lock:
+            try:
+                instance = self._backend().get_instance(instance_id)
+            except Exception:
+                raise ValueError(f"no instance {instance_id}") from None
+            if instance.lifecycle != "spot":
+                raise ValueError(f"{instance_id} is not a spot instance")
+            when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=notice)
+            notice_doc = {"action": action, "time": when.strftime("%Y-%m-%dT%H:%M:%SZ")}
+            if self.imds is not None:
+                self.imds.spot_actions[instance_id] = notice_doc
+
+        def fire() -> None:
+            with self.lock:
+                backend = self._backend()
+                instance = backend.get_instance(instance_id)
+                if instance._state.name in ("pending", "running"):
+                    if action == "stop":
+                        backend.stop_instances([instance_id])
+                    else:
+                        backend.terminate_instances([instance_id])
+                    code = "Server.SpotInstanceTermination"
+                    instance.state_reason = StateReason(f"{code}: Spot instance termination",
+                                                        code)
+                    log.info("spot interruption of %s: %s", instance_id, action)
+                if self.imds is not None:
+                    self.imds.spot_actions.pop(instance_id, None)
+            self.sync()
+
+        timer = threading.Timer(notice, fire)
+        timer.daemon = True
+        timer.start()
+        return {"kind": "spot-interruption", "instance": instance_id, **notice_doc}
+
+    def capture_image(self, instance: Any, ami: Any) -> None:
+        """CreateImage: the AMI is `pending` until the instance's root layer is copied to its
+        snapshot's layer, then `available` (cloud lock held)."""
+        self.image_profiles[ami.id] = self.instance_profiles.get(instance.id, DEFAULT_PROFILE)
+        snapshot = ami.ebs_snapshot.id
+        self.image_layers[ami.id] = snapshot
+        ready = threading.Event()
+        self.layer_ready[snapshot] = ready
+        upper = self.layout.hosts_dir / instance.id / "upper"
+        destination = images.layer_dir(self.layout.images_dir, snapshot)
+        ami.state = "pending"
+
+        def work() -> None:
+            began = time.monotonic()
+            try:
+                if upper.is_dir():
+                    images.capture(upper, destination)
+                else:  # never booted: nothing differs from the image it came from
+                    destination.mkdir(parents=True)
+                state = "available"
+                log.info("image %s of %s captured in %.2f s", ami.id, instance.id,
+                         time.monotonic() - began)
+            except Exception:
+                log.exception("capturing image %s of %s failed", ami.id, instance.id)
+                state = "failed"
+            with self.lock:
+                ami.state = state
+            ready.set()
+
+        self._pool.submit(work)
 
     def check_realizable(self, instances: list[Any]) -> str | None:
         """Why these new instances cannot become hosts, or None."""
@@ -86,6 +243,8 @@ class Cloud:
     def start(self) -> None:
         self.layout.hosts_dir.mkdir(parents=True, exist_ok=True)
         self.layout.volumes_dir.mkdir(parents=True, exist_ok=True)
+        remove_tree(self.layout.images_dir)  # a predecessor's images died with its moto
+        self.layout.images_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         hostinit.write_image_layer(self.layout.image_dir)
         self.init_script.write_text(hostinit.INIT_SCRIPT)
         network.bridge_up(self.journal)
@@ -110,6 +269,7 @@ class Cloud:
         # moto's state ends with the daemon: root layers and volume files belong to nothing.
         remove_tree(self.layout.hosts_dir)
         remove_tree(self.layout.volumes_dir)
+        remove_tree(self.layout.images_dir)
 
     def _teardown_host(self, host: Host) -> None:
         with host.lock:
@@ -138,6 +298,9 @@ class Cloud:
             ud = instance.user_data
             if isinstance(ud, list):  # older moto kept a list
                 ud = ud[0] if ud else None
+            profile = self.instance_profiles.get(instance.id, DEFAULT_PROFILE)
+            boot = self.boot_faults.get(instance.id, BootFaults())
+            snapshot = self.instance_layers.get(instance.id)
             spec = HostSpec(
                 instance_id=instance.id,
                 hostname="ip-" + str(ip).replace(".", "-"),
@@ -145,6 +308,14 @@ class Cloud:
                 prefixlen=subnet.cidr.prefixlen if subnet else 16,
                 authorized_key=key.material_public.decode() if key is not None else None,
                 user_data=base64.b64decode(ud.as_bytes()) if ud is not None else None,
+                login_user=profile.login_user,
+                login_groups=profile.login_groups,
+                root_login=profile.root_login,
+                image_layer=(images.layer_dir(self.layout.images_dir, snapshot)
+                             if snapshot else None),
+                layer_ready=self.layer_ready.get(snapshot) if snapshot else None,
+                no_ssh=boot.no_ssh,
+                ssh_delay=boot.ssh_delay,
             )
             public = {nic.public_ip for nic in instance.nics.values() if nic.public_ip}
             vols = {}
@@ -183,6 +354,7 @@ class Cloud:
                         finally:
                             host.lock.release()
             self._delete_unused_volume_files()
+            self._delete_unused_image_layers()
 
     def _guest_ended(self, instance_id: str, status: int) -> str:
         """A host ended from inside: a reboot restarts it, a power-off is an instance-initiated
@@ -263,6 +435,9 @@ class Cloud:
         if step == "destroy":
             with self.lock:
                 self.hosts.pop(instance_id, None)
+                for per_instance in (self.launched_at, self.instance_profiles,
+                                     self.instance_layers, self.boot_faults):
+                    per_instance.pop(instance_id, None)
         for halted in self.on_halt if step in ("halt", "destroy", "reboot") else ():
             halted(instance_id)
         for hook in self.on_boot if step in ("boot", "reboot") else ():
@@ -323,6 +498,18 @@ class Cloud:
         for path in self.layout.volumes_dir.glob("vol-*.img"):
             if path.stem not in known:
                 path.unlink(missing_ok=True)
+
+    def _delete_unused_image_layers(self) -> None:
+        """DeleteSnapshot of an image's snapshot removes its root layer (cloud lock held)."""
+        if not self.layout.images_dir.is_dir():
+            return
+        known = set(self._backend().snapshots)
+        for path in self.layout.images_dir.iterdir():
+            if path.name.startswith("snap-") and not path.name.endswith(".partial") \
+                    and path.name not in known:
+                shutil.rmtree(path, ignore_errors=True)
+                self.layer_ready.pop(path.name, None)
+                log.info("removed the root layer of deleted snapshot %s", path.name)
 
     # --- for status and NFS --------------------------------------------------------------------
     def host_status(self) -> list[dict[str, Any]]:

@@ -96,6 +96,53 @@ def _get(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
         return None
 
 
+def signed_request(endpoint: LocalEndpoint, method: str, path: str,
+                   payload: dict[str, Any] | None = None,
+                   timeout: float = 10.0) -> dict[str, Any]:
+    """A request to the daemon's own API (`/_sclust/…`), signed with the cloud's credentials
+    (SigV4, service `sclust`). Its JSON answer; LocalCloudError if refused."""
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = endpoint.url + path
+    body = json.dumps(payload).encode() if payload is not None else b""
+    request = AWSRequest(method=method, url=url, data=body,
+                         headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(endpoint.access_key, endpoint.secret_key), "sclust",
+              endpoint.region).add_auth(request)
+    prepared = urllib.request.Request(url, data=body or None, method=method,
+                                      headers=dict(request.headers.items()))
+    try:
+        with urllib.request.urlopen(prepared, timeout=timeout) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode(errors="replace")[:300]
+        try:
+            detail = json.loads(detail).get("error", detail)
+        except (ValueError, AttributeError):
+            pass
+        raise LocalCloudError(f"the local cloud refused {method} {path}: {detail}") from None
+    except (OSError, ValueError) as error:
+        raise LocalCloudError(f"the local cloud did not answer {method} {path}: {error}") \
+            from None
+
+
+def _credentials(layout: Layout) -> tuple[str, str]:
+    from sclust.localcloud.auth import load_credentials
+
+    creds = load_credentials(layout.credentials_file)
+    if creds is None:
+        why = ("only its owner (root) may drive it" if layout.credentials_file.exists()
+               else "it is missing (a local cloud started by an older sclust? "
+               "`sclust local down`, then `up`)")
+        raise LocalCloudError(f"cannot read {layout.credentials_file}: {why}")
+    return creds.access_key, creds.secret_key
+
+
 def running_endpoint(layout: Layout) -> LocalEndpoint | None:
     """The endpoint of a healthy daemon of this state dir, or None.
     Cheap: one file, /proc, one local GET."""
@@ -106,7 +153,8 @@ def running_endpoint(layout: Layout) -> LocalEndpoint | None:
     health = _get(info["url"] + "/_sclust/health")
     if not health or health.get("pid") != pid:
         return None
-    return LocalEndpoint(info["url"], info["region"], info["access_key"], info["secret_key"])
+    access_key, secret_key = _credentials(layout)
+    return LocalEndpoint(info["url"], info["region"], access_key, secret_key)
 
 
 def _other_cloud() -> str | None:
@@ -145,6 +193,9 @@ def up(directory: Path | None = None) -> LocalEndpoint:
         raise LocalCloudError("this machine routes part of the local cloud's ranges "
                               f"(172.31.0.0/16, 198.18.0.0/16) elsewhere: {colliding[0]}")
     layout.root.mkdir(parents=True, exist_ok=True)
+    from sclust.localcloud.auth import ensure_credentials
+
+    ensure_credentials(layout.credentials_file)  # the daemon verifies signatures with these
     if _daemon_pid(layout) is not None:  # alive but not answering: wait for it below
         pid = _daemon_pid(layout)
     else:
@@ -233,6 +284,39 @@ def status(directory: Path | None = None) -> dict[str, Any]:
     if endpoint is None:
         return {"running": False, "endpoint": None, "region": None,
                 "state_dir": str(layout.root), "hosts": []}
-    answer = _get(endpoint.url + "/_sclust/status", timeout=10) or {}
+    answer = signed_request(endpoint, "GET", "/_sclust/status")
     return {"running": True, "endpoint": endpoint.url, "region": endpoint.region,
-            "state_dir": str(layout.root), "hosts": answer.get("hosts", [])}
+            "state_dir": str(layout.root), "credentials_file": str(layout.credentials_file),
+            "access_key": endpoint.access_key, "secret_key": endpoint.secret_key,
+            "hosts": answer.get("hosts", [])}
+
+
+def _running(directory: Path | None) -> LocalEndpoint:
+    endpoint = running_endpoint(Layout(state_dir(directory)))
+    if endpoint is None:
+        raise LocalCloudError("the local cloud is not running (start it: sclust local up)")
+    return endpoint
+
+
+def configure(directory: Path | None = None, **changes: Any) -> dict[str, Any]:
+    """Change how hard the running cloud is (`validation`, `consistency_delay`); returns the
+    settings now in force. Without changes, only reads them."""
+    endpoint = _running(directory)
+    if changes:
+        return signed_request(endpoint, "POST", "/_sclust/settings", changes)["settings"]
+    return signed_request(endpoint, "GET", "/_sclust/settings")["settings"]
+
+
+def inject(spec: dict[str, Any], directory: Path | None = None) -> dict[str, Any]:
+    """Arm a fault (see sclust.localcloud.faults); returns it with its id."""
+    return signed_request(_running(directory), "POST", "/_sclust/faults", spec)["fault"]
+
+
+def faults(directory: Path | None = None) -> list[dict[str, Any]]:
+    return signed_request(_running(directory), "GET", "/_sclust/faults")["faults"]
+
+
+def clear_faults(directory: Path | None = None, fault_id: int | None = None) -> int:
+    """Disarm one fault (or all); how many were disarmed."""
+    payload = {"id": fault_id} if fault_id is not None else {}
+    return signed_request(_running(directory), "DELETE", "/_sclust/faults", payload)["cleared"]

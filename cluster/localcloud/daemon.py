@@ -16,15 +16,10 @@ import threading
 from pathlib import Path
 
 from sclust.localcloud import cleanup
+from sclust.localcloud.auth import Credentials, ensure_credentials
 from sclust.localcloud.hosts import Host
 from sclust.localcloud.journal import Journal
-from sclust.localcloud.settings import (
-    ACCESS_KEY,
-    MACHINE_LOCK,
-    SECRET_KEY,
-    DaemonSettings,
-    Layout,
-)
+from sclust.localcloud.settings import MACHINE_LOCK, DaemonSettings, Layout
 
 log = logging.getLogger("sclust.localcloud")
 DEFAULT_PORT = 5757
@@ -46,9 +41,11 @@ def take_machine_lock(layout: Layout) -> int:
 
 def serve(layout: Layout, port: int) -> int:
     settings = DaemonSettings.from_env()
+    credentials = ensure_credentials(layout.credentials_file)
     # moto reads these at import time.
     os.environ.update({
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_ACCESS_KEY_ID": credentials.access_key,
+        "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
         "AWS_DEFAULT_REGION": settings.region, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
     })
     from sclust.localcloud import patches
@@ -68,12 +65,29 @@ def serve(layout: Layout, port: int) -> int:
 
     cloud.on_boot.append(load_exports_at_boot)
     cloud.on_halt.append(nfs.forget)
+    from sclust.localcloud.imds import MetadataService
+    from sclust.localcloud.network import netns_name
+
+    imds = MetadataService(cloud)
+    cloud.imds = imds
+
+    def metadata_up(host: object) -> None:
+        instance_id = host.spec.instance_id  # type: ignore[attr-defined]
+        try:
+            imds.start_for(instance_id, netns_name(instance_id))
+        except Exception:  # the host works without it; say so
+            log.exception("instance metadata for %s did not start", instance_id)
+
+    if os.environ.get("SCLUST_LOCAL_IMDS", "1") != "0":  # 0: no metadata service
+        cloud.on_boot.append(metadata_up)
+        cloud.on_halt.append(imds.stop_for)
     try:
         cloud.start()
         nfs.start()
-        run_endpoint(layout, cloud, settings.region, port)
+        run_endpoint(layout, cloud, settings.region, port, credentials)
     finally:
         layout.endpoint_file.unlink(missing_ok=True)
+        imds.stop_all()
         nfs.stop()
         cloud.shutdown()
     left = cleanup.wait_until_clean(layout, journal)
@@ -84,27 +98,45 @@ def serve(layout: Layout, port: int) -> int:
     return 1 if left else 0
 
 
-def run_endpoint(layout: Layout, cloud: object, region: str, port: int) -> None:
-    """Serve until SIGTERM/SIGINT or POST /_sclust/shutdown."""
+def run_endpoint(layout: Layout, cloud: object, region: str, port: int,
+                 credentials: Credentials) -> None:
+    """Serve until SIGTERM/SIGINT or a signed POST /_sclust/shutdown."""
     from werkzeug.serving import make_server
 
     from sclust.localcloud.endpoint import Endpoint
 
     stop = threading.Event()
-    endpoint = Endpoint(cloud, on_shutdown=stop.set)  # type: ignore[arg-type]
+    endpoint = Endpoint(cloud, credentials, on_shutdown=stop.set)
     server = make_server("127.0.0.1", port, endpoint, threaded=True)
     url = f"http://127.0.0.1:{server.server_address[1]}"
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
-    layout.endpoint_file.write_text(json.dumps({
-        "url": url, "region": region, "pid": os.getpid(),
-        "access_key": ACCESS_KEY, "secret_key": SECRET_KEY,
-    }))
+    # The same endpoint for the hosts, at the VPC router address (the bridge): they are told it
+    # the standard way, AWS_ENDPOINT_URL in their environment; it answers signed requests only.
+    from sclust.localcloud.settings import BRIDGE_PRIVATE_IP
+
+    for_hosts = None
+    try:
+        for_hosts = make_server(str(BRIDGE_PRIVATE_IP), server.server_address[1], endpoint,
+                                threaded=True)
+    except (OSError, SystemExit):  # werkzeug exits when it cannot bind: hosts go without
+        log.warning("the endpoint is not reachable from hosts: %s:%s is taken",
+                    BRIDGE_PRIVATE_IP, server.server_address[1])
+    if for_hosts is not None:
+        threading.Thread(target=for_hosts.serve_forever, name="http-hosts",
+                         daemon=True).start()
+        cloud.tell_hosts_endpoint(  # type: ignore[attr-defined]
+            f"http://{BRIDGE_PRIVATE_IP}:{server.server_address[1]}", region)
+    # No secret here: the credentials are in their own 0600 file.
+    layout.endpoint_file.write_text(json.dumps({"url": url, "region": region,
+                                                "pid": os.getpid()}))
     log.info("local cloud up at %s (state %s)", url, layout.root)
     while not stop.wait(1.0):
         pass
     log.info("shutting down")
+    if for_hosts is not None:
+        for_hosts.shutdown()
     server.shutdown()
 
 

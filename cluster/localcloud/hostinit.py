@@ -50,8 +50,10 @@ umount -l .
 cd /
 S=/run/sclust/seed
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
-if [ ! -e /var/lib/sclust/first-boot ]; then
-  # What cloud-init does on an Ubuntu AMI's first boot.
+ID=$(cat $S/instance-id)
+if [ "$(cat /var/lib/sclust/instance-id 2>/dev/null || true)" != "$ID" ]; then
+  # What cloud-init's per-instance modules do at an instance's first boot (also the first boot
+  # of an instance made from an image of another one).
   cat "$S/hostname" > /etc/hostname
   printf '127.0.0.1 localhost\n%s %s.ec2.internal %s\n::1 localhost ip6-localhost ip6-loopback\n' \
     "$(cat $S/private-ip)" "$(cat $S/hostname)" "$(cat $S/hostname)" > /etc/hosts
@@ -64,20 +66,46 @@ PermitRootLogin prohibit-password
 PasswordAuthentication no
 UseDNS no
 CONF
-  id ubuntu >/dev/null 2>&1 || useradd -m -s /bin/bash -G sudo,adm ubuntu
-  echo 'ubuntu ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/90-cloud-init-users
-  chmod 440 /etc/sudoers.d/90-cloud-init-users
-  for home in /root /home/ubuntu; do
-    mkdir -p $home/.ssh; chmod 700 $home/.ssh
-    cp $S/authorized_keys $home/.ssh/authorized_keys
-    chmod 600 $home/.ssh/authorized_keys
+  LOGIN=$(cat $S/login-user)
+  GROUPS_=""
+  for g in $(tr , ' ' < $S/login-groups); do
+    if getent group "$g" >/dev/null; then GROUPS_="$GROUPS_${GROUPS_:+,}$g"; fi
   done
-  chown -R ubuntu:ubuntu /home/ubuntu/.ssh
+  id "$LOGIN" >/dev/null 2>&1 || useradd -m -s /bin/bash ${GROUPS_:+-G "$GROUPS_"} "$LOGIN"
+  echo "$LOGIN ALL=(ALL) NOPASSWD:ALL" > /etc/sudoers.d/90-cloud-init-users
+  chmod 440 /etc/sudoers.d/90-cloud-init-users
+  LHOME=$(getent passwd "$LOGIN" | cut -d: -f6)
+  for home in /root "$LHOME"; do
+    mkdir -p "$home/.ssh"; chmod 700 "$home/.ssh"
+    cp $S/authorized_keys "$home/.ssh/authorized_keys"
+    chmod 600 "$home/.ssh/authorized_keys"
+  done
+  if [ "$(cat $S/root-login)" != yes ]; then
+    # cloud-init's disable_root: root's key only says whom to log in as.
+    CMD="echo 'Please login as the user \\\"$LOGIN\\\" rather than the user \\\"root\\\".'"
+    OPTS="no-port-forwarding,no-agent-forwarding,no-X11-forwarding"
+    while read -r key; do
+      if [ -n "$key" ]; then printf '%s,command="%s;echo;sleep 10;exit 142" %s\n' \
+        "$OPTS" "$CMD" "$key"; fi
+    done < $S/authorized_keys > /root/.ssh/authorized_keys
+  fi
+  chown -R "$LOGIN:" "$LHOME/.ssh"
   mkdir -p /var/lib/sclust /var/lib/cloud/instance /var/log
-  touch /var/lib/sclust/first-boot
+  rm -f /var/lib/cloud/instance/user-data-done /var/lib/cloud/instance/boot-finished
+  echo "$ID" > /var/lib/sclust/instance-id
 fi
 hostname -F /etc/hostname
-/usr/sbin/sshd
+if [ "$(cat $S/no-ssh)" = yes ]; then
+  # Injected fault: port 22 accepts connections, but no SSH banner ever comes.
+  setsid python3 -c 'import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 22)); s.listen(1); time.sleep(10**9)' </dev/null >/dev/null 2>&1 &
+elif [ "$(cat $S/ssh-delay)" != 0 ]; then
+  # Injected fault: a slow boot (sshd starts late, as on an overloaded EC2 host).
+  setsid bash -c "sleep $(cat $S/ssh-delay); /usr/sbin/sshd" </dev/null >/dev/null 2>&1 &
+else
+  /usr/sbin/sshd
+fi
 if [ -s $S/user-data ] && [ ! -e /var/lib/cloud/instance/user-data-done ]; then
   touch /var/lib/cloud/instance/user-data-done
   cp $S/user-data /var/lib/cloud/instance/user-data.txt

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sclust.localcloud import network
+from sclust.localcloud import images, network
 from sclust.localcloud.errors import LocalCloudError
 from sclust.localcloud.journal import Journal, process_start_time
 from sclust.localcloud.settings import Layout
@@ -31,6 +31,16 @@ class HostSpec:
     prefixlen: int
     authorized_key: str | None = None
     user_data: bytes | None = None
+    # From the image (see images.ImageProfile): the default user, whether root may log in.
+    login_user: str = "ubuntu"
+    login_groups: str = "adm,sudo"
+    root_login: bool = True
+    # The image's root layer (CreateImage): copied as the first root layer; waited for.
+    image_layer: Path | None = None
+    layer_ready: threading.Event | None = None
+    # Injected faults (`sclust local inject`): sshd never answers, or starts late.
+    no_ssh: bool = False
+    ssh_delay: float = 0.0
 
 
 class Host:
@@ -62,7 +72,19 @@ class Host:
         seed = self.dir / "seed"
         if seed.exists():
             return
+        if self.spec.image_layer is not None and not (self.dir / "upper").exists():
+            if self.spec.layer_ready is not None and not self.spec.layer_ready.wait(600):
+                raise LocalCloudError(f"the image of {self.spec.instance_id} is not ready")
+            if not self.spec.image_layer.is_dir():
+                raise LocalCloudError(f"the image layer of {self.spec.instance_id} is gone")
+            images.seed_root_layer(self.spec.image_layer, self.dir / "upper")
         seed.mkdir(parents=True)
+        (seed / "instance-id").write_text(self.spec.instance_id + "\n")
+        (seed / "login-user").write_text(self.spec.login_user + "\n")
+        (seed / "login-groups").write_text(self.spec.login_groups + "\n")
+        (seed / "root-login").write_text(("yes" if self.spec.root_login else "no") + "\n")
+        (seed / "no-ssh").write_text(("yes" if self.spec.no_ssh else "no") + "\n")
+        (seed / "ssh-delay").write_text(f"{self.spec.ssh_delay:g}\n")
         (seed / "hostname").write_text(self.spec.hostname + "\n")
         (seed / "private-ip").write_text(self.spec.private_ip + "\n")
         (seed / "authorized_keys").write_text(

@@ -111,6 +111,8 @@ def create_host_network(
     ])
     ip_batch([
         f"addr add {private_ip}/{prefixlen} dev eth0",
+        # Instance metadata: the daemon listens there from inside the namespace (imds.py).
+        "addr add 169.254.169.254/32 dev lo",
         "link set lo up",
         "link set eth0 up",
         # The whole VPC and the public range are on the bridge: reach every host and the

@@ -18,11 +18,11 @@ BRIDGE_PRIVATE_IP = ipaddress.IPv4Address("172.31.0.1")
 BRIDGE_PUBLIC_IP = ipaddress.IPv4Address("198.18.0.1")
 
 REGION = "us-east-1"
-ACCESS_KEY = "testing"
-SECRET_KEY = "testing"
 DEFAULT_EIP_LIMIT = 5
 # How long `pending`/`stopping`/`shutting-down` last at least, so waiters see them.
 DEFAULT_MIN_TRANSITION = 0.5
+# How long a new instance stays invisible to DescribeInstances (EC2 is eventually consistent).
+DEFAULT_CONSISTENCY_DELAY = 1.0
 # One local cloud per machine: its bridge and routes are machine-wide.
 MACHINE_LOCK = Path("/run/sclust-localcloud.lock")
 
@@ -76,6 +76,41 @@ class DaemonSettings:
         )
 
 
+@dataclass
+class Behaviour:
+    """How hard the local cloud is, as AWS is by default; each switch changeable while it runs
+    (`sclust local set`, POST /_sclust/settings), first read from the environment of `up`:
+
+    - `validation` (SCLUST_LOCAL_VALIDATION, default 1): RunInstances refuses key pairs, AMIs,
+      instance types and subnets that do not exist; AttachVolume refuses another zone's volume.
+    - `consistency_delay` (SCLUST_LOCAL_CONSISTENCY_DELAY, seconds, default 1.0; 0 = off): a new
+      instance is missing from DescribeInstances/DescribeInstanceStatus for that long, and
+      asking for it by id answers InvalidInstanceID.NotFound."""
+
+    validation: bool = True
+    consistency_delay: float = DEFAULT_CONSISTENCY_DELAY
+
+    @classmethod
+    def from_env(cls) -> Behaviour:
+        return cls(
+            validation=os.environ.get("SCLUST_LOCAL_VALIDATION", "1").strip().lower()
+            not in ("0", "false", "no", "off"),
+            consistency_delay=max(0.0, float(os.environ.get(
+                "SCLUST_LOCAL_CONSISTENCY_DELAY", DEFAULT_CONSISTENCY_DELAY))),
+        )
+
+    def update(self, changes: dict[str, object]) -> None:
+        """Apply {'validation': bool, 'consistency_delay': seconds}; ValueError if invalid."""
+        for key, value in changes.items():
+            if key == "validation" and isinstance(value, bool):
+                self.validation = value
+            elif key == "consistency_delay" and isinstance(value, (int, float)) \
+                    and not isinstance(value, bool) and 0 <= value <= 600:
+                self.consistency_delay = float(value)
+            else:
+                raise ValueError(f"unknown setting or bad value: {key}={value!r}")
+
+
 @dataclass(frozen=True)
 class Layout:
     """Paths inside one state directory."""
@@ -89,6 +124,16 @@ class Layout:
     @property
     def endpoint_file(self) -> Path:
         return self.root / "endpoint.json"
+
+    @property
+    def credentials_file(self) -> Path:
+        """The endpoint's credentials (mode 0600): whoever can read it may drive the cloud."""
+        return self.root / "credentials.json"
+
+    @property
+    def images_dir(self) -> Path:
+        """Root layers captured by CreateImage, one directory per snapshot."""
+        return self.root / "images"
 
     @property
     def log_file(self) -> Path:

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# The built-in image the tests boot by default: root login allowed (and ubuntu with sudo).
+IMAGE = "ami-0localstarcluster"
+UBUNTU_IMAGE = "ami-0localubuntu2404"
+AMAZON_IMAGE = "ami-0localamzn2023"
+
 
 @dataclass
 class LocalCloud:
@@ -25,18 +30,49 @@ class LocalCloud:
     key_pem: str
     subnet_id: str
     zone: str
+    access_key: str = ""
+    secret_key: str = ""
+
+    def client(self, service: str = "ec2") -> Any:
+        """A boto3 client of SERVICE on this cloud, with its credentials."""
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1",
+                            aws_access_key_id=self.access_key,
+                            aws_secret_access_key=self.secret_key)
 
 
 def connect(state_dir: Path, url: str) -> LocalCloud:
-    """An EC2 client on `url`, a fresh key pair and the first default subnet."""
+    """An EC2 client on `url` (with the cloud's credentials), a fresh key pair and the first
+    default subnet."""
     import boto3
 
+    from sclust.localcloud import control
+
+    endpoint = control.running_endpoint(control.Layout(state_dir))
+    assert endpoint is not None and endpoint.url == url
     ec2 = boto3.client("ec2", endpoint_url=url, region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+                       aws_access_key_id=endpoint.access_key,
+                       aws_secret_access_key=endpoint.secret_key)
     key = ec2.create_key_pair(KeyName="localcloud-tests", KeyType="ed25519")
-    subnet = sorted(ec2.describe_subnets()["Subnets"], key=lambda s: s["AvailabilityZone"])[0]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])
+    subnet = sorted(subnets["Subnets"], key=lambda s: s["AvailabilityZone"])[0]
     return LocalCloud(state_dir, url, ec2, "localcloud-tests", key["KeyMaterial"],
-                      subnet["SubnetId"], subnet["AvailabilityZone"])
+                      subnet["SubnetId"], subnet["AvailabilityZone"],
+                      endpoint.access_key, endpoint.secret_key)
+
+
+@contextmanager
+def strictness(cloud: LocalCloud, **changes: Any) -> Iterator[None]:
+    """The running cloud with other `validation`/`consistency_delay` for a while."""
+    from sclust.localcloud import control
+
+    before = control.configure(cloud.state_dir)
+    control.configure(cloud.state_dir, **changes)
+    try:
+        yield
+    finally:
+        control.configure(cloud.state_dir, **before)
 
 
 def restart(cloud: LocalCloud) -> None:
@@ -49,9 +85,9 @@ def restart(cloud: LocalCloud) -> None:
 
 def launch(cloud: LocalCloud, count: int = 1, **extra: Any) -> list[dict[str, Any]]:
     """Run `count` instances into the test subnet and wait until all are running."""
-    response = cloud.ec2.run_instances(
-        ImageId="ami-12345678", InstanceType="t3.micro", MinCount=count, MaxCount=count,
-        KeyName=cloud.key_name, SubnetId=cloud.subnet_id, **extra)
+    arguments = {"ImageId": IMAGE, "InstanceType": "t3.micro", "KeyName": cloud.key_name,
+                 "SubnetId": cloud.subnet_id, **extra}
+    response = cloud.ec2.run_instances(MinCount=count, MaxCount=count, **arguments)
     ids = [i["InstanceId"] for i in response["Instances"]]
     return wait_state(cloud, ids, "running")
 
@@ -69,8 +105,21 @@ def wait_state(cloud: LocalCloud, ids: list[str], state: str,
         time.sleep(0.1)
 
 
-def describe(cloud: LocalCloud, ids: list[str]) -> list[dict[str, Any]]:
-    reservations = cloud.ec2.describe_instances(InstanceIds=ids)["Reservations"]
+def describe(cloud: LocalCloud, ids: list[str], timeout: float = 15) -> list[dict[str, Any]]:
+    """The instances IDS; a new instance EC2 does not show yet (InvalidInstanceID.NotFound,
+    eventual consistency) is asked for again, as AWS's documentation says to."""
+    from botocore.exceptions import ClientError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            reservations = cloud.ec2.describe_instances(InstanceIds=ids)["Reservations"]
+            break
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "InvalidInstanceID.NotFound" \
+                    or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
     by_id = {i["InstanceId"]: i for r in reservations for i in r["Instances"]}
     return [by_id[i] for i in ids]
 
@@ -176,7 +225,8 @@ def private_cluster(tag: str, size: int, extra: str = "LOGIN_USER = root\n") -> 
         endpoint = control.up(Path(tmp) / "local")
         try:
             cloud = EC2(AwsSettings(region=endpoint.region, endpoint_url=endpoint.url,
-                                    access_key_id="testing", secret_access_key="testing"))
+                                    access_key_id=endpoint.access_key,
+                                    secret_access_key=endpoint.secret_key))
             key = write_key(Path(tmp) / "k.pem")
             cloud.import_key_pair("mykey", public_key_openssh(key))
             config = load_config(cluster_config(Path(tmp), key, size=size, extra=extra))
@@ -211,7 +261,7 @@ def cluster_config(cloud: LocalCloud, directory: Path, template: str, keys: str 
         [cluster {template}]
         KEYNAME = {cloud.key_name}
         CLUSTER_SIZE = {size}
-        NODE_IMAGE_ID = ami-12345678
+        NODE_IMAGE_ID = {IMAGE}
         NODE_INSTANCE_TYPE = t3.micro
         AVAILABILITY_ZONE = {cloud.zone}
         """) + textwrap.dedent(keys) + "\n" + textwrap.dedent(sections))

@@ -44,7 +44,7 @@ def course(cloud, tmp_path: Path):
 
         [desktops course]
         KEYNAME = {cloud.key_name}
-        IMAGE_ID = ami-12345678
+        IMAGE_ID = ami-0localstarcluster
         INSTANCE_TYPE = g4dn.xlarge
         COUNT = 3
         AVAILABILITY_ZONE = {cloud.zone}

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 from botocore.exceptions import ClientError
-from localcloud_helpers import launch, ssh_to, terminate, wait_state
+from localcloud_helpers import IMAGE, launch, ssh_to, terminate, wait_state
 
 PUBLIC = ipaddress.IPv4Network("198.18.0.0/16")
 
@@ -96,7 +96,7 @@ def test_addresses_outside_our_ranges_are_refused(cloud):
     subnet = cloud.ec2.create_subnet(VpcId=vpc["VpcId"], CidrBlock="10.99.1.0/24")["Subnet"]
     try:
         with pytest.raises(ClientError, match="172.31.0.0/16"):
-            cloud.ec2.run_instances(ImageId="ami-1", MinCount=1, MaxCount=1,
+            cloud.ec2.run_instances(ImageId=IMAGE, MinCount=1, MaxCount=1,
                                     SubnetId=subnet["SubnetId"])
     finally:
         cloud.ec2.delete_subnet(SubnetId=subnet["SubnetId"])
@@ -105,7 +105,7 @@ def test_addresses_outside_our_ranges_are_refused(cloud):
 
 
 def test_run_instances_without_subnet_lands_in_a_default_subnet(cloud):
-    response = cloud.ec2.run_instances(ImageId="ami-1", MinCount=1, MaxCount=1,
+    response = cloud.ec2.run_instances(ImageId=IMAGE, MinCount=1, MaxCount=1,
                                        KeyName=cloud.key_name)
     instance_id = response["Instances"][0]["InstanceId"]
     try:

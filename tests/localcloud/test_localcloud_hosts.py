@@ -5,7 +5,16 @@ from __future__ import annotations
 import base64
 import time
 
-from localcloud_helpers import describe, launch, reboot_and_wait, ssh_to, terminate, wait_state
+from localcloud_helpers import (
+    IMAGE,
+    describe,
+    launch,
+    reboot_and_wait,
+    ssh_to,
+    strictness,
+    terminate,
+    wait_state,
+)
 
 
 def test_three_instances_answer_ssh_with_their_own_hostnames(cloud):
@@ -58,11 +67,13 @@ def test_user_data_runs_once_as_root_with_cloud_init_log(cloud):
 
 
 def test_pending_and_stopping_are_observable_and_waiters_work(cloud):
-    response = cloud.ec2.run_instances(ImageId="ami-1", MinCount=1, MaxCount=1,
-                                       KeyName=cloud.key_name, SubnetId=cloud.subnet_id)
+    # `pending` lasts ≈ 0.5 s here (minutes on EC2): look at once, with no consistency delay.
+    with strictness(cloud, consistency_delay=0):
+        response = cloud.ec2.run_instances(ImageId=IMAGE, MinCount=1, MaxCount=1,
+                                           KeyName=cloud.key_name, SubnetId=cloud.subnet_id)
+        [seen] = describe(cloud, [response["Instances"][0]["InstanceId"]])
     instance_id = response["Instances"][0]["InstanceId"]
     try:
-        [seen] = describe(cloud, [instance_id])
         assert seen["State"]["Name"] == "pending"
         cloud.ec2.get_waiter("instance_running").wait(
             InstanceIds=[instance_id], WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
@@ -121,7 +132,7 @@ def test_host_files_never_reach_the_real_machine(cloud):
 def test_spot_request_is_fulfilled_by_a_real_host(cloud):
     request = cloud.ec2.request_spot_instances(
         SpotPrice="0.05", InstanceCount=1,
-        LaunchSpecification={"ImageId": "ami-1", "InstanceType": "t3.micro",
+        LaunchSpecification={"ImageId": IMAGE, "InstanceType": "t3.micro",
                              "KeyName": cloud.key_name, "SubnetId": cloud.subnet_id},
     )["SpotInstanceRequests"][0]
     described = cloud.ec2.describe_spot_instance_requests(
