@@ -161,15 +161,16 @@ class Checked:
         self.original = simulation._apply
         simulation._apply = self.apply
 
-    def apply(self, decision: Decision, now: float) -> None:
+    def apply(self, decision: Decision, now: float) -> bool:
         nodes = {node.name: node for node in self.simulation.nodes}
         for name in decision.remove:
             assert name in decision.drain, "removal without draining first"
             assert nodes[name].free == nodes[name].slots, "removing a host that runs a job"
-        self.original(decision, now)
+        applied = self.original(decision, now)
         assert len(self.simulation.nodes) <= self.settings.max_nodes
         assert len(self.simulation.nodes) >= min(self.settings.min_nodes, len(nodes))
         self.applied += 1
+        return applied
 
 
 @pytest.mark.parametrize("policy", [SclustPolicy(), StarClusterPolicy(), IdleTimeoutPolicy()],
