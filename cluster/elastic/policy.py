@@ -28,10 +28,11 @@ polling again is pointless). SGE spreading jobs by load so no node idles is SGE 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from sclust.scheduler import DRAINING, UP, ClusterStats, Host
+from sclust.scheduler import DRAINING, UP, ClusterStats, Host, PendingJob
 
 SECOND, HOUR = "second", "hour"
 
@@ -321,6 +322,28 @@ def billed_hour_ends_soon(host: Host, now: float, margin: float) -> bool:
     return into_hour >= 3600.0 - margin
 
 
+MAX_YOUNG_SCAN = 2000
+
+
+def _aged(
+    pending: Iterable[PendingJob], born_by: float, young: list[float]
+) -> Iterator[PendingJob]:
+    """The pending jobs submitted by `born_by`, in scheduler order; the first younger one's
+    submit time goes into YOUNG. A long run of young jobs ends the scan (the queue is mostly in
+    submit order: what follows is younger still)."""
+    run = 0
+    for job in pending:
+        if job.submitted <= born_by:
+            run = 0
+            yield job
+            continue
+        if not young or job.submitted < young[0]:
+            young[:] = [job.submitted]
+        run += 1
+        if run >= MAX_YOUNG_SCAN:
+            return
+
+
 # -- the sclust policy ------------------------------------------------------------------------
 
 
@@ -341,18 +364,63 @@ class SclustPolicy:
     keep_boots: float = 1.5
     hedge: float = 0.5  # extra fraction launched for a shortfall of 2+ nodes
     blocked_timeout: float = 600.0  # idle time after which capacity kept for blocked jobs goes
+    # The cost-versus-wait dial: the wait (s) a job may have before it gets a node of its own.
+    # None: grow at once (and hedge). With a target, a job counts as demand only once it would
+    # otherwise wait past it (its age + a boot + a decision), the hedge is spent only on jobs
+    # already late, and idle nodes go sooner (a relaunch's boot fits in the accepted wait).
+    wait_target: float | None = None
+    warm_nodes: int = 0  # 0: from the wait target (`warm_pool`), none without one
+    warm_timeout: float = 600.0
+    lead_boots: float = 2.0  # a launch serves a job this many boot times after it is decided
+    # (one boot, and the launch under way it may have to wait for: one of a kind at a time)
 
     def timeout(self, settings: Settings) -> float:
+        """Idle seconds before a host (outside the warm pool) is removed."""
         if self.idle_timeout is not None:
             return self.idle_timeout
-        return max(60.0, self.keep_boots * settings.boot_time)
+        boot = settings.boot_time
+        keep = self.keep_boots * boot
+        if self.wait_target is not None:
+            # Removing a node that is wanted again costs its relaunch's boot in some job's wait:
+            # the shorter the accepted wait, the longer idle nodes stay (× boot / target), down
+            # to the billing minimum once the target absorbs a boot 1.5 times over.
+            keep *= boot / max(self.wait_target, boot / 10, 1.0)
+        return max(60.0, keep)
+
+    def warm_pool(self, settings: Settings) -> tuple[int, float]:
+        """(nodes, idle seconds): the most recently idle hosts stay this long. Most demand that
+        comes back soon fits on a few nodes: keeping those few warm spares the boot in its wait
+        at a fraction of what a long timeout on every node costs. Set, or from the target:
+        the tighter it is, the more warm nodes (2 boots / target, at most 4) and the longer
+        (4 boots² / target, at least 600 s); none once the target absorbs two boots."""
+        if self.warm_nodes or self.wait_target is None:
+            return self.warm_nodes, self.warm_timeout
+        boot, target = settings.boot_time, max(self.wait_target, 1.0)
+        if target >= 2 * boot:
+            return 0, 0.0
+        return min(4, math.ceil(2 * boot / target)), max(600.0, 4 * boot * boot / target)
+
+    def defer_until(self, settings: Settings) -> float:
+        """Age at which a waiting job counts as demand (0 without a target)."""
+        if not self.wait_target:
+            return 0.0
+        lead = self.lead_boots * settings.boot_time + settings.interval
+        return max(0.0, self.wait_target - lead)
 
     def decide(self, stats: ClusterStats, settings: Settings, memory: Memory) -> Decision:
         cap = capacity(stats, settings)
+        defer = self.defer_until(settings)
+        young: list[float] = []  # submit time of the first job too young to count
+        if defer > 0:
+            stats = replace(stats, pending=_aged(stats.pending, stats.now - defer, young))
         wanted = demand(stats, settings, cap)
         grown = grow(stats, settings, memory, self.name, cap, wanted)
+        late = (self.wait_target is None or (  # hedge only for jobs already past the target
+            stats.oldest_submitted is not None
+            and stats.now - stats.oldest_submitted > self.wait_target))
         if grown is not None:
-            if grown.launch >= 2 and self.hedge > 0 and settings.billing == SECOND:
+            if (grown.launch >= 2 and self.hedge > 0 and settings.billing == SECOND
+                    and late):
                 # A job needing k new nodes waits for the slowest of k boots; a few spares cut
                 # that tail (the first k up take the work) and cost one boot plus a short idle
                 # (not under hourly billing, where each spare would cost a whole hour).
@@ -361,7 +429,7 @@ class SclustPolicy:
             return grown
         if not cap.idle and not cap.excess:
             return Decision(memory=memory, unschedulable=wanted.unschedulable,
-                            quiet_until=math.inf)
+                            quiet_until=young[0] + defer if young else math.inf)
         if settings.billing == HOUR:
             margin = settings.interval + 60.0  # the next decision would be in the next paid hour
             hosts = [
@@ -374,6 +442,12 @@ class SclustPolicy:
             # relaunching it then would add a boot to a wait that is already long.
             hosts = removable(stats, settings, cap, wanted, idle_for=self.timeout(settings),
                               reserve=wanted.blocked_slots)
+            warm_nodes, warm_timeout = self.warm_pool(settings)
+            if warm_nodes and hosts:
+                # The most recently idle hosts are the warm pool, kept `warm_timeout`.
+                warm = {h.name for h in cap.idle[-warm_nodes:]}
+                hosts = [h for h in hosts if h.name not in warm
+                         or stats.now - (h.idle_since or stats.now) >= warm_timeout]
             if not hosts and wanted.blocked_slots:
                 hosts = removable(stats, settings, cap, wanted, idle_for=self.blocked_timeout)
         decision = shrink(stats, memory, cap, hosts, f"{self.name}: idle")
@@ -382,4 +456,7 @@ class SclustPolicy:
             if wanted.blocked_slots:
                 soonest = min(soonest, next_timeout(cap, self.blocked_timeout))
             decision = replace(decision, quiet_until=soonest)
+        if young and decision.quiet_until is not None:
+            # A deferred job comes of age then: decide again by that time.
+            decision = replace(decision, quiet_until=min(decision.quiet_until, young[0] + defer))
         return replace(decision, unschedulable=wanted.unschedulable)
