@@ -277,6 +277,10 @@ def read_boot_samples(path: str) -> tuple[float, ...]:
 @click.option("--idle-timeout", type=FiniteFloat(0), default=None,
               help="Seconds a node idles before it is removed [1.5 x the measured launch "
               "time, at least 60 s].")
+@click.option("--wait-target", type=FiniteFloat(0), default=None,
+              help="Seconds a job may wait before it gets a node of its own: launches for "
+              "younger jobs are put off, idle nodes go sooner the looser it is [none: grow at "
+              "once]. `sclust simulate --compare --sweep` shows what each target costs.")
 @click.option("--billing", type=click.Choice(["second", "hour"]), default="second",
               show_default=True, help="Per-second billing removes idle nodes by idle time; "
               "hourly keeps them until their paid hour ends.")
@@ -300,7 +304,8 @@ def read_boot_samples(path: str) -> tuple[float, ...]:
 @click.pass_obj
 def loadbalance(app: Any, tag: str, interval: float, max_nodes: int | None,
                 min_nodes: int, max_wait: float, add_per_iteration: int | None,
-                stabilization: float, idle_timeout: float | None, billing: str,
+                stabilization: float, idle_timeout: float | None,
+                wait_target: float | None, billing: str,
                 kill_cluster: bool, yes: bool, plot_stats: bool, plot_output_dir: str | None,
                 dump_stats: bool, dump_stats_file: str | None, dry_run: bool, once: bool,
                 max_runtime: float | None) -> None:
@@ -336,7 +341,7 @@ def loadbalance(app: Any, tag: str, interval: float, max_nodes: int | None,
                  / "loadbalance.png") if plot_stats or plot_output_dir else None
     options = Options(
         min_nodes=min_nodes - 1, max_nodes=total_max - 1, interval=interval,
-        idle_timeout=idle_timeout, billing=billing, max_wait=max_wait,
+        idle_timeout=idle_timeout, wait_target=wait_target, billing=billing, max_wait=max_wait,
         add_per_iteration=add_per_iteration, stabilization=stabilization,
         kill_when_idle=kill_cluster, dry_run=dry_run, once=once, max_runtime=max_runtime,
     )

@@ -51,6 +51,7 @@ class Options:
     max_nodes: int = 1
     interval: float = 30.0
     idle_timeout: float | None = None  # None: the policy's own (1.5 boots, at least 60 s)
+    wait_target: float | None = None  # the cost-versus-wait dial (SclustPolicy.wait_target)
     billing: str = "second"
     max_wait: float = 0.0
     add_per_iteration: int | None = None
@@ -100,7 +101,8 @@ class LoadBalancer:
         manager.setup_guard = self.operations  # launches and removals overlap safely
         self.configurator = manager.configurator(self.info)
         self.master = self.configurator.connection(self.info.master)
-        self.sclust = SclustPolicy(idle_timeout=options.idle_timeout)
+        self.sclust = SclustPolicy(idle_timeout=options.idle_timeout,
+                                   wait_target=options.wait_target)
         self.policy = Paced(self.sclust, options.add_per_iteration, options.max_wait,
                             options.stabilization)
         self.memory = Memory()
