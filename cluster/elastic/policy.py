@@ -121,6 +121,7 @@ class Capacity:
     room: int  # nodes `max_nodes` still allows (booting ones count)
     excess: int  # nodes above `max_nodes` (the user lowered it)
     idle: tuple[Host, ...]  # idle workers, enabled or drained, longest idle first
+    widest_host: int = 0  # slots of the widest host we have or could launch
 
 
 def capacity(stats: ClusterStats, settings: Settings) -> Capacity:
@@ -129,22 +130,31 @@ def capacity(stats: ClusterStats, settings: Settings) -> Capacity:
     workers = free_slots = free_gpus = drained_slots = drained_gpus = slots = gpus = 0
     used_slots = used_gpus = 0
     idle: list[Host] = []
+    widest = settings.node_slots
     for host in stats.hosts:
-        if host.state == "down":
+        # Plain comparisons, no min/max calls: this loop runs for every host at every decision.
+        state = host.state
+        if state == "down":
             continue
-        slots += host.slots
-        gpus += host.gpus
-        used_slots += min(host.used_slots, host.slots)
-        used_gpus += min(host.used_gpus, host.gpus)
-        if host.state == UP:
-            free_slots += max(0, host.slots - host.used_slots)
-            free_gpus += max(0, host.gpus - host.used_gpus)
-        elif host.state == DRAINING:
-            drained_slots += max(0, host.slots - host.used_slots)
-            drained_gpus += max(0, host.gpus - host.used_gpus)
+        have, used = host.slots, host.used_slots
+        have_gpus, used_g = host.gpus, host.used_gpus
+        if have > widest:
+            widest = have
+        slots += have
+        gpus += have_gpus
+        free = have - used if used < have else 0
+        free_g = have_gpus - used_g if used_g < have_gpus else 0
+        used_slots += have - free
+        used_gpus += have_gpus - free_g
+        if state == UP:
+            free_slots += free
+            free_gpus += free_g
+        elif state == DRAINING:
+            drained_slots += free
+            drained_gpus += free_g
         if not host.is_master:
             workers += 1
-            if not host.busy and host.idle_since is not None:
+            if host.idle_since is not None and not (used > 0 or used_g > 0):
                 idle.append(host)
     for node in stats.booting:
         slots += node.slots
@@ -166,6 +176,7 @@ def capacity(stats: ClusterStats, settings: Settings) -> Capacity:
         room=room,
         excess=max(0, workers + len(stats.booting) - settings.max_nodes),
         idle=tuple(idle),
+        widest_host=widest,
     )
 
 
@@ -203,7 +214,7 @@ def demand(stats: ClusterStats, settings: Settings, cap: Capacity) -> Demand:
     startable_slots = cap.max_slots - cap.used_slots
     startable_gpus = cap.max_gpus - cap.used_gpus
     # A $pe_slots job needs all its slots on one host: the widest we have or could launch.
-    widest_host = max([settings.node_slots, *(h.slots for h in stats.hosts)])
+    widest_host = cap.widest_host or settings.node_slots
     for job in stats.pending:
         if not job.eligible:
             continue

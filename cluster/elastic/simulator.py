@@ -165,6 +165,8 @@ class Simulation:
         self.failed_launches = 0
         self.deferred = 0
         self.wake = False  # an operation ended: the live loop decides at once
+        # The hosts and booting nodes the policy saw last, until a node changes.
+        self.view: tuple[tuple[Host, ...], tuple[BootingNode, ...]] | None = None
         self.at_max = 0.0
         self.count_mark = jobs[0].submit if jobs else 0.0
 
@@ -203,7 +205,7 @@ class Simulation:
                 take = min(need, node.free)
                 self._account(node, now)
                 node.free -= take
-                node.host = None
+                node.host = self.view = None
                 taken.append((node, take))
                 need -= take
                 if not need:
@@ -228,7 +230,7 @@ class Simulation:
         for node, slots in self.allocation.pop(index):
             self._account(node, now)
             node.free += slots
-            node.host = None
+            node.host = self.view = None
             if node.free == node.slots:
                 node.idle_since = now
             if node.state is UP:
@@ -285,6 +287,7 @@ class Simulation:
             self.launches += 1
             node = _Node(f"node{self.launches:03d}", self.settings.policy.node_slots, now)
             self.nodes.append(node)
+            self.view = None
             delay = self._boot()
             if self.live:
                 batch.append(node)
@@ -318,6 +321,7 @@ class Simulation:
         for node in batch:
             self._account(node, now)  # booting until now
             self.nodes.remove(node)
+            self.view = None
             node.state, node.ended = REMOVING, now + self.settings.removal_time
             self.removing.append(node)
             self._push(node.ended, _GONE, node)
@@ -326,6 +330,7 @@ class Simulation:
         if node.state is BOOTING:
             self._account(node, now)
             node.state, node.idle_since, node.host = UP, now, None
+            self.view = None
             self.free_up += node.free
 
     def _gone(self, node: _Node, now: float) -> None:
@@ -346,6 +351,7 @@ class Simulation:
             if node.state is DRAINING:
                 self._account(node, now)
                 node.state, node.host = UP, None
+                self.view = None
                 self.free_up += node.free
         if not self.live:
             if decision.launch > 0:
@@ -372,6 +378,7 @@ class Simulation:
             if node.state is UP:
                 self._account(node, now)
                 node.state, node.host = DRAINING, None
+                self.view = None
                 self.free_up -= node.free
         gone = [
             by_name[name] for name in decision.remove
@@ -384,6 +391,7 @@ class Simulation:
         for node in gone:
             self._account(node, now)
             self.nodes.remove(node)
+            self.view = None
             node.ended = now + latency
             if latency:
                 node.state = REMOVING
@@ -396,19 +404,22 @@ class Simulation:
             self.removal_until = now + latency
 
     def _stats(self, now: float) -> ClusterStats:
-        hosts, booting = [], []
-        for node in self.nodes:
-            if node.state is BOOTING:
-                booting.append(BootingNode(node.name, node.launched, node.slots))
-            else:
-                hosts.append(node.snapshot())
+        if self.view is None:
+            hosts, booting = [], []
+            for node in self.nodes:
+                if node.state is BOOTING:
+                    booting.append(BootingNode(node.name, node.launched, node.slots))
+                else:
+                    hosts.append(node.snapshot())
+            self.view = (tuple(hosts), tuple(booting))
+        hosts_view, booting_view = self.view
         oldest = None
         if self.queue:
             oldest = self.pending_view[self.queue[0]].submitted  # type: ignore[union-attr]
         return ClusterStats(
             now=now,
-            hosts=tuple(hosts),
-            booting=tuple(booting),
+            hosts=hosts_view,
+            booting=booting_view,
             pending=self._pending(),
             pending_count=self.pending_count,
             oldest_submitted=oldest,
