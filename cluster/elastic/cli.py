@@ -5,6 +5,7 @@ Module-level imports stay at click: `sclust --help` must not pay for the simulat
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -188,11 +189,11 @@ def simulate(trace: str, policy: str, compare: bool, max_nodes: int, min_nodes: 
         for name, points in beyond.items():
             if not points:
                 verdict.append(f"{name}: no point beyond sclust's front")
-            for row in points:
+            for point in points:
                 verdict.append(
-                    f"{name}: {row['policy']} ({row['node_hours']:.1f} node-h, p95 "
-                    f"{row['wait_p95']:.0f} s) is beyond sclust's front: "
-                    + nearest(row, ours))
+                    f"{name}: {point['policy']} ({point['node_hours']:.1f} node-h, p95 "
+                    f"{point['wait_p95']:.0f} s) is beyond sclust's front: "
+                    + nearest(point, ours))
     if compare and plot_path is None:
         stem = Path(trace).name.removesuffix(".gz").removesuffix(".swf")
         plot_path = f"{stem}-compare.png"
@@ -213,7 +214,7 @@ def simulate(trace: str, policy: str, compare: bool, max_nodes: int, min_nodes: 
         click.echo("\n" + "\n".join(verdict))
 
 
-def nearest(row: dict[str, Any], ours: list[dict[str, Any]]) -> str:
+def nearest(row: Mapping[str, Any], ours: Sequence[Mapping[str, Any]]) -> str:
     """How far ROW is beyond OURS: the extra cost of our cheapest point at its p95 or better,
     or the extra p95 of our best point at its cost or less."""
     from sclust.elastic.report import p95_key

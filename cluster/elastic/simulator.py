@@ -36,6 +36,7 @@ from bisect import insort
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from sclust.elastic.policy import HOUR, Decision, Memory, Policy, Settings
 from sclust.elastic.traces import TraceJob
@@ -305,7 +306,7 @@ class Simulation:
         if isinstance(payload, _Node):
             self._join(payload, now)
             return
-        batch, failed = payload  # type: ignore[misc]
+        batch, failed = cast("tuple[list[_Node], bool]", payload)
         self.launching, self.wake = None, True
         if not failed:
             self.launch_failures = 0
