@@ -380,6 +380,9 @@ class SclustPolicy:
     # otherwise wait past it (its age + a boot + a decision), the hedge is spent only on jobs
     # already late, and idle nodes go sooner (a relaunch's boot fits in the accepted wait).
     wait_target: float | None = None
+    # Drain enabled hosts using at most this share of their slots when the others can take
+    # the arrivals (`consolidate`); 0: never.
+    consolidate_share: float = 0.25
     warm_nodes: int = 0  # 0: from the wait target (`warm_pool`), none without one
     warm_timeout: float = 600.0
     lead_boots: float = 2.0  # a launch serves a job this many boot times after it is decided
@@ -411,6 +414,32 @@ class SclustPolicy:
             return 0, 0.0
         return min(4, math.ceil(2 * boot / target)), max(600.0, 4 * boot * boot / target)
 
+    def consolidate(
+        self, stats: ClusterStats, settings: Settings, cap: Capacity, wanted: Demand
+    ) -> tuple[str, ...]:
+        """Lightly loaded hosts to drain, so they empty and go instead of hosting the next jobs
+        (SGE cannot migrate a job; a drained host keeps running what it has). Only under
+        per-second billing, with nothing waiting, and while the other enabled hosts keep a
+        node's worth of free slots for arrivals; a drained host is re-enabled before any
+        launch (`grow`), so this costs nothing when demand comes back."""
+        if (not self.consolidate_share or settings.billing == HOUR or wanted.slots
+                or wanted.blocked):
+            return ()
+        light = sorted(
+            (h for h in stats.hosts if h.state == UP and not h.is_master
+             and 0 < h.used_slots <= self.consolidate_share * h.slots and not h.used_gpus),
+            key=lambda h: (h.used_slots, -(h.launched_at or 0.0)),
+        )
+        spare = cap.free_slots - settings.node_slots
+        chosen: list[str] = []
+        for host in light:
+            free = host.slots - host.used_slots
+            if free > spare:
+                break
+            chosen.append(host.name)
+            spare -= free
+        return tuple(chosen)
+
     def defer_until(self, settings: Settings) -> float:
         """Age at which a waiting job counts as demand (0 without a target)."""
         if not self.wait_target:
@@ -438,7 +467,12 @@ class SclustPolicy:
                 extra = math.ceil(self.hedge * grown.launch)
                 grown = replace(grown, launch=min(cap.room, grown.launch + extra))
             return grown
+        packed = self.consolidate(stats, settings, cap, wanted)
         if not cap.idle and not cap.excess:
+            if packed:
+                return Decision(drain=packed, reason=f"{self.name}: consolidate: drain "
+                                f"{', '.join(packed)} (lightly loaded; removed once idle)",
+                                memory=memory, unschedulable=wanted.unschedulable)
             return Decision(memory=memory, unschedulable=wanted.unschedulable,
                             quiet_until=young[0] + defer if young else math.inf)
         if settings.billing == HOUR:
@@ -461,7 +495,18 @@ class SclustPolicy:
                          or stats.now - (h.idle_since or stats.now) >= warm_timeout]
             if not hosts and wanted.blocked_slots:
                 hosts = removable(stats, settings, cap, wanted, idle_for=self.blocked_timeout)
+            if self.consolidate_share:
+                # Hosts drained to consolidate go as soon as their last job ends.
+                chosen = {h.name for h in hosts}
+                hosts += [h for h in removable(stats, settings, cap, wanted, idle_for=0.0)
+                          if h.state == DRAINING and h.name not in chosen]
         decision = shrink(stats, memory, cap, hosts, f"{self.name}: idle")
+        if packed:
+            gone = set(decision.drain)
+            decision = replace(
+                decision, drain=decision.drain + tuple(h for h in packed if h not in gone),
+                reason=(decision.reason + "; " if decision.reason else "")
+                + f"consolidate: drain {', '.join(packed)}")
         if not decision.changes and settings.billing != HOUR:
             soonest = next_timeout(cap, self.timeout(settings))
             if wanted.blocked_slots:
