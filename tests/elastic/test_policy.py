@@ -318,3 +318,25 @@ def test_loadbalance_takes_the_wait_target_to_the_policy():
     from sclust.elastic.cli import loadbalance
 
     assert "--wait-target" in CliRunner().invoke(loadbalance, ["--help"]).output
+
+
+def test_lightly_loaded_hosts_are_drained_to_consolidate_then_removed_once_idle():
+    hosts = [busy("n1", used=7), busy("n2", used=1), busy("n3", used=2), idle("n4", NOW - 10)]
+    decision = decide(SclustPolicy(), ClusterStats.of(NOW, hosts=hosts))
+    # n2 then n3 (least used first) while n1 and n4 keep >= 8 free slots for arrivals.
+    assert decision.drain == ("n2", "n3") and decision.remove == ()
+    # Nothing is drained while jobs wait, nor with consolidation off, nor per hour.
+    waiting = ClusterStats.of(NOW, hosts=hosts, pending=jobs(1, slots=8))
+    assert not decide(SclustPolicy(), waiting).drain
+    assert not decide(SclustPolicy(consolidate_share=0), ClusterStats.of(NOW, hosts=hosts)).drain
+    hourly = Settings(max_nodes=16, node_slots=8, boot_time=120.0, billing="hour")
+    assert not decide(SclustPolicy(), ClusterStats.of(NOW, hosts=hosts), hourly).drain
+    # A drained host whose jobs ended goes at once, before any idle timeout.
+    drained = Host("n2", 8, state=DRAINING, idle_since=NOW - 1, launched_at=NOW - 3600)
+    decision = decide(SclustPolicy(), ClusterStats.of(NOW, hosts=[busy("n1", used=4), drained]))
+    assert decision.remove == ("n2",)
+    # Demand comes back: the drained host is re-enabled before anything is launched.
+    back = ClusterStats.of(NOW, hosts=[busy("n1"), Host("n2", 8, used_slots=1, state=DRAINING)],
+                           pending=jobs(4))
+    decision = decide(SclustPolicy(), back)
+    assert decision.enable == ("n2",) and decision.launch == 0
