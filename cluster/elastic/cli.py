@@ -18,7 +18,7 @@ POLICIES = ("sclust", "starcluster", "idle-timeout", "static")
 # sclust's dial is continuous: sampled densely where boots make waits (1-3 boots), so a
 # baseline point is compared with a sclust setting near it, not with a gap between two.
 SWEEP_TARGETS = (30.0, 45.0, 60.0, 90.0, 120.0, 150.0, 180.0, 210.0, 240.0, 270.0, 300.0, 360.0,
-                 450.0, 600.0, 900.0, 1200.0, 1800.0, 3600.0)
+                 450.0, 600.0, 900.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0)
 SWEEP_TIMEOUTS = (60.0, 120.0, 180.0, 300.0, 450.0, 600.0, 900.0, 1200.0)
 SWEEP_MAX_WAITS = (60.0, 300.0, 900.0, 1800.0)
 CAPPING_REFUSED = 0.10  # share of the work cut by capping wide jobs, without --accept-capping

@@ -73,7 +73,7 @@ def test_sweep_traces_each_policys_front_and_says_what_lies_beyond_ours(tmp_path
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     sweep = data["sweep"]
-    assert [len(sweep[name]) for name in ("sclust", "idle-timeout", "starcluster")] == [18, 8, 4]
+    assert [len(sweep[name]) for name in ("sclust", "idle-timeout", "starcluster")] == [20, 8, 4]
     assert {r["dial"]["idle_timeout"] for r in sweep["idle-timeout"]} >= {60.0, 1200.0}
     assert set(data["beyond_sclust_front"]) == {"idle-timeout", "starcluster"}
     lb0 = data["bounds"]["lb0"]
