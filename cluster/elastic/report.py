@@ -190,7 +190,18 @@ def plot(
                      color=drawn[0].get_color(), alpha=0.5)
     if fronts:
         axes.legend(fontsize=8)
+    limit = math.inf
+    if fronts:
+        # Keep the fronts readable: points far costlier than every front are listed, not drawn.
+        limit = 1.15 * max(r["cost"] for points in fronts.values() for r in points)
+    off = [row for row in rows if row["cost"] > limit]
+    if off:
+        axes.annotate("off the chart: " + ", ".join(f"{r['policy']} ${r['cost']:,.0f}"
+                                                    for r in off),
+                      (0.99, 0.99), xycoords="axes fraction", ha="right", va="top", fontsize=8)
     for row in rows:
+        if row["cost"] > limit:
+            continue
         axes.scatter(row["cost"], row["wait_p95"], s=40)
         axes.annotate(
             row["policy"], (row["cost"], row["wait_p95"]), textcoords="offset points",
@@ -208,6 +219,7 @@ def plot(
         r["wait_p95"] for points in (fronts or {}).values() for r in points]
     if waits and max(waits) > 20 * max(1.0, min(waits)):
         axes.set_yscale("symlog", linthresh=60.0)  # fronts span seconds to hours
+    axes.set_ylim(bottom=0)
     axes.set_xlabel("cost ($)")
     axes.set_ylabel("p95 wait (s)")
     axes.set_title(title, fontsize=10)
