@@ -73,8 +73,9 @@ CAPPING_REFUSED = 0.10  # share of the work cut by capping wide jobs, without --
 @click.option("--launch-failure", type=FiniteFloat(0, 0.99), default=0.0, show_default=True,
               help="Probability that a launch fails (its nodes are removed, launches held).")
 @click.option("--boot-samples", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="File of measured launch-to-join seconds (one per line, e.g. from "
-              "`loadbalance -d`): boots are drawn from them; their median is --boot-time.")
+              help="File of measured launch-to-join seconds (one per line; `loadbalance` "
+              "appends each launch's to ~/.sclust/loadbalance/TAG/boots.txt): boots are drawn "
+              "from them; their median is --boot-time.")
 @click.option("--accept-capping", is_flag=True,
               help=f"Replay even when capping jobs wider than the cluster cuts over "
               f"{CAPPING_REFUSED:.0%} of the trace's work.")
@@ -347,6 +348,7 @@ def loadbalance(app: Any, tag: str, interval: float, max_nodes: int | None,
         idle_timeout=idle_timeout, wait_target=wait_target, billing=billing, max_wait=max_wait,
         add_per_iteration=add_per_iteration, stabilization=stabilization,
         kill_when_idle=kill_cluster, dry_run=dry_run, once=once, max_runtime=max_runtime,
+        boot_log=None if dry_run else output_dir(tag) / "boots.txt",
     )
     recorder = Recorder(csv_path, plot_path, options.min_nodes, options.max_nodes,
                         f"sclust loadbalance {tag}")

@@ -26,6 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sclust.cluster import ClusterManager
 from sclust.elastic.limits import Paced
@@ -60,6 +61,8 @@ class Options:
     dry_run: bool = False
     once: bool = False
     max_runtime: float | None = None
+    boot_log: Path | None = None  # each launch's seconds to join, appended (`simulate
+    # --boot-samples` replays them)
 
 
 @dataclass
@@ -434,6 +437,9 @@ class LoadBalancer:
         names = ", ".join(operation.aliases)
         if operation.kind == LAUNCH and operation.error is None:
             self.boot_time = operation.seconds
+            if self.options.boot_log is not None:
+                record_boot(self.options.boot_log, operation.seconds, len(operation.aliases),
+                            self.say)
             self.launch_failures = 0
             self.say(f"{names} joined the cluster after {operation.seconds:.0f} s")
         elif operation.kind == LAUNCH:
@@ -502,3 +508,15 @@ def still_idle(hosts: list[str], fresh: ClusterStats) -> tuple[list[str], list[s
     """HOSTS split by stats read after `qmod -d`: (still idle, got a job meanwhile)."""
     busy = {h.name for h in fresh.hosts if h.busy} | {job.host for job in fresh.running}
     return [h for h in hosts if h not in busy], [h for h in hosts if h in busy]
+
+
+def record_boot(path: Path, seconds: float, nodes: int, say: Callable[[str], None]) -> None:
+    """Append one measured launch (seconds from the launch to every node joined, as the
+    simulator's live rules model it) to PATH: a line `SECONDS  # N node(s)`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        when = time.strftime("%Y-%m-%dT%H:%M:%S")
+        with path.open("a", encoding="utf-8") as stream:
+            stream.write(f"{seconds:.1f}  # {nodes} node(s), {when}\n")
+    except OSError as error:  # a full disk never stops the balancer
+        say(f"could not record the launch time in {path}: {error}")

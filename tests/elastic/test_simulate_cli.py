@@ -161,3 +161,18 @@ def test_importing_the_command_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_launch_times_the_live_loop_records_are_boot_samples_for_simulate(tmp_path):
+    from sclust.elastic.cli import read_boot_samples
+    from sclust.elastic.live import record_boot
+
+    log = tmp_path / "TAG" / "boots.txt"
+    said: list[str] = []
+    for seconds, nodes in ((95.0, 1), (140.25, 3), (120.0, 2)):
+        record_boot(log, seconds, nodes, said.append)
+    assert read_boot_samples(str(log)) == (95.0, 140.2, 120.0) and not said
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    record_boot(blocked / "boots.txt", 1.0, 1, said.append)  # never raises
+    assert said and "could not record" in said[0]
