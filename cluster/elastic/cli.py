@@ -5,6 +5,7 @@ Module-level imports stay at click: `sclust --help` must not pay for the simulat
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,14 @@ import click
 from sclust.context import CLUSTER_TAG, FiniteFloat
 
 POLICIES = ("sclust", "starcluster", "idle-timeout", "static")
+# --sweep: each policy's own dial (sclust's --wait-target, the idle timeout, StarCluster's -w).
+# sclust's dial is continuous: sampled densely where boots make waits (1-3 boots), so a
+# baseline point is compared with a sclust setting near it, not with a gap between two.
+SWEEP_TARGETS = (30.0, 45.0, 60.0, 90.0, 120.0, 150.0, 180.0, 210.0, 240.0, 270.0, 300.0, 360.0,
+                 450.0, 600.0, 900.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0)
+SWEEP_TIMEOUTS = (60.0, 120.0, 180.0, 300.0, 450.0, 600.0, 900.0, 1200.0)
+SWEEP_MAX_WAITS = (60.0, 300.0, 900.0, 1800.0)
+CAPPING_REFUSED = 0.10  # share of the work cut by capping wide jobs, without --accept-capping
 
 
 @click.command("simulate")
@@ -49,6 +58,27 @@ POLICIES = ("sclust", "starcluster", "idle-timeout", "static")
               help="starcluster -k (minutes past the hour).")
 @click.option("--stabilization", type=FiniteFloat(0), default=180.0, show_default=True,
               help="starcluster -s.")
+@click.option("--wait-target", type=FiniteFloat(0), default=None,
+              help="sclust: the wait (s) a job may have before it gets a node of its own; "
+              "spends as little as it can while meeting it [none: grow at once].")
+@click.option("--sweep", is_flag=True,
+              help="With --compare: trace each policy's front (sclust over wait targets, "
+              "idle-timeout over 60-1200 s, starcluster over -w) and say whether any baseline "
+              "point lies beyond sclust's front.")
+@click.option("--ideal", is_flag=True,
+              help="Idealised cluster: any number of changes at once, nodes join one by one, "
+              "removal instant [default: the live loop's rules].")
+@click.option("--removal-time", type=FiniteFloat(0), default=30.0, show_default=True,
+              help="Seconds a removal takes after the drain settles (billed).")
+@click.option("--launch-failure", type=FiniteFloat(0, 0.99), default=0.0, show_default=True,
+              help="Probability that a launch fails (its nodes are removed, launches held).")
+@click.option("--boot-samples", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="File of measured launch-to-join seconds (one per line; `loadbalance` "
+              "appends each launch's to ~/.sclust/loadbalance/TAG/boots.txt): boots are drawn "
+              "from them; their median is --boot-time.")
+@click.option("--accept-capping", is_flag=True,
+              help=f"Replay even when capping jobs wider than the cluster cuts over "
+              f"{CAPPING_REFUSED:.0%} of the trace's work.")
 @click.option("--limit", type=click.IntRange(1), default=None,
               help="Replay only the first N jobs.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
@@ -58,29 +88,41 @@ def simulate(trace: str, policy: str, compare: bool, max_nodes: int, min_nodes: 
              slots_per_node: int, boot_time: float, boot_spread: float, billing: str,
              price: float, seed: int, interval: float, idle_timeout: float | None,
              nodes: int | None, max_wait: float, add_per_iteration: int, kill_after: float,
-             stabilization: float, limit: int | None, as_json: bool,
+             stabilization: float, wait_target: float | None, sweep: bool, ideal: bool,
+             removal_time: float, launch_failure: float, boot_samples: str | None,
+             accept_capping: bool, limit: int | None, as_json: bool,
              plot_path: str | None) -> None:
     """Replay TRACE (SWF, .swf.gz, or `qacct -j` output) through a simulated elastic cluster.
 
-    Prints billed node-hours, cost, waits, bounded slowdown, makespan and launches, with the
-    lower bounds LB0 (perfect packing) and OPT (clairvoyant, zero wait) for the same settings.
+    Prints billed node-hours (split into busy, partly used, idle, booting, draining and billing
+    rounding), cost, waits, bounded slowdown and launches, with the lower bound LB0 (no policy
+    bills less) and, for scale, the zero-wait clairvoyant reference (not a bound), and whether
+    the cluster is saturated (too small for the trace to tell policies apart).
     """
     from sclust.elastic.policies import make_policy
     from sclust.elastic.policy import Settings
-    from sclust.elastic.report import plot, table, to_json
+    from sclust.elastic.report import beyond_front, front, plot, saturation, table, to_json
     from sclust.elastic.runner import evaluate, prepare
     from sclust.elastic.simulator import SimSettings
     from sclust.errors import SclustError
 
     if min_nodes > max_nodes:
         raise SclustError(f"--min-nodes {min_nodes} is above --max-nodes {max_nodes}")
+    if sweep and not compare:
+        raise SclustError("--sweep goes with --compare")
+    samples: tuple[float, ...] = ()
+    if boot_samples:
+        samples = read_boot_samples(boot_samples)
+        boot_time = sorted(samples)[len(samples) // 2]
     policy_settings = Settings(
         min_nodes=min_nodes, max_nodes=max_nodes, node_slots=slots_per_node,
         boot_time=boot_time, billing=billing, interval=interval,
     )
-    settings = SimSettings(policy=policy_settings, boot_spread=boot_spread, price=price, seed=seed)
+    settings = SimSettings(policy=policy_settings, boot_spread=boot_spread, price=price, seed=seed,
+                           live=not ideal, boot_samples=samples, launch_failure=launch_failure,
+                           removal_time=removal_time)
     parameters: dict[str, dict[str, float | int | None]] = {
-        "sclust": {"idle_timeout": idle_timeout},
+        "sclust": {"idle_timeout": idle_timeout, "wait_target": wait_target},
         "starcluster": {"max_wait": max_wait, "add_per_iteration": add_per_iteration,
                         "kill_after": kill_after, "stabilization": stabilization},
         "idle-timeout": {"idle_timeout": idle_timeout},
@@ -88,40 +130,131 @@ def simulate(trace: str, policy: str, compare: bool, max_nodes: int, min_nodes: 
     }
     names = POLICIES if compare else (policy,)
     policies = [
-        make_policy(name, **({} if compare and name == "sclust" else parameters[name]))
+        make_policy(name, **({} if compare and name == "sclust" and wait_target is None
+                             else parameters[name]))
         for name in names
     ]
     workload = prepare(trace, settings, limit)
+    cut = f"{workload.cut_share:.1%} of the work"
+    if workload.cut_share > CAPPING_REFUSED and not accept_capping:
+        raise SclustError(
+            f"{workload.capped} jobs are wider than {max_nodes}×{slots_per_node} slots: capping "
+            f"them cuts {cut}, and the replay would say little about this trace. Raise "
+            "--max-nodes, or --accept-capping to replay anyway")
+    if workload.capped:
+        click.echo(f"warning: {workload.capped} jobs wider than {max_nodes}×{slots_per_node} "
+                   f"slots are capped to that width with the same run time ({cut} cut)",
+                   err=True)
     if not as_json:
         click.echo(
             f"{trace}: {len(workload.jobs)} jobs"
-            + (f" ({workload.capped} wider than {max_nodes}×{slots_per_node} slots, capped)"
-               if workload.capped else "")
-            + f"; {max_nodes} nodes × {slots_per_node} slots max, boot {boot_time:g} s, "
-            f"billing per {billing}, ${price:g}/node-h",
+            + f"; {max_nodes} nodes × {slots_per_node} slots max, boot {boot_time:g} s"
+            + (f" (median of {len(samples)} samples)" if samples else "")
+            + f", billing per {billing}, ${price:g}/node-h"
+            + ("; idealised cluster" if ideal else "; the live loop's change rules"),
             err=True,
         )
     rows = evaluate(workload, policies, settings)
+    static_row = next((r for r in rows if r["policy"] == "static" and nodes is None), None)
+    fronts: dict[str, list[dict[str, Any]]] = {}
+    if sweep:
+        dials: list[tuple[str, str, str, float]] = (
+            [("sclust", "wait_target", "sclust w≤{:g}", t) for t in SWEEP_TARGETS]
+            + [("idle-timeout", "idle_timeout", "idle-timeout {:g}", t) for t in SWEEP_TIMEOUTS]
+            + [("starcluster", "max_wait", "starcluster -w {:g}", t) for t in SWEEP_MAX_WAITS])
+        for name, key, label, value in dials:
+            params = {**parameters[name], key: value}
+            (row,) = evaluate(workload, [make_policy(name, **params)], settings)
+            row["policy"], row["dial"] = label.format(value), {key: value}
+            fronts.setdefault(name, []).append(row)
+    saturated = saturation(rows + [r for points in fronts.values() for r in points], static_row)
     echo = {
         "max_nodes": max_nodes, "min_nodes": min_nodes, "slots_per_node": slots_per_node,
-        "boot_time": boot_time, "boot_spread": boot_spread, "billing": billing, "price": price,
-        "seed": seed, "interval": interval, "jobs": len(workload.jobs),
-        "capped_jobs": workload.capped, "policies": {
+        "boot_time": boot_time, "boot_spread": boot_spread, "boot_samples": len(samples),
+        "billing": billing, "price": price, "seed": seed, "interval": interval,
+        "live_rules": not ideal, "removal_time": removal_time, "launch_failure": launch_failure,
+        "jobs": len(workload.jobs), "capped_jobs": workload.capped,
+        "capped_work_share": round(workload.cut_share, 4), "policies": {
             name: {k: v for k, v in parameters[name].items() if v is not None} for name in names
         },
     }
+    extra: dict[str, Any] = {}
+    verdict: list[str] = []
+    if fronts:
+        ours = fronts["sclust"]
+        beyond = {name: beyond_front(ours, points) for name, points in fronts.items()
+                  if name != "sclust"}
+        extra = {"fronts": {name: [r["policy"] for r in front(points)]
+                            for name, points in fronts.items()},
+                 "sweep": fronts,
+                 "beyond_sclust_front": {name: [r["policy"] for r in points]
+                                         for name, points in beyond.items()}}
+        for name, points in beyond.items():
+            if not points:
+                verdict.append(f"{name}: no point beyond sclust's front")
+            for point in points:
+                verdict.append(
+                    f"{name}: {point['policy']} ({point['node_hours']:.1f} node-h, p95 "
+                    f"{point['wait_p95']:.0f} s) is beyond sclust's front: "
+                    + nearest(point, ours))
     if compare and plot_path is None:
         stem = Path(trace).name.removesuffix(".gz").removesuffix(".swf")
         plot_path = f"{stem}-compare.png"
     if plot_path:
         title = f"{Path(trace).name}: {max_nodes}×{slots_per_node} slots, boot {boot_time:g} s"
-        written = plot(plot_path, title, rows, workload.bounds, price)
+        written = plot(plot_path, title, rows, workload.bounds, price, workload.references,
+                       fronts)
         if not as_json:
             click.echo(f"plot: {written}", err=True)
     if as_json:
-        click.echo(to_json(trace, echo, workload.bounds, rows))
-    else:
-        click.echo(table(rows, workload.bounds))
+        click.echo(to_json(trace, echo, workload.bounds, rows, workload.references, saturated,
+                           extra))
+        return
+    click.echo(table(rows, workload.bounds, workload.references, saturated))
+    if fronts:
+        click.echo("\nfronts (cost vs p95, every point of each policy's dial):")
+        click.echo(table([r for points in fronts.values() for r in points], workload.bounds))
+        click.echo("\n" + "\n".join(verdict))
+
+
+def nearest(row: Mapping[str, Any], ours: Sequence[Mapping[str, Any]]) -> str:
+    """How far ROW is beyond OURS: the extra cost of our cheapest point at its p95 or better,
+    or the extra p95 of our best point at its cost or less."""
+    from sclust.elastic.report import p95_key
+
+    at_wait = [o for o in ours if p95_key(o) <= p95_key(row)]
+    at_cost = [o for o in ours if o["node_hours"] <= row["node_hours"]]
+    parts = []
+    if at_wait:
+        best = min(at_wait, key=lambda o: o["node_hours"])
+        parts.append(f"sclust at that p95 costs {best['node_hours'] / row['node_hours'] - 1:+.1%}"
+                     f" ({best['policy']})")
+    if at_cost:
+        best = min(at_cost, key=p95_key)
+        parts.append(f"sclust at that cost waits {best['wait_p95'] - row['wait_p95']:+.0f} s p95"
+                     f" ({best['policy']})")
+    return "; ".join(parts) or "sclust reaches neither its cost nor its wait"
+
+
+def read_boot_samples(path: str) -> tuple[float, ...]:
+    """Seconds, one per line (blank lines and `#` comments skipped)."""
+    from sclust.errors import SclustError
+
+    values = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            raise SclustError(f"{path}:{number}: not a number of seconds: {text!r}") from None
+        if not 0 <= value < float("inf"):
+            raise SclustError(f"{path}:{number}: boot seconds must be finite and >= 0")
+        values.append(value)
+    if not values:
+        raise SclustError(f"{path}: no boot samples")
+    return tuple(values)
 
 
 @click.command("loadbalance")
@@ -148,6 +281,10 @@ def simulate(trace: str, policy: str, compare: bool, max_nodes: int, min_nodes: 
 @click.option("--idle-timeout", type=FiniteFloat(0), default=None,
               help="Seconds a node idles before it is removed [1.5 x the measured launch "
               "time, at least 60 s].")
+@click.option("--wait-target", type=FiniteFloat(0), default=None,
+              help="Seconds a job may wait before it gets a node of its own: launches for "
+              "younger jobs are put off, idle nodes go sooner the looser it is [none: grow at "
+              "once]. `sclust simulate --compare --sweep` shows what each target costs.")
 @click.option("--billing", type=click.Choice(["second", "hour"]), default="second",
               show_default=True, help="Per-second billing removes idle nodes by idle time; "
               "hourly keeps them until their paid hour ends.")
@@ -171,7 +308,8 @@ def simulate(trace: str, policy: str, compare: bool, max_nodes: int, min_nodes: 
 @click.pass_obj
 def loadbalance(app: Any, tag: str, interval: float, max_nodes: int | None,
                 min_nodes: int, max_wait: float, add_per_iteration: int | None,
-                stabilization: float, idle_timeout: float | None, billing: str,
+                stabilization: float, idle_timeout: float | None,
+                wait_target: float | None, billing: str,
                 kill_cluster: bool, yes: bool, plot_stats: bool, plot_output_dir: str | None,
                 dump_stats: bool, dump_stats_file: str | None, dry_run: bool, once: bool,
                 max_runtime: float | None) -> None:
@@ -207,9 +345,10 @@ def loadbalance(app: Any, tag: str, interval: float, max_nodes: int | None,
                  / "loadbalance.png") if plot_stats or plot_output_dir else None
     options = Options(
         min_nodes=min_nodes - 1, max_nodes=total_max - 1, interval=interval,
-        idle_timeout=idle_timeout, billing=billing, max_wait=max_wait,
+        idle_timeout=idle_timeout, wait_target=wait_target, billing=billing, max_wait=max_wait,
         add_per_iteration=add_per_iteration, stabilization=stabilization,
         kill_when_idle=kill_cluster, dry_run=dry_run, once=once, max_runtime=max_runtime,
+        boot_log=None if dry_run else output_dir(tag) / "boots.txt",
     )
     recorder = Recorder(csv_path, plot_path, options.min_nodes, options.max_nodes,
                         f"sclust loadbalance {tag}")

@@ -26,6 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sclust.cluster import ClusterManager
 from sclust.elastic.limits import Paced
@@ -51,6 +52,7 @@ class Options:
     max_nodes: int = 1
     interval: float = 30.0
     idle_timeout: float | None = None  # None: the policy's own (1.5 boots, at least 60 s)
+    wait_target: float | None = None  # the cost-versus-wait dial (SclustPolicy.wait_target)
     billing: str = "second"
     max_wait: float = 0.0
     add_per_iteration: int | None = None
@@ -59,6 +61,8 @@ class Options:
     dry_run: bool = False
     once: bool = False
     max_runtime: float | None = None
+    boot_log: Path | None = None  # each launch's seconds to join, appended (`simulate
+    # --boot-samples` replays them)
 
 
 @dataclass
@@ -100,7 +104,8 @@ class LoadBalancer:
         manager.setup_guard = self.operations  # launches and removals overlap safely
         self.configurator = manager.configurator(self.info)
         self.master = self.configurator.connection(self.info.master)
-        self.sclust = SclustPolicy(idle_timeout=options.idle_timeout)
+        self.sclust = SclustPolicy(idle_timeout=options.idle_timeout,
+                                   wait_target=options.wait_target)
         self.policy = Paced(self.sclust, options.add_per_iteration, options.max_wait,
                             options.stabilization)
         self.memory = Memory()
@@ -432,6 +437,9 @@ class LoadBalancer:
         names = ", ".join(operation.aliases)
         if operation.kind == LAUNCH and operation.error is None:
             self.boot_time = operation.seconds
+            if self.options.boot_log is not None:
+                record_boot(self.options.boot_log, operation.seconds, len(operation.aliases),
+                            self.say)
             self.launch_failures = 0
             self.say(f"{names} joined the cluster after {operation.seconds:.0f} s")
         elif operation.kind == LAUNCH:
@@ -500,3 +508,15 @@ def still_idle(hosts: list[str], fresh: ClusterStats) -> tuple[list[str], list[s
     """HOSTS split by stats read after `qmod -d`: (still idle, got a job meanwhile)."""
     busy = {h.name for h in fresh.hosts if h.busy} | {job.host for job in fresh.running}
     return [h for h in hosts if h not in busy], [h for h in hosts if h in busy]
+
+
+def record_boot(path: Path, seconds: float, nodes: int, say: Callable[[str], None]) -> None:
+    """Append one measured launch (seconds from the launch to every node joined, as the
+    simulator's live rules model it) to PATH: a line `SECONDS  # N node(s)`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        when = time.strftime("%Y-%m-%dT%H:%M:%S")
+        with path.open("a", encoding="utf-8") as stream:
+            stream.write(f"{seconds:.1f}  # {nodes} node(s), {when}\n")
+    except OSError as error:  # a full disk never stops the balancer
+        say(f"could not record the launch time in {path}: {error}")

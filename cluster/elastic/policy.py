@@ -28,10 +28,11 @@ polling again is pointless). SGE spreading jobs by load so no node idles is SGE 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from sclust.scheduler import DRAINING, UP, ClusterStats, Host
+from sclust.scheduler import DRAINING, UP, ClusterStats, Host, PendingJob
 
 SECOND, HOUR = "second", "hour"
 
@@ -120,6 +121,7 @@ class Capacity:
     room: int  # nodes `max_nodes` still allows (booting ones count)
     excess: int  # nodes above `max_nodes` (the user lowered it)
     idle: tuple[Host, ...]  # idle workers, enabled or drained, longest idle first
+    widest_host: int = 0  # slots of the widest host we have or could launch
 
 
 def capacity(stats: ClusterStats, settings: Settings) -> Capacity:
@@ -128,22 +130,31 @@ def capacity(stats: ClusterStats, settings: Settings) -> Capacity:
     workers = free_slots = free_gpus = drained_slots = drained_gpus = slots = gpus = 0
     used_slots = used_gpus = 0
     idle: list[Host] = []
+    widest = settings.node_slots
     for host in stats.hosts:
-        if host.state == "down":
+        # Plain comparisons, no min/max calls: this loop runs for every host at every decision.
+        state = host.state
+        if state == "down":
             continue
-        slots += host.slots
-        gpus += host.gpus
-        used_slots += min(host.used_slots, host.slots)
-        used_gpus += min(host.used_gpus, host.gpus)
-        if host.state == UP:
-            free_slots += max(0, host.slots - host.used_slots)
-            free_gpus += max(0, host.gpus - host.used_gpus)
-        elif host.state == DRAINING:
-            drained_slots += max(0, host.slots - host.used_slots)
-            drained_gpus += max(0, host.gpus - host.used_gpus)
+        have, used = host.slots, host.used_slots
+        have_gpus, used_g = host.gpus, host.used_gpus
+        if have > widest:
+            widest = have
+        slots += have
+        gpus += have_gpus
+        free = have - used if used < have else 0
+        free_g = have_gpus - used_g if used_g < have_gpus else 0
+        used_slots += have - free
+        used_gpus += have_gpus - free_g
+        if state == UP:
+            free_slots += free
+            free_gpus += free_g
+        elif state == DRAINING:
+            drained_slots += free
+            drained_gpus += free_g
         if not host.is_master:
             workers += 1
-            if not host.busy and host.idle_since is not None:
+            if host.idle_since is not None and not (used > 0 or used_g > 0):
                 idle.append(host)
     for node in stats.booting:
         slots += node.slots
@@ -165,6 +176,7 @@ def capacity(stats: ClusterStats, settings: Settings) -> Capacity:
         room=room,
         excess=max(0, workers + len(stats.booting) - settings.max_nodes),
         idle=tuple(idle),
+        widest_host=widest,
     )
 
 
@@ -202,7 +214,7 @@ def demand(stats: ClusterStats, settings: Settings, cap: Capacity) -> Demand:
     startable_slots = cap.max_slots - cap.used_slots
     startable_gpus = cap.max_gpus - cap.used_gpus
     # A $pe_slots job needs all its slots on one host: the widest we have or could launch.
-    widest_host = max([settings.node_slots, *(h.slots for h in stats.hosts)])
+    widest_host = cap.widest_host or settings.node_slots
     for job in stats.pending:
         if not job.eligible:
             continue
@@ -321,6 +333,28 @@ def billed_hour_ends_soon(host: Host, now: float, margin: float) -> bool:
     return into_hour >= 3600.0 - margin
 
 
+MAX_YOUNG_SCAN = 2000
+
+
+def _aged(
+    pending: Iterable[PendingJob], born_by: float, young: list[float]
+) -> Iterator[PendingJob]:
+    """The pending jobs submitted by `born_by`, in scheduler order; the first younger one's
+    submit time goes into YOUNG. A long run of young jobs ends the scan (the queue is mostly in
+    submit order: what follows is younger still)."""
+    run = 0
+    for job in pending:
+        if job.submitted <= born_by:
+            run = 0
+            yield job
+            continue
+        if not young or job.submitted < young[0]:
+            young[:] = [job.submitted]
+        run += 1
+        if run >= MAX_YOUNG_SCAN:
+            return
+
+
 # -- the sclust policy ------------------------------------------------------------------------
 
 
@@ -341,27 +375,106 @@ class SclustPolicy:
     keep_boots: float = 1.5
     hedge: float = 0.5  # extra fraction launched for a shortfall of 2+ nodes
     blocked_timeout: float = 600.0  # idle time after which capacity kept for blocked jobs goes
+    # The cost-versus-wait dial: the wait (s) a job may have before it gets a node of its own.
+    # None: grow at once (and hedge). With a target, a job counts as demand only once it would
+    # otherwise wait past it (its age + a boot + a decision), the hedge is spent only on jobs
+    # already late, and idle nodes go sooner (a relaunch's boot fits in the accepted wait).
+    wait_target: float | None = None
+    # Drain enabled hosts using at most this share of their slots when the others can take
+    # the arrivals (`consolidate`); 0: never.
+    consolidate_share: float = 0.25
+    warm_nodes: int = 0  # 0: from the wait target (`warm_pool`), none without one
+    warm_timeout: float = 600.0
+    lead_boots: float = 2.0  # a launch serves a job this many boot times after it is decided
+    # (one boot, and the launch under way it may have to wait for: one of a kind at a time)
 
     def timeout(self, settings: Settings) -> float:
+        """Idle seconds before a host (outside the warm pool) is removed."""
         if self.idle_timeout is not None:
             return self.idle_timeout
-        return max(60.0, self.keep_boots * settings.boot_time)
+        boot = settings.boot_time
+        keep = self.keep_boots * boot
+        if self.wait_target is not None:
+            # Removing a node that is wanted again costs its relaunch's boot in some job's wait:
+            # the shorter the accepted wait, the longer idle nodes stay (× boot / target), down
+            # to the billing minimum once the target absorbs a boot 1.5 times over.
+            keep *= boot / max(self.wait_target, boot / 10, 1.0)
+        return max(60.0, keep)
+
+    def warm_pool(self, settings: Settings) -> tuple[int, float]:
+        """(nodes, idle seconds): the most recently idle hosts stay this long. Most demand that
+        comes back soon fits on a few nodes: keeping those few warm spares the boot in its wait
+        at a fraction of what a long timeout on every node costs. Set, or from the target:
+        the tighter it is, the more warm nodes (2 boots / target, at most 4) and the longer
+        (4 boots² / target, at least 600 s); none once the target absorbs two boots."""
+        if self.warm_nodes or self.wait_target is None:
+            return self.warm_nodes, self.warm_timeout
+        boot, target = settings.boot_time, max(self.wait_target, 1.0)
+        if target >= 2 * boot:
+            return 0, 0.0
+        return min(4, math.ceil(2 * boot / target)), max(600.0, 4 * boot * boot / target)
+
+    def consolidate(
+        self, stats: ClusterStats, settings: Settings, cap: Capacity, wanted: Demand
+    ) -> tuple[str, ...]:
+        """Lightly loaded hosts to drain, so they empty and go instead of hosting the next jobs
+        (SGE cannot migrate a job; a drained host keeps running what it has). Only under
+        per-second billing, with nothing waiting, and while the other enabled hosts keep a
+        node's worth of free slots for arrivals; a drained host is re-enabled before any
+        launch (`grow`), so this costs nothing when demand comes back."""
+        if (not self.consolidate_share or settings.billing == HOUR or wanted.slots
+                or wanted.blocked):
+            return ()
+        light = sorted(
+            (h for h in stats.hosts if h.state == UP and not h.is_master
+             and 0 < h.used_slots <= self.consolidate_share * h.slots and not h.used_gpus),
+            key=lambda h: (h.used_slots, -(h.launched_at or 0.0)),
+        )
+        spare = cap.free_slots - settings.node_slots
+        chosen: list[str] = []
+        for host in light:
+            free = host.slots - host.used_slots
+            if free > spare:
+                break
+            chosen.append(host.name)
+            spare -= free
+        return tuple(chosen)
+
+    def defer_until(self, settings: Settings) -> float:
+        """Age at which a waiting job counts as demand (0 without a target)."""
+        if not self.wait_target:
+            return 0.0
+        lead = self.lead_boots * settings.boot_time + settings.interval
+        return max(0.0, self.wait_target - lead)
 
     def decide(self, stats: ClusterStats, settings: Settings, memory: Memory) -> Decision:
         cap = capacity(stats, settings)
+        defer = self.defer_until(settings)
+        young: list[float] = []  # submit time of the first job too young to count
+        if defer > 0:
+            stats = replace(stats, pending=_aged(stats.pending, stats.now - defer, young))
         wanted = demand(stats, settings, cap)
         grown = grow(stats, settings, memory, self.name, cap, wanted)
+        late = (self.wait_target is None or (  # hedge only for jobs already past the target
+            stats.oldest_submitted is not None
+            and stats.now - stats.oldest_submitted > self.wait_target))
         if grown is not None:
-            if grown.launch >= 2 and self.hedge > 0 and settings.billing == SECOND:
+            if (grown.launch >= 2 and self.hedge > 0 and settings.billing == SECOND
+                    and late):
                 # A job needing k new nodes waits for the slowest of k boots; a few spares cut
                 # that tail (the first k up take the work) and cost one boot plus a short idle
                 # (not under hourly billing, where each spare would cost a whole hour).
                 extra = math.ceil(self.hedge * grown.launch)
                 grown = replace(grown, launch=min(cap.room, grown.launch + extra))
             return grown
+        packed = self.consolidate(stats, settings, cap, wanted)
         if not cap.idle and not cap.excess:
+            if packed:
+                return Decision(drain=packed, reason=f"{self.name}: consolidate: drain "
+                                f"{', '.join(packed)} (lightly loaded; removed once idle)",
+                                memory=memory, unschedulable=wanted.unschedulable)
             return Decision(memory=memory, unschedulable=wanted.unschedulable,
-                            quiet_until=math.inf)
+                            quiet_until=young[0] + defer if young else math.inf)
         if settings.billing == HOUR:
             margin = settings.interval + 60.0  # the next decision would be in the next paid hour
             hosts = [
@@ -374,12 +487,32 @@ class SclustPolicy:
             # relaunching it then would add a boot to a wait that is already long.
             hosts = removable(stats, settings, cap, wanted, idle_for=self.timeout(settings),
                               reserve=wanted.blocked_slots)
+            warm_nodes, warm_timeout = self.warm_pool(settings)
+            if warm_nodes and hosts:
+                # The most recently idle hosts are the warm pool, kept `warm_timeout`.
+                warm = {h.name for h in cap.idle[-warm_nodes:]}
+                hosts = [h for h in hosts if h.name not in warm
+                         or stats.now - (h.idle_since or stats.now) >= warm_timeout]
             if not hosts and wanted.blocked_slots:
                 hosts = removable(stats, settings, cap, wanted, idle_for=self.blocked_timeout)
+            if self.consolidate_share:
+                # Hosts drained to consolidate go as soon as their last job ends.
+                chosen = {h.name for h in hosts}
+                hosts += [h for h in removable(stats, settings, cap, wanted, idle_for=0.0)
+                          if h.state == DRAINING and h.name not in chosen]
         decision = shrink(stats, memory, cap, hosts, f"{self.name}: idle")
+        if packed:
+            gone = set(decision.drain)
+            decision = replace(
+                decision, drain=decision.drain + tuple(h for h in packed if h not in gone),
+                reason=(decision.reason + "; " if decision.reason else "")
+                + f"consolidate: drain {', '.join(packed)}")
         if not decision.changes and settings.billing != HOUR:
             soonest = next_timeout(cap, self.timeout(settings))
             if wanted.blocked_slots:
                 soonest = min(soonest, next_timeout(cap, self.blocked_timeout))
             decision = replace(decision, quiet_until=soonest)
+        if young and decision.quiet_until is not None:
+            # A deferred job comes of age then: decide again by that time.
+            decision = replace(decision, quiet_until=min(decision.quiet_until, young[0] + defer))
         return replace(decision, unschedulable=wanted.unschedulable)

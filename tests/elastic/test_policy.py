@@ -273,3 +273,70 @@ def test_a_quiet_decision_says_until_when():
     assert all_busy.quiet_until == float("inf")
     one_idle = decide(policy, ClusterStats.of(NOW, hosts=[busy("n1"), idle("n2", NOW - 100)]))
     assert one_idle.quiet_until == NOW + 200
+
+
+# -- the cost-versus-wait dial ---------------------------------------------------------------
+
+
+def test_wait_target_puts_off_launches_until_a_job_would_wait_past_it():
+    policy = SclustPolicy(wait_target=900.0)
+    # Lead: 2 boots + one decision = 270 s, so a job counts once it waited 630 s.
+    assert policy.defer_until(SETTINGS) == pytest.approx(630.0)
+    young = ClusterStats.of(NOW, pending=jobs(20, waited=100.0))
+    decision = decide(policy, young)
+    assert decision.launch == 0
+    assert decision.quiet_until == pytest.approx(NOW - 100.0 + 630.0)  # decide again by then
+    old = ClusterStats.of(NOW, pending=jobs(20, waited=700.0))
+    assert decide(policy, old).launch == 3  # on time: no hedge
+    late = ClusterStats.of(NOW, pending=jobs(20, waited=1000.0))
+    assert decide(policy, late).launch == 5  # already past the target: hedged
+    mixed = ClusterStats.of(NOW, pending=jobs(8, waited=700.0) + jobs(30, waited=10.0))
+    assert decide(policy, mixed).launch == 1  # only the jobs that came of age
+
+
+def test_a_tight_target_keeps_more_nodes_warm_and_longer():
+    tight, loose = SclustPolicy(wait_target=30.0), SclustPolicy(wait_target=600.0)
+    assert tight.timeout(SETTINGS) > loose.timeout(SETTINGS) == 60.0
+    assert tight.warm_pool(SETTINGS) == (4, 1920.0)
+    assert loose.warm_pool(SETTINGS) == (0, 0.0)
+    assert SclustPolicy().warm_pool(SETTINGS) == (0, 600.0)  # no target: as before
+    # Two idle hosts past the short timeout: the most recently idle stays (warm).
+    policy = SclustPolicy(wait_target=180.0)  # short 120 s; warm: ceil(2 boots / 180 s) nodes
+    nodes, keep = policy.warm_pool(SETTINGS)
+    assert (nodes, keep) == (2, 600.0)
+    hosts = [idle("a", NOW - 900), idle("b", NOW - 300), idle("c", NOW - 200)]
+    decision = decide(policy, ClusterStats.of(NOW, hosts=hosts))
+    assert decision.remove == ("a",)  # b and c are the warm pool, idle < 600 s
+
+
+def test_loadbalance_takes_the_wait_target_to_the_policy():
+    from sclust.elastic.live import Options
+
+    assert Options(wait_target=300.0).wait_target == 300.0
+    from click.testing import CliRunner
+
+    from sclust.elastic.cli import loadbalance
+
+    assert "--wait-target" in CliRunner().invoke(loadbalance, ["--help"]).output
+
+
+def test_lightly_loaded_hosts_are_drained_to_consolidate_then_removed_once_idle():
+    hosts = [busy("n1", used=7), busy("n2", used=1), busy("n3", used=2), idle("n4", NOW - 10)]
+    decision = decide(SclustPolicy(), ClusterStats.of(NOW, hosts=hosts))
+    # n2 then n3 (least used first) while n1 and n4 keep >= 8 free slots for arrivals.
+    assert decision.drain == ("n2", "n3") and decision.remove == ()
+    # Nothing is drained while jobs wait, nor with consolidation off, nor per hour.
+    waiting = ClusterStats.of(NOW, hosts=hosts, pending=jobs(1, slots=8))
+    assert not decide(SclustPolicy(), waiting).drain
+    assert not decide(SclustPolicy(consolidate_share=0), ClusterStats.of(NOW, hosts=hosts)).drain
+    hourly = Settings(max_nodes=16, node_slots=8, boot_time=120.0, billing="hour")
+    assert not decide(SclustPolicy(), ClusterStats.of(NOW, hosts=hosts), hourly).drain
+    # A drained host whose jobs ended goes at once, before any idle timeout.
+    drained = Host("n2", 8, state=DRAINING, idle_since=NOW - 1, launched_at=NOW - 3600)
+    decision = decide(SclustPolicy(), ClusterStats.of(NOW, hosts=[busy("n1", used=4), drained]))
+    assert decision.remove == ("n2",)
+    # Demand comes back: the drained host is re-enabled before anything is launched.
+    back = ClusterStats.of(NOW, hosts=[busy("n1"), Host("n2", 8, used_slots=1, state=DRAINING)],
+                           pending=jobs(4))
+    decision = decide(SclustPolicy(), back)
+    assert decision.enable == ("n2",) and decision.launch == 0
