@@ -181,8 +181,7 @@ class ClusterManager:
                                "private ones")
         user_data = user_data_for(template.userdata_scripts)
         self.progress.step(f"creating security group for {tag} in {settings.zone}")
-        group_id = self.launcher.create_group(tag, settings, template.permissions,
-                                              template.ssh_cidr)
+        group_id = self.launcher.create_group(tag, settings)
         info = ClusterInfo(tag, group_id, settings)
         pinned = bool(volume_zone or template.subnet_id or template.availability_zone)
         launched = self.launcher.launch_master(info, pinned, user_data)
@@ -284,6 +283,7 @@ class ClusterManager:
         """start -x: start what is stopped, launch what is missing, set everything up again."""
         info = self.get(tag)
         settings = self.require_settings(info)
+        self.launcher.repair_group(info)
         stopped = [n.instance_id for n in info.nodes if n.state == "stopped"]
         stopping = [n.instance_id for n in info.nodes if n.state == "stopping"]
         if stopping:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sclust.cloud import CapacityError, Cloud, LaunchSpec, Rule
-from sclust.config import Permission
 from sclust.progress import Progress
 from sclust.state import (
     NODE_NUMBER,
@@ -59,6 +58,15 @@ def alias_batches(aliases: list[str]) -> list[list[str]]:
     return batches
 
 
+def group_rules(settings: ClusterSettings) -> list[Rule]:
+    """A cluster group's rules: open within, SSH from SSH_CIDR, and the [permission]s."""
+    rules = [Rule(source_group="self"),
+             Rule("tcp", 22, 22, cidr=settings.ssh_cidr, description="ssh")]
+    rules += [Rule(p["protocol"], p["from_port"], p["to_port"], cidr=p["cidr"],
+                   description=p["name"]) for p in settings.permissions]
+    return rules
+
+
 class Launcher:
     """Launches for one cluster operation (one cloud region, one progress line)."""
 
@@ -66,17 +74,22 @@ class Launcher:
         self.cloud = cloud
         self.progress = progress
 
-    def create_group(self, tag: str, settings: ClusterSettings, permissions: list[Permission],
-                     ssh_cidr: str) -> str:
-        """The cluster's group (tagged with its settings): open within, SSH, and PERMISSIONS."""
+    def create_group(self, tag: str, settings: ClusterSettings) -> str:
+        """The cluster's group (tagged with its settings), open as `group_rules` says."""
         name = f"@sclust-{tag}"
-        rules = [Rule(source_group="self"),
-                 Rule("tcp", 22, 22, cidr=ssh_cidr, description="ssh")]
-        rules += [Rule(p.protocol, p.from_port, p.to_port, cidr=p.cidr, description=p.name)
-                  for p in permissions]
         return self.cloud.create_security_group(
             name, f"sclust cluster {tag}", settings.vpc_id,
-            {TAG_CLUSTER: tag, "Name": name, **settings.to_tags()}, rules)
+            {TAG_CLUSTER: tag, "Name": name, **settings.to_tags()}, group_rules(settings))
+
+    def repair_group(self, info: ClusterInfo) -> None:
+        """Give the cluster's group the rules it lacks: EC2 creates a group and opens its
+        ports in two calls, and a start interrupted between them leaves a closed group."""
+        settings = info.settings
+        assert settings and info.security_group_id
+        added = self.cloud.ensure_ingress(info.security_group_id, group_rules(settings))
+        if added:
+            self.progress.step(f"the security group of {info.tag} lacked {added} rule(s) "
+                               "(an interrupted start?): added them")
 
     def user_data(self, info: ClusterInfo) -> str | None:
         """The cluster's user data for a later launch: a node's own (what the first launch

@@ -45,6 +45,8 @@ class ClusterSettings(ClusterOptions):
     volumes: list[dict[str, Any]] = field(default_factory=list)
     plugins: list[dict[str, Any]] = field(default_factory=list)
     node_types: list[dict[str, Any]] = field(default_factory=list)
+    # The template's [permission]s: `start -x` restores the group's rules from them.
+    permissions: list[dict[str, Any]] = field(default_factory=list)
     created: str = ""
     version: int = SCHEMA_VERSION
 
@@ -59,6 +61,7 @@ class ClusterSettings(ClusterOptions):
             volumes=[asdict(v) for v in template.volumes],
             plugins=[asdict(p) for p in template.plugins],
             node_types=[asdict(t) for t in template.node_types],
+            permissions=[asdict(p) for p in template.permissions],
             created=datetime.now().astimezone().isoformat(timespec="seconds"),
             **options,
         )
@@ -145,6 +148,15 @@ def settings_problems(values: dict[str, Any]) -> list[str]:
         check("node type", node_type.get("instance_type"), v.as_instance_type)
         if node_type.get("image_id") is not None:
             check("node image", node_type.get("image_id"), v.as_image_id)
+    for permission in values.get("permissions") or []:
+        if not isinstance(permission, dict):
+            problems.append("permissions: not a list of permissions")
+            continue
+        check("permission name", permission.get("name"), v.as_str)
+        check("permission protocol", permission.get("protocol"), v.as_protocol)
+        check("permission from_port", permission.get("from_port"), v.as_port)
+        check("permission to_port", permission.get("to_port"), v.as_port)
+        check("permission cidr", permission.get("cidr"), v.as_cidr)
     for plugin in values.get("plugins") or []:
         if not isinstance(plugin, dict) or not isinstance(plugin.get("settings", {}), dict):
             problems.append("plugins: not a list of plugins")
