@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures imported below are parameters of the tests)
 """Partial failures of `start` leave nothing silent (issue 11 item 6), against a moto server:
 `start -x` repairs a group left without rules, every failed start says what exists now and
 the one command to resume or remove it, desktops check their key pair before launching."""
