@@ -62,6 +62,10 @@ class ClusterManager:
         self.plugin_outcomes: list[PluginOutcome] = []
         # Set by the load balancer, whose launches and removals overlap (see configure.SetupGuard).
         self.setup_guard: SetupGuard | None = None  # the balancer's, while it runs
+        # The cluster a start (or start -x) began to create or change, and the instances it
+        # launched: if it fails or is interrupted, the CLI says what exists (report.aftermath).
+        self.changing: str | None = None
+        self.launched: list[str] = []
 
     def configurator(self, info: ClusterInfo, user: str | None = None):
         from sclust.configure import Configurator
@@ -155,6 +159,7 @@ class ClusterManager:
                 f"cluster {tag!r} already exists ({existing[0].state}): resume it with "
                 f"`sclust start -x {tag}` or remove it with `sclust terminate {tag}`"
             )
+        self.changing = tag
         if template.disable_cloudinit and template.userdata_scripts:
             raise ConfigError(
                 f"[cluster {template.name}]: USERDATA_SCRIPTS need cloud-init on the image, and "
@@ -227,7 +232,7 @@ class ClusterManager:
 
     @property
     def launcher(self) -> Launcher:
-        return Launcher(self.cloud, self.progress)
+        return Launcher(self.cloud, self.progress, self.launched)
 
     def wait_for(self, instance_ids: list[str], state: str, what: str | None = None,
                  need_address: bool = False) -> list[Node]:
@@ -282,6 +287,7 @@ class ClusterManager:
     def resume(self, tag: str, configure: bool = True) -> ClusterInfo:
         """start -x: start what is stopped, launch what is missing, set everything up again."""
         info = self.get(tag)
+        self.changing = tag
         settings = self.require_settings(info)
         self.launcher.repair_group(info)
         stopped = [n.instance_id for n in info.nodes if n.state == "stopped"]

@@ -70,9 +70,12 @@ def group_rules(settings: ClusterSettings) -> list[Rule]:
 class Launcher:
     """Launches for one cluster operation (one cloud region, one progress line)."""
 
-    def __init__(self, cloud: Cloud, progress: Progress) -> None:
+    def __init__(self, cloud: Cloud, progress: Progress,
+                 launched: list[str] | None = None) -> None:
         self.cloud = cloud
         self.progress = progress
+        # Every id launched, as soon as EC2 answers (a failure later reports them).
+        self.launched = launched if launched is not None else []
 
     def create_group(self, tag: str, settings: ClusterSettings) -> str:
         """The cluster's group (tagged with its settings), open as `group_rules` says."""
@@ -133,7 +136,9 @@ class Launcher:
         )
 
     def launch(self, spec: LaunchSpec) -> list[str]:
-        return [i.instance_id for i in self.cloud.launch(spec)]
+        ids = [i.instance_id for i in self.cloud.launch(spec)]
+        self.launched += ids
+        return ids
 
     def launch_master(self, info: ClusterInfo, pinned: bool, user_data: str | None) -> list[str]:
         """Launch the master (in another zone on a capacity error, unless PINNED): its id."""
@@ -235,8 +240,7 @@ class Launcher:
                     self.progress.step(f"{error}; trying {types[position + 1]}")
                     continue
                 raise CapacityError(
-                    f"{error} — no capacity for {span} in {settings.zone}; the instances "
-                    f"already launched are kept: retry with `sclust start -x {info.tag}` "
-                    f"(or list FALLBACK_INSTANCE_TYPES), or `sclust terminate {info.tag}`"
+                    f"{error} — no capacity for {span} in {settings.zone} (FALLBACK_INSTANCE_"
+                    "TYPES lists types to try instead); the instances already launched are kept"
                 ) from error
         return []

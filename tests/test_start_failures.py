@@ -5,14 +5,20 @@ the one command to resume or remove it, desktops check their key pair before lau
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
+import requests
 
 from sclust.cluster import ClusterManager
 from sclust.ec2 import EC2
 from sclust.errors import CloudError
 from sclust.inventory import find_clusters
+from sclust.keys import public_key_openssh
+from tests.conftest import cluster_config, run_sclust
+from tests.ec2proxy import ProxyState, ec2_proxy
 from tests.test_ec2_faults import (  # noqa: F401  (cloud, faults, manager: fixtures)
     Faults,
     cloud,
@@ -75,3 +81,144 @@ def test_start_x_adds_only_the_rules_a_group_lacks(
     manager.resume("some", configure=False)
     assert ("tcp", 80, 80, "0.0.0.0/0") in ingress(cloud, group_id)
     assert ("tcp", 22, 22, "0.0.0.0/0") in ingress(cloud, group_id)
+
+
+# ---- every failed start says what exists and what to run (the real CLI, faults by proxy) ---
+
+@pytest.fixture
+def proxy(moto_server: str) -> Iterator[tuple[str, ProxyState]]:
+    requests.post(f"{moto_server}/moto-api/reset", timeout=10)
+    with ec2_proxy(moto_server) as served:
+        yield served
+
+
+def moto_client(moto_server: str):
+    return boto3.client("ec2", endpoint_url=moto_server, region_name="us-east-1")
+
+
+def existing(moto_server: str, tag: str) -> tuple[list[str], dict[str, str]]:
+    """The cluster's groups and live instances (id -> sclust alias) as EC2 has them."""
+    client = moto_client(moto_server)
+    groups = [g["GroupId"] for g in client.describe_security_groups(
+        Filters=[{"Name": "tag:sclust:cluster", "Values": [tag]}])["SecurityGroups"]]
+    instances = {}
+    for reservation in client.describe_instances(Filters=[
+            {"Name": "tag:sclust:cluster", "Values": [tag]},
+            {"Name": "instance-state-name", "Values": ["pending", "running", "stopped"]},
+    ])["Reservations"]:
+        for instance in reservation["Instances"]:
+            tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+            instances[instance["InstanceId"]] = tags.get("sclust:alias", "?")
+    return groups, instances
+
+
+def start_failing(config: Path, url: str, *args: str) -> str:
+    result = run_sclust("-c", str(config), *args,
+                        env={"AWS_ENDPOINT_URL": url, "AWS_MAX_ATTEMPTS": "2"})
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert all(line.startswith("sclust: ") or line.startswith((">>> ", "... "))
+               for line in result.stderr.splitlines()), result.stderr
+    return result.stderr
+
+
+def assert_says_what_exists(stderr: str, moto_server: str, tag: str) -> None:
+    groups, instances = existing(moto_server, tag)
+    assert groups or instances, "the case should leave something"
+    said = stderr[stderr.index("now has:"):]
+    for group in groups:
+        assert group in said
+    for instance_id, alias in instances.items():
+        assert f"{alias} {instance_id} (" in said, said
+    assert said.count(" i-") == len(instances), said
+    assert f"resume it with `sclust start -x {tag}`, or remove it with `sclust terminate {tag}`" \
+        in said
+
+
+def import_key(moto_server: str, key_file: Path) -> None:
+    moto_client(moto_server).import_key_pair(KeyName="mykey",
+                                             PublicKeyMaterial=public_key_openssh(key_file))
+
+
+CASES = {
+    # name: (action, code, calls that pass first, times, status, what the error says)
+    "throttled": ("RunInstances", "RequestLimitExceeded", 1, 10, 503, "RequestLimitExceeded"),
+    "no-capacity-anywhere": ("RunInstances", "InsufficientInstanceCapacity", 0, 50, 500,
+                             "no zone of us-east-1 has capacity"),
+    "vcpu-limit": ("RunInstances", "VcpuLimitExceeded", 1, 1, 400, "vCPU limit"),
+    "instance-limit": ("RunInstances", "InstanceLimitExceeded", 1, 1, 400, "Service Quotas"),
+    "bad-ami": ("RunInstances", "InvalidAMIID.NotFound", 0, 1, 400, "AMIs are per region"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_failed_start_says_what_exists_and_what_to_run(
+    proxy: tuple[str, ProxyState], moto_server: str, tmp_path: Path, key_file: Path, case: str
+) -> None:
+    url, state = proxy
+    import_key(moto_server, key_file)
+    action, code, after, times, status, says = CASES[case]
+    state.arm(action, code, times=times, after=after, status=status)
+    stderr = start_failing(cluster_config(tmp_path, key_file), url, "start", "c", "-o")
+    assert says in stderr
+    assert_says_what_exists(stderr, moto_server, "c")
+    # And what it says to run works: terminate leaves nothing.
+    state.reset()
+    result = run_sclust("-c", str(cluster_config(tmp_path, key_file)), "terminate", "c",
+                        "--yes", env={"AWS_ENDPOINT_URL": url})
+    assert result.returncode == 0, result.stderr
+    assert existing(moto_server, "c") == ([], {})
+
+
+def test_a_volume_taken_during_the_launch(
+    proxy: tuple[str, ProxyState], moto_server: str, tmp_path: Path, key_file: Path
+) -> None:
+    url, state = proxy
+    import_key(moto_server, key_file)
+    client = moto_client(moto_server)
+    volume = client.create_volume(AvailabilityZone="us-east-1c", Size=1)["VolumeId"]
+    other = client.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1,
+                                 Placement={"AvailabilityZone": "us-east-1c"}
+                                 )["Instances"][0]["InstanceId"]
+
+    def take_volume(number: int) -> None:
+        if number == 2:  # while the nodes launch, someone else attaches the volume
+            client.attach_volume(VolumeId=volume, InstanceId=other, Device="/dev/sdz")
+
+    state.before["RunInstances"] = take_volume
+    config = cluster_config(tmp_path, key_file, extra=f"""
+        VOLUMES = data
+        [volume data]
+        VOLUME_ID = {volume}
+        MOUNT_PATH = /data
+        """)
+    stderr = start_failing(config, url, "start", "v", "-o")
+    assert f"volume {volume} is attached to {other}" in stderr
+    assert_says_what_exists(stderr, moto_server, "v")
+    assert len(existing(moto_server, "v")[1]) == 3
+
+
+def test_an_unreadable_user_data_file_at_start_x(
+    proxy: tuple[str, ProxyState], moto_server: str, tmp_path: Path, key_file: Path
+) -> None:
+    url, state = proxy
+    import_key(moto_server, key_file)
+    script = tmp_path / "init.sh"
+    script.write_text("#!/bin/sh\necho hello\n")
+    config = cluster_config(tmp_path, key_file, extra=f"USERDATA_SCRIPTS = {script}\n")
+    state.arm("RunInstances", "InvalidAMIID.NotFound")
+    start_failing(config, url, "start", "u", "-o")  # leaves the group only
+    script.unlink()
+    stderr = start_failing(config, url, "start", "-x", "u", "-o")
+    assert "USERDATA_SCRIPTS" in stderr and "does not exist" in stderr
+    assert_says_what_exists(stderr, moto_server, "u")
+
+
+def test_a_start_refused_before_anything_is_made_says_so(
+    proxy: tuple[str, ProxyState], moto_server: str, tmp_path: Path, key_file: Path
+) -> None:
+    url, _ = proxy  # no key pair imported
+    stderr = start_failing(cluster_config(tmp_path, key_file), url, "start", "k", "-o")
+    assert "does not exist in EC2 region us-east-1" in stderr
+    assert "nothing of cluster 'k' exists in us-east-1" in stderr
+    assert existing(moto_server, "k") == ([], {})
