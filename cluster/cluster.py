@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 from sclust.cloud import Cloud
 from sclust.config import ClusterTemplate, Volume
-from sclust.errors import CloudError, ClusterNotFound, ConfigError, SclustError
+from sclust.errors import ClusterNotFound, ConfigError, SclustError
 from sclust.inventory import find_clusters, node_from
-from sclust.keys import fingerprints
+from sclust.keys import check_key_pair
 from sclust.launching import Launcher
 from sclust.progress import Progress
 from sclust.state import (
@@ -195,19 +195,7 @@ class ClusterManager:
         return self.configure(info) if configure else info
 
     def check_key_pair(self, template: ClusterTemplate) -> None:
-        name, path = template.key.name, template.key.location
-        found = self.cloud.key_fingerprint(name)
-        if found is None:
-            raise CloudError(
-                f"key pair {name!r} does not exist in EC2 region {self.cloud.region}: import "
-                f"KEY_LOCATION's key with `sclust createkey {name} -i {path}`, or create a new "
-                f"one with `sclust createkey {name} -o FILE`"
-            )
-        if found and found not in fingerprints(path):
-            raise CloudError(
-                f"KEY_LOCATION {path} is not the private key of EC2 key pair {name!r} "
-                f"(EC2 fingerprint {found}): fix KEY_LOCATION in [key {name}] or KEYNAME"
-            )
+        check_key_pair(self.cloud, template.key.name, template.key.location)
 
     def check_volumes(self, volumes: list[Volume], zone: str | None) -> str | None:
         """All volumes exist, are free and share one zone; return that zone."""

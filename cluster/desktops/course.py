@@ -22,6 +22,7 @@ from sclust.desktops.passwords import PasswordStore
 from sclust.desktops.state import Course, CourseSettings, Desktop, label
 from sclust.desktops.template import DesktopsTemplate
 from sclust.errors import SclustError, WaitTimeout
+from sclust.keys import check_key_pair
 from sclust.paths import known_hosts_file
 from sclust.progress import Progress
 from sclust.scripts import ScriptFile, ScriptRun
@@ -78,6 +79,8 @@ class Desktops:
         if numbers is None:
             numbers = sorted(set(range(1, template.count + 1)) | set(existing))
         settings = course.settings or self.new_settings(template)
+        # Before anything is made: without it every desktop would launch, then refuse SSH.
+        check_key_pair(self.cloud, settings.keyname, self.key_file(settings.keyname))
         kind = desktop_kind(settings.kind)
         missing = [n for n in numbers if n not in existing]
         if settings.elastic_ips:
