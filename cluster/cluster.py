@@ -153,13 +153,14 @@ class ClusterManager:
     def start(self, tag: str, template: ClusterTemplate, configure: bool = True) -> ClusterInfo:
         """Create cluster TAG from TEMPLATE: security group, master, nodes, volumes, then set
         the nodes up over SSH (unless CONFIGURE is False: `start --create-only`)."""
+        self.changing = tag  # an interruption from here on reports what exists
         existing = find_clusters(self.cloud, tag)
         if existing:
+            self.changing = None  # it says so itself
             raise SclustError(
                 f"cluster {tag!r} already exists ({existing[0].state}): resume it with "
                 f"`sclust start -x {tag}` or remove it with `sclust terminate {tag}`"
             )
-        self.changing = tag
         if template.disable_cloudinit and template.userdata_scripts:
             raise ConfigError(
                 f"[cluster {template.name}]: USERDATA_SCRIPTS need cloud-init on the image, and "
@@ -274,10 +275,15 @@ class ClusterManager:
 
     def resume(self, tag: str, configure: bool = True) -> ClusterInfo:
         """start -x: start what is stopped, launch what is missing, set everything up again."""
-        info = self.get(tag)
         self.changing = tag
+        try:
+            info = self.get(tag)
+        except ClusterNotFound:
+            self.changing = None  # it says so itself
+            raise
         settings = self.require_settings(info)
         self.launcher.repair_group(info)
+        self.launcher.repair_names(info)
         stopped = [n.instance_id for n in info.nodes if n.state == "stopped"]
         stopping = [n.instance_id for n in info.nodes if n.state == "stopping"]
         if stopping:

@@ -94,6 +94,21 @@ class Launcher:
             self.progress.step(f"the security group of {info.tag} lacked {added} rule(s) "
                                "(an interrupted start?): added them")
 
+    def repair_names(self, info: ClusterInfo) -> None:
+        """Give each instance the alias and Name tags of its own that an interrupted launch
+        did not add (it is known by its launch's tags until then)."""
+        settings = info.settings
+        assert settings
+        prefix = f"{info.tag}-" if settings.dns_prefix else ""
+        untagged = [n for n in info.nodes if not n.alias_tagged]
+        for node in untagged:
+            self.cloud.create_tags([node.instance_id], {TAG_ALIAS: node.alias,
+                                                        "Name": prefix + node.alias})
+            node.alias_tagged = True
+        if untagged:
+            self.progress.step(f"named {', '.join(n.alias for n in untagged)} (their launch "
+                               "was interrupted before)")
+
     def user_data(self, info: ClusterInfo) -> str | None:
         """The cluster's user data for a later launch: a node's own (what the first launch
         sent, readable from any machine), else USERDATA_SCRIPTS read again."""

@@ -224,6 +224,9 @@ class Node:
     spot: bool
     launch_time: datetime | None
     root_device_type: str = "ebs"
+    # False while the alias comes from its launch's tags (its own alias and Name tags, added
+    # right after the launch, have not landed: an interrupted start; `start -x` adds them).
+    alias_tagged: bool = True
 
     @property
     def address(self) -> str | None:

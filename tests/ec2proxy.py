@@ -32,10 +32,22 @@ class ProxyState:
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     before: dict[str, Callable[[int], None]] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
+    # Called with the number of every EC2 call (all actions) and its action, before its delay.
+    on_call: Callable[[int, str], None] | None = None
+    total: int = 0
+    in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.random = random.Random(self.seed)
+
+    def wait_idle(self, timeout: float = 10) -> None:
+        """Until no call is being delayed or forwarded (a client that gave up on one does not
+        stop the proxy from forwarding it: EC2 too acts on what it received)."""
+        deadline = time.monotonic() + timeout
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.05)
 
     def arm(self, action: str, code: str, times: int = 1, after: int = 0,
             status: int = 400) -> None:
@@ -49,17 +61,19 @@ class ProxyState:
             self.before.clear()
             self.calls.clear()
 
-    def next_call(self, action: str) -> tuple[int, Fault | None, float]:
-        """Count a call of ACTION: its number, the fault to answer with, and its delay."""
+    def next_call(self, action: str) -> tuple[int, int, Fault | None, float]:
+        """Count a call of ACTION: its number, the number of all calls so far, the fault to
+        answer with, and its delay."""
         with self.lock:
             number = self.calls[action] = self.calls.get(action, 0) + 1
+            self.total += 1
             fault = None
             for armed in self.faults.get(action, []):
                 if armed.times > 0 and number > armed.after:
                     armed.times -= 1
                     fault = armed
                     break
-            return number, fault, self.random.uniform(*self.delay)
+            return number, self.total, fault, self.random.uniform(*self.delay)
 
 
 def error_body(code: str) -> bytes:
@@ -82,8 +96,19 @@ def handler_for(state: ProxyState) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             form = parse_qs(body.decode("utf-8", "replace"))
             action = (form.get("Action") or [""])[0]
+            with state.lock:
+                state.in_flight += 1
+            try:
+                self.answer(action, body)
+            finally:
+                with state.lock:
+                    state.in_flight -= 1
+
+        def answer(self, action: str, body: bytes) -> None:
             if action:
-                number, fault, delay = state.next_call(action)
+                number, total, fault, delay = state.next_call(action)
+                if state.on_call is not None:
+                    state.on_call(total, action)
                 time.sleep(delay)
                 callback = state.before.get(action)
                 if callback is not None:
@@ -127,6 +152,8 @@ def ec2_proxy(upstream: str, delay: tuple[float, float] = (0.0, 0.0), seed: int 
     state = ProxyState(upstream, delay, seed)
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(state))
     server.daemon_threads = True
+    # A client interrupted mid-call closes its connection: not the proxy's error to print.
+    server.handle_error = lambda request, address: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.serve_forever, name="ec2-proxy", daemon=True)
     thread.start()
     try:

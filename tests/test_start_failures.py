@@ -83,6 +83,38 @@ def test_start_x_adds_only_the_rules_a_group_lacks(
     assert ("tcp", 22, 22, "0.0.0.0/0") in ingress(cloud, group_id)
 
 
+def names_of(cloud: EC2, tag: str) -> dict[str, tuple[str | None, str | None]]:
+    """Instance id -> its own (sclust:alias, Name) tags."""
+    found = {}
+    for reservation in cloud.client.describe_instances(Filters=[
+            {"Name": "tag:sclust:cluster", "Values": [tag]}])["Reservations"]:
+        for instance in reservation["Instances"]:
+            tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+            found[instance["InstanceId"]] = (tags.get("sclust:alias"), tags.get("Name"))
+    return found
+
+
+def test_start_x_names_the_nodes_an_interrupted_launch_left_unnamed(
+    tmp_path: Path, key_file: Path, cloud: EC2, manager: ClusterManager, faults: Faults
+) -> None:
+    template = template_for(tmp_path, key_file, cloud, extra="DNS_PREFIX = True\n")
+    # The nodes launched together; their own alias and Name tags never landed.
+    faults.arm("CreateTags", "UnauthorizedOperation", times=2)
+    with pytest.raises(CloudError):
+        manager.start("unnamed", template, configure=False)
+    assert sorted(names_of(cloud, "unnamed").values(), key=str) == [
+        ("master", "unnamed-master"), (None, "unnamed-node001…node002"),
+        (None, "unnamed-node001…node002")]
+    # sclust still knows them by their launch's tags.
+    assert [n.alias for n in manager.get("unnamed").workers] == ["node001", "node002"]
+
+    manager.resume("unnamed", configure=False)
+    assert sorted(names_of(cloud, "unnamed").values(), key=str) == [
+        ("master", "unnamed-master"), ("node001", "unnamed-node001"),
+        ("node002", "unnamed-node002")]
+    assert all(n.alias_tagged for n in manager.get("unnamed").nodes)
+
+
 # ---- every failed start says what exists and what to run (the real CLI, faults by proxy) ---
 
 @pytest.fixture
