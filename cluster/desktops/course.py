@@ -86,14 +86,18 @@ class Desktops:
         if settings.elastic_ips:
             needed = [n for n in numbers if course.address_for(n) is None]
             check_address_quota(self.dcloud, course, len(needed))
+        ports = kind.ports(settings)
         if course.group_id is None:
-            ports = kind.ports(settings)
             self.progress.step(f"creating the security group of {name} ({kind.title} port "
                                f"{', '.join(str(p) for p, _ in ports)}, SSH)")
             course.group_id = self.dcloud.create_group(
                 name, settings, template.novnc_cidr, template.ssh_cidr, template.permissions,
                 ports=ports)
             course.settings = settings
+        elif added := self.dcloud.repair_group(course.group_id, settings, template.novnc_cidr,
+                                               template.ssh_cidr, template.permissions, ports):
+            self.progress.step(f"the security group of {name} lacked {added} rule(s) (an "
+                               "interrupted start?): added them")
         self.start_stopped(course, [existing[n] for n in numbers if n in existing])
         launched = self.launch(course, template, missing)
         ids = [existing[n].instance_id for n in numbers if n in existing] + list(launched)

@@ -163,6 +163,23 @@ def test_security_group_opens_only_novnc_and_ssh_from_its_cidr(endpoint: str,
                      ("tcp", 22, 22, ("203.0.113.0/24",), 0)}
 
 
+def test_a_rerun_restores_the_rules_a_course_group_lacks(endpoint: str, tmp_path: Path) -> None:
+    path = course_config(tmp_path, count=2)
+    sclust(path, "desktops", "start", "course", "--no-setup")
+    client = ec2(endpoint)
+    group = client.describe_security_groups(
+        Filters=[{"Name": "tag:sclust:desktops", "Values": ["course"]}])["SecurityGroups"][0]
+    # As a start interrupted between creating the group and opening its ports leaves it.
+    client.revoke_security_group_ingress(GroupId=group["GroupId"],
+                                         IpPermissions=group["IpPermissions"])
+    result = sclust(path, "desktops", "start", "course", "--no-setup")
+    assert "lacked 2 rule(s)" in result.stderr
+    rules = client.describe_security_groups(GroupIds=[group["GroupId"]])["SecurityGroups"][0][
+        "IpPermissions"]
+    assert {(p["FromPort"], p["IpRanges"][0]["CidrIp"]) for p in rules} == {
+        (8443, "0.0.0.0/0"), (22, "203.0.113.0/24")}
+
+
 def test_quota_refuses_a_sixth_address_before_launching_anything(endpoint: str,
                                                                  tmp_path: Path) -> None:
     path = course_config(tmp_path, count=6)
