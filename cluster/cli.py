@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("sclust")
 
 
-
-
 class Terminated(KeyboardInterrupt):
     """SIGTERM (a service manager, `kill`, a CI timeout): handled like Ctrl-C, so a command
     stopped either way says what it leaves and how to go on."""
@@ -112,7 +110,7 @@ def aftermath(ctx: click.Context) -> list[str]:
     """What a failed or interrupted start leaves (sclust.report.aftermath); nothing for other
     commands."""
     app = ctx.find_object(AppContext)
-    manager = app._manager if app else None
+    manager = app.opened_manager if app else None
     if manager is None or manager.changing is None:
         return []
     from sclust.report import aftermath as cluster_aftermath
