@@ -17,7 +17,7 @@ from sclust.config import ClusterTemplate, Volume
 from sclust.errors import ClusterNotFound, ConfigError, SclustError
 from sclust.inventory import find_clusters, node_from
 from sclust.keys import check_key_pair
-from sclust.launching import Launcher
+from sclust.launching import Launcher, LaunchRecord
 from sclust.progress import Progress
 from sclust.state import (
     TAG_ALIAS,
@@ -62,10 +62,10 @@ class ClusterManager:
         self.plugin_outcomes: list[PluginOutcome] = []
         # Set by the load balancer, whose launches and removals overlap (see configure.SetupGuard).
         self.setup_guard: SetupGuard | None = None  # the balancer's, while it runs
-        # The cluster a start (or start -x) began to create or change, and the instances it
-        # launched: if it fails or is interrupted, the CLI says what exists (report.aftermath).
+        # The cluster a start (or start -x) began to create or change, and what its launches
+        # made: if it fails or is interrupted, the CLI says what exists (report.aftermath).
         self.changing: str | None = None
-        self.launched: list[str] = []
+        self.record = LaunchRecord()
 
     def configurator(self, info: ClusterInfo, user: str | None = None):
         from sclust.configure import Configurator
@@ -221,7 +221,7 @@ class ClusterManager:
 
     @property
     def launcher(self) -> Launcher:
-        return Launcher(self.cloud, self.progress, self.launched)
+        return Launcher(self.cloud, self.progress, self.record)
 
     def wait_for(self, instance_ids: list[str], state: str, what: str | None = None,
                  need_address: bool = False) -> list[Node]:

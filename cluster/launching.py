@@ -6,7 +6,9 @@ those (a lookup by tag right after a launch can miss them)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from sclust.cloud import CapacityError, Cloud, LaunchSpec, Rule
 from sclust.progress import Progress
@@ -67,22 +69,44 @@ def group_rules(settings: ClusterSettings) -> list[Rule]:
     return rules
 
 
+@dataclass
+class LaunchRecord:
+    """What an operation's launches made, for the report when it fails or is interrupted:
+    every instance id as soon as EC2 answers, and what EC2 was being asked to create when the
+    operation stopped (a request cut off may still be carried out)."""
+
+    launched: list[str] = field(default_factory=list)
+    in_flight: str | None = None
+
+    @contextmanager
+    def creating(self, what: str) -> Iterator[None]:
+        """Around a request that creates WHAT: still marked if an interruption cuts it off;
+        an answer, even an error, means EC2 has decided."""
+        self.in_flight = what
+        try:
+            yield
+        except Exception:
+            self.in_flight = None
+            raise
+        self.in_flight = None
+
+
 class Launcher:
     """Launches for one cluster operation (one cloud region, one progress line)."""
 
     def __init__(self, cloud: Cloud, progress: Progress,
-                 launched: list[str] | None = None) -> None:
+                 record: LaunchRecord | None = None) -> None:
         self.cloud = cloud
         self.progress = progress
-        # Every id launched, as soon as EC2 answers (a failure later reports them).
-        self.launched = launched if launched is not None else []
+        self.record = record or LaunchRecord()
 
     def create_group(self, tag: str, settings: ClusterSettings) -> str:
         """The cluster's group (tagged with its settings), open as `group_rules` says."""
         name = f"@sclust-{tag}"
-        return self.cloud.create_security_group(
-            name, f"sclust cluster {tag}", settings.vpc_id,
-            {TAG_CLUSTER: tag, "Name": name, **settings.to_tags()}, group_rules(settings))
+        with self.record.creating(f"security group {name}"):
+            return self.cloud.create_security_group(
+                name, f"sclust cluster {tag}", settings.vpc_id,
+                {TAG_CLUSTER: tag, "Name": name, **settings.to_tags()}, group_rules(settings))
 
     def repair_group(self, info: ClusterInfo) -> None:
         """Give the cluster's group the rules it lacks: EC2 creates a group and opens its
@@ -151,8 +175,9 @@ class Launcher:
         )
 
     def launch(self, spec: LaunchSpec) -> list[str]:
-        ids = [i.instance_id for i in self.cloud.launch(spec)]
-        self.launched += ids
+        with self.record.creating(f"{spec.count} instance(s) ({spec.tags.get('Name', '')})"):
+            ids = [i.instance_id for i in self.cloud.launch(spec)]
+        self.record.launched += ids
         return ids
 
     def launch_master(self, info: ClusterInfo, pinned: bool, user_data: str | None) -> list[str]:

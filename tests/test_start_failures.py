@@ -254,3 +254,14 @@ def test_a_start_refused_before_anything_is_made_says_so(
     assert "does not exist in EC2 region us-east-1" in stderr
     assert "nothing of cluster 'k' exists in us-east-1" in stderr
     assert existing(moto_server, "k") == ([], {})
+
+
+def test_a_request_cut_off_by_an_interruption_is_named_with_what_to_run() -> None:
+    from sclust.report import leftovers
+    from sclust.state import ClusterInfo
+
+    lines = leftovers(ClusterInfo("cut", None, None), [], "us-east-1",
+                      in_flight="security group @sclust-cut")
+    assert lines == ["nothing of cluster 'cut' exists in us-east-1; the request creating "
+                     "security group @sclust-cut was cut off: if `sclust listclusters cut` "
+                     "shows more later, `sclust terminate cut` removes that too"]
