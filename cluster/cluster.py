@@ -283,6 +283,7 @@ class ClusterManager:
             raise
         settings = self.require_settings(info)
         self.launcher.repair_group(info)
+        self.launcher.repair_zone(info)
         self.launcher.repair_names(info)
         stopped = [n.instance_id for n in info.nodes if n.state == "stopped"]
         stopping = [n.instance_id for n in info.nodes if n.state == "stopping"]

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sclust.cloud import CapacityError, Cloud, LaunchSpec, Rule
+from sclust.errors import CloudError
 from sclust.progress import Progress
 from sclust.state import (
     NODE_NUMBER,
@@ -117,6 +118,25 @@ class Launcher:
         if added:
             self.progress.step(f"the security group of {info.tag} lacked {added} rule(s) "
                                "(an interrupted start?): added them")
+
+    def repair_zone(self, info: ClusterInfo) -> None:
+        """Record the zone the master runs in when the settings still name another: a start
+        cut off between moving the master to a zone with capacity and saving that move would
+        otherwise launch the nodes in the old zone."""
+        settings, master = info.settings, info.master
+        assert settings and info.security_group_id
+        if master is None or not master.zone or master.zone == settings.zone:
+            return
+        try:
+            subnet = self.cloud.default_subnets(master.zone)[0]
+        except CloudError:  # not a move sclust made (those go to default subnets)
+            return
+        if subnet.vpc_id != settings.vpc_id:
+            return
+        self.progress.step(f"the master of {info.tag} runs in {master.zone}, not in "
+                           f"{settings.zone} (an interrupted move?): recording that")
+        settings.zone, settings.subnet_id = subnet.zone, subnet.subnet_id
+        self.cloud.create_tags([info.security_group_id], settings.to_tags())
 
     def repair_names(self, info: ClusterInfo) -> None:
         """Give each instance the alias and Name tags of its own that an interrupted launch

@@ -265,3 +265,19 @@ def test_a_request_cut_off_by_an_interruption_is_named_with_what_to_run() -> Non
     assert lines == ["nothing of cluster 'cut' exists in us-east-1; the request creating "
                      "security group @sclust-cut was cut off: if `sclust listclusters cut` "
                      "shows more later, `sclust terminate cut` removes that too"]
+
+
+def test_start_x_follows_a_master_moved_to_another_zone_before_the_move_was_saved(
+    tmp_path: Path, key_file: Path, cloud: EC2, manager: ClusterManager, faults: Faults
+) -> None:
+    template = template_for(tmp_path, key_file, cloud)
+    faults.arm("RunInstances", "InsufficientInstanceCapacity")  # us-east-1a has none
+    faults.arm("CreateTags", "UnauthorizedOperation")  # saving the move is cut off
+    with pytest.raises(CloudError):
+        manager.start("moved", template, configure=False)
+    info = manager.get("moved")
+    assert info.master and info.settings and info.master.zone != info.settings.zone
+
+    resumed = manager.resume("moved", configure=False)
+    assert {n.zone for n in resumed.nodes} == {info.master.zone}
+    assert manager.get("moved").settings.zone == info.master.zone
