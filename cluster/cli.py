@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -34,35 +36,86 @@ if TYPE_CHECKING:
 log = logging.getLogger("sclust")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a service manager, `kill`, a CI timeout): handled like Ctrl-C, so a command
+    stopped either way says what it leaves and how to go on."""
+
+
+def raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Set by `entry` (the `sclust` program): once a command is over, signals are ignored for
+# good; a command invoked in a process that goes on (tests) gets its handlers back.
+owns_process = False
+
+
+def ignore_signals() -> None:
+    """The command is over (its message is being printed): a late signal changes nothing."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
 
 
 class SclustGroup(click.Group):
-    """Turns the project's errors into one `sclust: error: …` line per problem, exit 1."""
+    """Turns the project's errors into one `sclust: error: …` line per problem, exit 1; a
+    failed or interrupted start also says what exists now and how to resume or remove it."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        handlers = {}
+        if threading.current_thread() is threading.main_thread():
+            handlers = {signum: signal.getsignal(signum) for signum in SIGNALS}
+            signal.signal(signal.SIGTERM, raise_terminated)
         try:
-            return super().invoke(ctx)
-        except SclustError as error:
-            if debug_requested(ctx):
-                log.exception("failed", extra={"file_only": False})
-            fail(str(error))
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except Exception as error:  # an EC2 endpoint's garbage, a bug: one line, log has the rest
-            if debug_requested(ctx):
+            try:
+                return super().invoke(ctx)
+            except SclustError as error:
+                if debug_requested(ctx):
+                    log.exception("failed", extra={"file_only": False})
+                message = str(error)
+            except (click.ClickException, click.exceptions.Exit, click.Abort):
                 raise
-            log.debug("unexpected error", exc_info=True, extra={"file_only": True})
-            from sclust.paths import log_dir
+            except Exception as error:  # an EC2 endpoint's garbage, a bug: one line, log has it
+                if debug_requested(ctx):
+                    raise
+                log.debug("unexpected error", exc_info=True, extra={"file_only": True})
+                from sclust.paths import log_dir
 
-            fail(f"unexpected {type(error).__name__}: {error} (details: {log_dir()}/sclust.log;"
-                 " rerun with --debug for the traceback)")
-        except KeyboardInterrupt:
-            click.echo(
-                "\nsclust: interrupted — everything launched so far is tagged with its cluster; "
-                "`sclust start -x TAG` resumes, `sclust terminate TAG` removes it",
-                err=True,
-            )
-            sys.exit(130)
+                message = (f"unexpected {type(error).__name__}: {error} (details: {log_dir()}/"
+                           "sclust.log; rerun with --debug for the traceback)")
+            lines = aftermath(ctx)
+            ignore_signals()
+            fail("\n".join([message, *lines]))
+        except KeyboardInterrupt as interrupt:
+            lines = aftermath(ctx) or [
+                "everything launched so far is tagged with its cluster; `sclust start -x TAG` "
+                "resumes, `sclust terminate TAG` removes it"]
+            ignore_signals()
+            what = "terminated (SIGTERM)" if isinstance(interrupt, Terminated) else "interrupted"
+            click.echo(f"\nsclust: {what}", err=True)
+            for line in lines:
+                click.echo(f"sclust: {line}", err=True)
+            log.error("%s: %s", what, " / ".join(lines), extra={"file_only": True})
+            sys.exit(143 if isinstance(interrupt, Terminated) else 130)
+        finally:
+            if owns_process:
+                ignore_signals()
+            else:
+                for signum, handler in handlers.items():
+                    signal.signal(signum, handler)
+
+
+def aftermath(ctx: click.Context) -> list[str]:
+    """What a failed or interrupted start leaves (sclust.report.aftermath); nothing for other
+    commands."""
+    app = ctx.find_object(AppContext)
+    manager = app.opened_manager if app else None
+    if manager is None or manager.changing is None:
+        return []
+    from sclust.report import aftermath as cluster_aftermath
+
+    return cluster_aftermath(manager)
 
 
 def setup_logging(debug: bool) -> None:
@@ -586,5 +639,12 @@ def register_commands() -> None:
 register_commands()
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The `sclust` program: `main`, in a process that ends with the command."""
+    global owns_process
+    owns_process = True
     main()
+
+
+if __name__ == "__main__":
+    entry()

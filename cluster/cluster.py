@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from sclust.cloud import Cloud
 from sclust.config import ClusterTemplate, Volume
-from sclust.errors import CloudError, ClusterNotFound, ConfigError, SclustError
+from sclust.errors import ClusterNotFound, ConfigError, SclustError
 from sclust.inventory import find_clusters, node_from
-from sclust.keys import fingerprints
-from sclust.launching import Launcher
+from sclust.keys import check_key_pair
+from sclust.launching import Launcher, LaunchRecord
 from sclust.progress import Progress
 from sclust.state import (
     TAG_ALIAS,
@@ -62,6 +62,10 @@ class ClusterManager:
         self.plugin_outcomes: list[PluginOutcome] = []
         # Set by the load balancer, whose launches and removals overlap (see configure.SetupGuard).
         self.setup_guard: SetupGuard | None = None  # the balancer's, while it runs
+        # The cluster a start (or start -x) began to create or change, and what its launches
+        # made: if it fails or is interrupted, the CLI says what exists (report.aftermath).
+        self.changing: str | None = None
+        self.record = LaunchRecord()
 
     def configurator(self, info: ClusterInfo, user: str | None = None):
         from sclust.configure import Configurator
@@ -149,8 +153,10 @@ class ClusterManager:
     def start(self, tag: str, template: ClusterTemplate, configure: bool = True) -> ClusterInfo:
         """Create cluster TAG from TEMPLATE: security group, master, nodes, volumes, then set
         the nodes up over SSH (unless CONFIGURE is False: `start --create-only`)."""
+        self.changing = tag  # an interruption from here on reports what exists
         existing = find_clusters(self.cloud, tag)
         if existing:
+            self.changing = None  # it says so itself
             raise SclustError(
                 f"cluster {tag!r} already exists ({existing[0].state}): resume it with "
                 f"`sclust start -x {tag}` or remove it with `sclust terminate {tag}`"
@@ -181,8 +187,7 @@ class ClusterManager:
                                "private ones")
         user_data = user_data_for(template.userdata_scripts)
         self.progress.step(f"creating security group for {tag} in {settings.zone}")
-        group_id = self.launcher.create_group(tag, settings, template.permissions,
-                                              template.ssh_cidr)
+        group_id = self.launcher.create_group(tag, settings)
         info = ClusterInfo(tag, group_id, settings)
         pinned = bool(volume_zone or template.subnet_id or template.availability_zone)
         launched = self.launcher.launch_master(info, pinned, user_data)
@@ -191,19 +196,7 @@ class ClusterManager:
         return self.configure(info) if configure else info
 
     def check_key_pair(self, template: ClusterTemplate) -> None:
-        name, path = template.key.name, template.key.location
-        found = self.cloud.key_fingerprint(name)
-        if found is None:
-            raise CloudError(
-                f"key pair {name!r} does not exist in EC2 region {self.cloud.region}: import "
-                f"KEY_LOCATION's key with `sclust createkey {name} -i {path}`, or create a new "
-                f"one with `sclust createkey {name} -o FILE`"
-            )
-        if found and found not in fingerprints(path):
-            raise CloudError(
-                f"KEY_LOCATION {path} is not the private key of EC2 key pair {name!r} "
-                f"(EC2 fingerprint {found}): fix KEY_LOCATION in [key {name}] or KEYNAME"
-            )
+        check_key_pair(self.cloud, template.key.name, template.key.location)
 
     def check_volumes(self, volumes: list[Volume], zone: str | None) -> str | None:
         """All volumes exist, are free and share one zone; return that zone."""
@@ -228,7 +221,7 @@ class ClusterManager:
 
     @property
     def launcher(self) -> Launcher:
-        return Launcher(self.cloud, self.progress)
+        return Launcher(self.cloud, self.progress, self.record)
 
     def wait_for(self, instance_ids: list[str], state: str, what: str | None = None,
                  need_address: bool = False) -> list[Node]:
@@ -282,8 +275,16 @@ class ClusterManager:
 
     def resume(self, tag: str, configure: bool = True) -> ClusterInfo:
         """start -x: start what is stopped, launch what is missing, set everything up again."""
-        info = self.get(tag)
+        self.changing = tag
+        try:
+            info = self.get(tag)
+        except ClusterNotFound:
+            self.changing = None  # it says so itself
+            raise
         settings = self.require_settings(info)
+        self.launcher.repair_group(info)
+        self.launcher.repair_zone(info)
+        self.launcher.repair_names(info)
         stopped = [n.instance_id for n in info.nodes if n.state == "stopped"]
         stopping = [n.instance_id for n in info.nodes if n.state == "stopping"]
         if stopping:

@@ -39,6 +39,11 @@ class AppContext:
             self._config = load_config(find_config(self.config_path))
         return self._config
 
+    @property
+    def opened_manager(self) -> ClusterManager | None:
+        """The command's cluster manager if it opened one (nothing is opened to ask)."""
+        return self._manager
+
     def manager(self) -> ClusterManager:
         """The command's cluster manager (one per command: plugin outcomes collect in it)."""
         if self._manager is None:

@@ -175,6 +175,16 @@ def permission_of(rule: Rule, group_id: str) -> dict[str, Any]:
     return permission
 
 
+def permission_keys(permission: dict[str, Any]) -> set[tuple[str, int | None, int | None, str]]:
+    """One key per (protocol, ports, source) an ingress permission opens, to compare rules."""
+    protocol = str(permission.get("IpProtocol", "-1"))
+    ports = (None, None) if protocol == "-1" else (permission.get("FromPort"),
+                                                  permission.get("ToPort"))
+    sources = [f"cidr {r.get('CidrIp')}" for r in permission.get("IpRanges", [])]
+    sources += [f"group {g.get('GroupId')}" for g in permission.get("UserIdGroupPairs", [])]
+    return {(protocol, ports[0], ports[1], source) for source in sources}
+
+
 class EC2:
     """A region of EC2 (or of an EC2-compatible endpoint): sclust's `Cloud`."""
 
@@ -278,6 +288,21 @@ class EC2:
                 self.client.authorize_security_group_ingress(
                     GroupId=group_id, IpPermissions=[permission_of(r, group_id) for r in rules])
         return group_id
+
+    def ensure_ingress(self, group_id: str, rules: list[Rule]) -> int:
+        """Add the RULES GROUP_ID lacks (an interrupted start can leave a group without any);
+        returns how many were added."""
+        with ec2_errors(f"reading the rules of security group {group_id}"):
+            groups = self.client.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+        present = {key for permission in (groups[0].get("IpPermissions", []) if groups else [])
+                   for key in permission_keys(permission)}
+        missing = [permission_of(r, group_id) for r in rules]
+        missing = [p for p in missing if not permission_keys(p) <= present]
+        if missing:
+            with ec2_errors(f"opening the ports of security group {group_id}"):
+                self.client.authorize_security_group_ingress(GroupId=group_id,
+                                                             IpPermissions=missing)
+        return len(missing)
 
     def find_security_groups(self, tag: str, value: str | None = None) -> list[SecurityGroup]:
         """Groups tagged TAG (= VALUE when given)."""

@@ -59,6 +59,7 @@ def node_from(instance: Instance) -> Node:
         spot=instance.spot,
         launch_time=instance.launch_time,
         root_device_type=instance.root_device_type,
+        alias_tagged=TAG_ALIAS in tags,
     )
 
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sclust.errors import SclustError
+from sclust.errors import CloudError, SclustError
+
+if TYPE_CHECKING:
+    from sclust.cloud import Cloud
 
 
 def load_private_key(path: Path):  # -> cryptography private key
@@ -83,3 +87,21 @@ def create_key_file(path: Path, private_key_pem: str) -> None:
         raise SclustError(f"{path} exists: choose another file")
     write_private(path, private_key_pem if private_key_pem.endswith("\n")
                   else private_key_pem + "\n")
+
+
+def check_key_pair(cloud: Cloud, name: str, path: Path) -> None:
+    """Key pair NAME exists in the cloud's region and PATH holds its private key; checked
+    before anything is launched (clusters and desktops alike: a missing key pair would only
+    show as SSH failing on every instance)."""
+    found = cloud.key_fingerprint(name)
+    if found is None:
+        raise CloudError(
+            f"key pair {name!r} does not exist in EC2 region {cloud.region}: import "
+            f"KEY_LOCATION's key with `sclust createkey {name} -i {path}`, or create a new "
+            f"one with `sclust createkey {name} -o FILE`"
+        )
+    if found and found not in fingerprints(path):
+        raise CloudError(
+            f"KEY_LOCATION {path} is not the private key of EC2 key pair {name!r} "
+            f"(EC2 fingerprint {found}): fix KEY_LOCATION in [key {name}] or KEYNAME"
+        )

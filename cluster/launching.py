@@ -6,10 +6,12 @@ those (a lookup by tag right after a launch can miss them)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from sclust.cloud import CapacityError, Cloud, LaunchSpec, Rule
-from sclust.config import Permission
+from sclust.errors import CloudError
 from sclust.progress import Progress
 from sclust.state import (
     NODE_NUMBER,
@@ -59,24 +61,97 @@ def alias_batches(aliases: list[str]) -> list[list[str]]:
     return batches
 
 
+def group_rules(settings: ClusterSettings) -> list[Rule]:
+    """A cluster group's rules: open within, SSH from SSH_CIDR, and the [permission]s."""
+    rules = [Rule(source_group="self"),
+             Rule("tcp", 22, 22, cidr=settings.ssh_cidr, description="ssh")]
+    rules += [Rule(p["protocol"], p["from_port"], p["to_port"], cidr=p["cidr"],
+                   description=p["name"]) for p in settings.permissions]
+    return rules
+
+
+@dataclass
+class LaunchRecord:
+    """What an operation's launches made, for the report when it fails or is interrupted:
+    every instance id as soon as EC2 answers, and what EC2 was being asked to create when the
+    operation stopped (a request cut off may still be carried out)."""
+
+    launched: list[str] = field(default_factory=list)
+    in_flight: str | None = None
+
+    @contextmanager
+    def creating(self, what: str) -> Iterator[None]:
+        """Around a request that creates WHAT: still marked if an interruption cuts it off;
+        an answer, even an error, means EC2 has decided."""
+        self.in_flight = what
+        try:
+            yield
+        except Exception:
+            self.in_flight = None
+            raise
+        self.in_flight = None
+
+
 class Launcher:
     """Launches for one cluster operation (one cloud region, one progress line)."""
 
-    def __init__(self, cloud: Cloud, progress: Progress) -> None:
+    def __init__(self, cloud: Cloud, progress: Progress,
+                 record: LaunchRecord | None = None) -> None:
         self.cloud = cloud
         self.progress = progress
+        self.record = record or LaunchRecord()
 
-    def create_group(self, tag: str, settings: ClusterSettings, permissions: list[Permission],
-                     ssh_cidr: str) -> str:
-        """The cluster's group (tagged with its settings): open within, SSH, and PERMISSIONS."""
+    def create_group(self, tag: str, settings: ClusterSettings) -> str:
+        """The cluster's group (tagged with its settings), open as `group_rules` says."""
         name = f"@sclust-{tag}"
-        rules = [Rule(source_group="self"),
-                 Rule("tcp", 22, 22, cidr=ssh_cidr, description="ssh")]
-        rules += [Rule(p.protocol, p.from_port, p.to_port, cidr=p.cidr, description=p.name)
-                  for p in permissions]
-        return self.cloud.create_security_group(
-            name, f"sclust cluster {tag}", settings.vpc_id,
-            {TAG_CLUSTER: tag, "Name": name, **settings.to_tags()}, rules)
+        with self.record.creating(f"security group {name}"):
+            return self.cloud.create_security_group(
+                name, f"sclust cluster {tag}", settings.vpc_id,
+                {TAG_CLUSTER: tag, "Name": name, **settings.to_tags()}, group_rules(settings))
+
+    def repair_group(self, info: ClusterInfo) -> None:
+        """Give the cluster's group the rules it lacks: EC2 creates a group and opens its
+        ports in two calls, and a start interrupted between them leaves a closed group."""
+        settings = info.settings
+        assert settings and info.security_group_id
+        added = self.cloud.ensure_ingress(info.security_group_id, group_rules(settings))
+        if added:
+            self.progress.step(f"the security group of {info.tag} lacked {added} rule(s) "
+                               "(an interrupted start?): added them")
+
+    def repair_zone(self, info: ClusterInfo) -> None:
+        """Record the zone the master runs in when the settings still name another: a start
+        cut off between moving the master to a zone with capacity and saving that move would
+        otherwise launch the nodes in the old zone."""
+        settings, master = info.settings, info.master
+        assert settings and info.security_group_id
+        if master is None or not master.zone or master.zone == settings.zone:
+            return
+        try:
+            subnet = self.cloud.default_subnets(master.zone)[0]
+        except CloudError:  # not a move sclust made (those go to default subnets)
+            return
+        if subnet.vpc_id != settings.vpc_id:
+            return
+        self.progress.step(f"the master of {info.tag} runs in {master.zone}, not in "
+                           f"{settings.zone} (an interrupted move?): recording that")
+        settings.zone, settings.subnet_id = subnet.zone, subnet.subnet_id
+        self.cloud.create_tags([info.security_group_id], settings.to_tags())
+
+    def repair_names(self, info: ClusterInfo) -> None:
+        """Give each instance the alias and Name tags of its own that an interrupted launch
+        did not add (it is known by its launch's tags until then)."""
+        settings = info.settings
+        assert settings
+        prefix = f"{info.tag}-" if settings.dns_prefix else ""
+        untagged = [n for n in info.nodes if not n.alias_tagged]
+        for node in untagged:
+            self.cloud.create_tags([node.instance_id], {TAG_ALIAS: node.alias,
+                                                        "Name": prefix + node.alias})
+            node.alias_tagged = True
+        if untagged:
+            self.progress.step(f"named {', '.join(n.alias for n in untagged)} (their launch "
+                               "was interrupted before)")
 
     def user_data(self, info: ClusterInfo) -> str | None:
         """The cluster's user data for a later launch: a node's own (what the first launch
@@ -120,7 +195,10 @@ class Launcher:
         )
 
     def launch(self, spec: LaunchSpec) -> list[str]:
-        return [i.instance_id for i in self.cloud.launch(spec)]
+        with self.record.creating(f"{spec.count} instance(s) ({spec.tags.get('Name', '')})"):
+            ids = [i.instance_id for i in self.cloud.launch(spec)]
+        self.record.launched += ids
+        return ids
 
     def launch_master(self, info: ClusterInfo, pinned: bool, user_data: str | None) -> list[str]:
         """Launch the master (in another zone on a capacity error, unless PINNED): its id."""
@@ -222,8 +300,7 @@ class Launcher:
                     self.progress.step(f"{error}; trying {types[position + 1]}")
                     continue
                 raise CapacityError(
-                    f"{error} — no capacity for {span} in {settings.zone}; the instances "
-                    f"already launched are kept: retry with `sclust start -x {info.tag}` "
-                    f"(or list FALLBACK_INSTANCE_TYPES), or `sclust terminate {info.tag}`"
+                    f"{error} — no capacity for {span} in {settings.zone} (FALLBACK_INSTANCE_"
+                    "TYPES lists types to try instead); the instances already launched are kept"
                 ) from error
         return []

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sclust.state import ClusterInfo, Node
+
+if TYPE_CHECKING:
+    from sclust.cluster import ClusterManager
 
 
 def uptime(node: Node) -> str:
@@ -63,3 +66,61 @@ def print_cluster(info: ClusterInfo) -> None:
                       node.private_ip or "-", uptime(node))
     table.caption = f"{len(nodes)} node(s)"
     Console(width=120).print(table)
+
+
+# A request cut off by an interruption may still be carried out: look again after this.
+IN_FLIGHT_GRACE = 1.5
+
+
+def aftermath(manager: ClusterManager) -> list[str]:
+    """After a start (or start -x) failed or was interrupted: what of its cluster exists now,
+    looked up again, and the one command to resume or remove it. Empty when the manager did
+    not begin to create anything. Never raises: a lookup that fails says how to look."""
+    import time
+
+    tag = manager.changing
+    if tag is None:
+        return []
+    record = manager.record
+    try:
+        if record.in_flight:
+            time.sleep(IN_FLIGHT_GRACE)
+        found = manager.list_clusters(tag)
+        info = found[0] if found else ClusterInfo(tag, None, None)
+        listed = {n.instance_id for n in info.nodes}
+        # Launched but not yet found by tag (EC2 is eventually consistent): still there.
+        unlisted = [i for i in manager.cloud.describe_instances(
+            [i for i in dict.fromkeys(record.launched) if i not in listed])
+            if i.state != "terminated"]
+    except (Exception, KeyboardInterrupt) as error:
+        return [f"could not look up what exists of cluster {tag!r} ({type(error).__name__}): "
+                f"`sclust listclusters {tag}` shows it; `sclust terminate {tag}` removes it"]
+    return leftovers(info, [f"{i.instance_id} ({i.state})" for i in unlisted],
+                     manager.cloud.region, record.in_flight)
+
+
+def leftovers(info: ClusterInfo, unlisted: list[str], region: str,
+              in_flight: str | None = None) -> list[str]:
+    """What exists of INFO's cluster, and what to run about it (see `aftermath`). IN_FLIGHT:
+    what EC2 was being asked to create when the operation was cut off."""
+    tag = info.tag
+    cut_off = (f"the request creating {in_flight} was cut off: if `sclust listclusters {tag}` "
+               f"shows more later, `sclust terminate {tag}` removes that too") if in_flight else ""
+    if info.security_group_id is None and not info.nodes and not unlisted:
+        return [f"nothing of cluster {tag!r} exists in {region}" + (f"; {cut_off}" if cut_off
+                                                                     else "")]
+    group = (f"security group {info.security_group_id} (@sclust-{tag})"
+             if info.security_group_id else "no security group")
+    nodes = ([info.master] if info.master else []) + info.workers
+    instances = [f"{n.alias} {n.instance_id} ({n.state})" for n in nodes] + [
+        f"{i} (not yet listed under its tags)" for i in unlisted]
+    lines = [f"cluster {tag!r} now has: {group}; "
+             + (f"{len(instances)} instance(s): {', '.join(instances)}" if instances
+                else "no instances")]
+    if info.settings is None:
+        lines.append(f"it has no settings to resume from: remove it with "
+                     f"`sclust terminate {tag}`")
+    else:
+        lines.append(f"resume it with `sclust start -x {tag}`, or remove it with "
+                     f"`sclust terminate {tag}`")
+    return lines + ([cut_off] if cut_off else [])

@@ -45,6 +45,8 @@ class ClusterSettings(ClusterOptions):
     volumes: list[dict[str, Any]] = field(default_factory=list)
     plugins: list[dict[str, Any]] = field(default_factory=list)
     node_types: list[dict[str, Any]] = field(default_factory=list)
+    # The template's [permission]s: `start -x` restores the group's rules from them.
+    permissions: list[dict[str, Any]] = field(default_factory=list)
     created: str = ""
     version: int = SCHEMA_VERSION
 
@@ -59,6 +61,7 @@ class ClusterSettings(ClusterOptions):
             volumes=[asdict(v) for v in template.volumes],
             plugins=[asdict(p) for p in template.plugins],
             node_types=[asdict(t) for t in template.node_types],
+            permissions=[asdict(p) for p in template.permissions],
             created=datetime.now().astimezone().isoformat(timespec="seconds"),
             **options,
         )
@@ -130,21 +133,14 @@ def settings_problems(values: dict[str, Any]) -> list[str]:
           lambda text: check_name(text, "template name", template=True))
     check("keyname", values.get("keyname", ""), v.as_str)
     check("node_instance_type", values.get("node_instance_type", ""), v.as_instance_type)
-    for volume in values.get("volumes") or []:
-        if not isinstance(volume, dict):
-            problems.append("volumes: not a list of volumes")
-            continue
-        check("volume id", volume.get("volume_id"), v.as_volume_id)
-        check("volume mount path", volume.get("mount_path"), v.as_mount_path)
-        if volume.get("device") is not None:
-            check("volume device", volume.get("device"), v.as_device)
-    for node_type in values.get("node_types") or []:
-        if not isinstance(node_type, dict):
-            problems.append("node_types: not a list of node types")
-            continue
-        check("node type", node_type.get("instance_type"), v.as_instance_type)
-        if node_type.get("image_id") is not None:
-            check("node image", node_type.get("image_id"), v.as_image_id)
+    for key, (what, checks) in listed_settings().items():
+        for entry in values.get(key) or []:
+            if not isinstance(entry, dict):
+                problems.append(f"{key}: not a list of {key}")
+                continue
+            for name, (parse, required) in checks.items():
+                if required or entry.get(name) is not None:
+                    check(f"{what} {name}", entry.get(name), parse)
     for plugin in values.get("plugins") or []:
         if not isinstance(plugin, dict) or not isinstance(plugin.get("settings", {}), dict):
             problems.append("plugins: not a list of plugins")
@@ -152,6 +148,25 @@ def settings_problems(values: dict[str, Any]) -> list[str]:
         check("plugin name", plugin.get("name"), v.as_str)
         check("plugin class", plugin.get("setup_class"), v.as_str)
     return problems
+
+
+def listed_settings() -> dict[str, tuple[str, dict[str, tuple[Callable[[str], Any], bool]]]]:
+    """Settings that are lists of dicts: what one is, and each field's check (and whether it
+    must be there)."""
+    from sclust import values as v
+
+    return {
+        "volumes": ("volume", {"volume_id": (v.as_volume_id, True),
+                               "mount_path": (v.as_mount_path, True),
+                               "device": (v.as_device, False)}),
+        "node_types": ("node type", {"instance_type": (v.as_instance_type, True),
+                                     "image_id": (v.as_image_id, False)}),
+        "permissions": ("permission", {"name": (v.as_str, True),
+                                       "protocol": (v.as_protocol, True),
+                                       "from_port": (v.as_port, True),
+                                       "to_port": (v.as_port, True),
+                                       "cidr": (v.as_cidr, True)}),
+    }
 
 
 SECRET_WORDS = ("password", "passwd", "pwd", "secret", "token", "passphrase", "private",
@@ -212,6 +227,9 @@ class Node:
     spot: bool
     launch_time: datetime | None
     root_device_type: str = "ebs"
+    # False while the alias comes from its launch's tags (its own alias and Name tags, added
+    # right after the launch, have not landed: an interrupted start; `start -x` adds them).
+    alias_tagged: bool = True
 
     @property
     def address(self) -> str | None:

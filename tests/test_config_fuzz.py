@@ -66,6 +66,18 @@ def test_mutated_configs_fail_cleanly_with_file_and_line(tmp_path: Path, command
     # No EC2 anywhere: listclusters must fail on the config, or on a refused endpoint.
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    # A mutant of configs/local.ini says CLOUD = local: starting a real local cloud here
+    # would leave its daemon running after the test (its state dir under tmp_path, the
+    # machine's one local cloud taken) and block every local-cloud test on the machine.
+    asked: list[int] = []
+
+    def no_local_cloud(state_dir: Path | None = None) -> None:
+        from sclust.localcloud.errors import LocalCloudError
+
+        asked.append(1)
+        raise LocalCloudError("the config fuzzer starts no local cloud")
+
+    monkeypatch.setattr("sclust.localcloud.ensure_running", no_local_cloud)
     rng = random.Random(SEED + len(command))
     bases = seeds(tmp_path)
     if command[0] != "validate":
@@ -96,4 +108,6 @@ def test_mutated_configs_fail_cleanly_with_file_and_line(tmp_path: Path, command
         if problems:
             failures.append(f"{config.name}: {problems}")
     assert tried >= 40
+    if command != ["validate"]:  # mutants of local.ini do ask for it (5 with this seed)
+        assert asked
     assert not failures, f"{len(failures)} of {tried} mutants:\n" + "\n".join(failures[:40])

@@ -83,6 +83,11 @@ def test_instances_sclust_did_not_launch_into_the_cluster_are_left_alone(cloud) 
     ("cluster_user", "root;id"), ("login_user", "-oProxyCommand=x"),
     ("volumes", [{"name": "v", "volume_id": "vol-1", "mount_path": "/data$(id)"}]),
     ("dns_prefix", "yes"), ("slots_per_host", "4; id"), ("scheduler", "slurm$(id)"),
+    ("permissions", [{"name": "w", "protocol": "tcp", "from_port": 80, "to_port": 80,
+                      "cidr": "0.0.0.0/0 -j ACCEPT"}]),
+    ("permissions", [{"name": "w", "protocol": "tcp", "from_port": "80$(id)", "to_port": 80,
+                      "cidr": "0.0.0.0/0"}]),
+    ("permissions", ["tcp:80"]),
 ])
 def test_settings_tags_that_fail_the_configs_checks_are_refused(field: str, value) -> None:
     data = {**json.loads(json.dumps(SETTINGS.__dict__)), field: value}

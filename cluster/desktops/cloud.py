@@ -39,6 +39,19 @@ def elastic_ip(address: Address) -> ElasticIp:
                      address.association_id)
 
 
+def group_rules(settings: CourseSettings, novnc_cidr: str, ssh_cidr: str,
+                permissions: list[Permission], ports: list[tuple[int, str]] | None
+                ) -> list[Rule]:
+    """A course group's rules: the kind's PORTS from NOVNC_CIDR, SSH, the [permission]s."""
+    ports = ports or [(settings.novnc_port, "noVNC (HTTPS)")]
+    rules = [Rule("tcp", port, port, cidr=novnc_cidr, description=description)
+             for port, description in ports]
+    rules.append(Rule("tcp", 22, 22, cidr=ssh_cidr, description="ssh"))
+    rules += [Rule(p.protocol, p.from_port, p.to_port, cidr=p.cidr, description=p.name)
+              for p in permissions]
+    return rules
+
+
 class DesktopsCloud:
     """A region of a cloud as desktops use it."""
 
@@ -89,14 +102,17 @@ class DesktopsCloud:
         """
         name = f"@sclust-desktops-{course}"
         tags = {TAG_COURSE: course, "Name": name, **settings.tags, **settings.to_tags()}
-        ports = ports or [(settings.novnc_port, "noVNC (HTTPS)")]
-        rules = [Rule("tcp", port, port, cidr=novnc_cidr, description=description)
-                 for port, description in ports]
-        rules.append(Rule("tcp", 22, 22, cidr=ssh_cidr, description="ssh"))
-        rules += [Rule(p.protocol, p.from_port, p.to_port, cidr=p.cidr, description=p.name)
-                  for p in permissions]
+        rules = group_rules(settings, novnc_cidr, ssh_cidr, permissions, ports)
         return self.cloud.create_security_group(name, f"sclust desktops {course}",
                                                 settings.vpc_id, tags, rules)
+
+    def repair_group(self, group_id: str, settings: CourseSettings, novnc_cidr: str,
+                     ssh_cidr: str, permissions: list[Permission],
+                     ports: list[tuple[int, str]] | None = None) -> int:
+        """Add the rules the course's group lacks (a start interrupted between creating it
+        and opening its ports leaves none); returns how many."""
+        return self.cloud.ensure_ingress(
+            group_id, group_rules(settings, novnc_cidr, ssh_cidr, permissions, ports))
 
     def launch(self, course: str, numbers: list[int], settings: CourseSettings,
                group_id: str) -> list[str]:

@@ -22,6 +22,7 @@ from sclust.desktops.passwords import PasswordStore
 from sclust.desktops.state import Course, CourseSettings, Desktop, label
 from sclust.desktops.template import DesktopsTemplate
 from sclust.errors import SclustError, WaitTimeout
+from sclust.keys import check_key_pair
 from sclust.paths import known_hosts_file
 from sclust.progress import Progress
 from sclust.scripts import ScriptFile, ScriptRun
@@ -78,19 +79,25 @@ class Desktops:
         if numbers is None:
             numbers = sorted(set(range(1, template.count + 1)) | set(existing))
         settings = course.settings or self.new_settings(template)
+        # Before anything is made: without it every desktop would launch, then refuse SSH.
+        check_key_pair(self.cloud, settings.keyname, self.key_file(settings.keyname))
         kind = desktop_kind(settings.kind)
         missing = [n for n in numbers if n not in existing]
         if settings.elastic_ips:
             needed = [n for n in numbers if course.address_for(n) is None]
             check_address_quota(self.dcloud, course, len(needed))
+        ports = kind.ports(settings)
         if course.group_id is None:
-            ports = kind.ports(settings)
             self.progress.step(f"creating the security group of {name} ({kind.title} port "
                                f"{', '.join(str(p) for p, _ in ports)}, SSH)")
             course.group_id = self.dcloud.create_group(
                 name, settings, template.novnc_cidr, template.ssh_cidr, template.permissions,
                 ports=ports)
             course.settings = settings
+        elif added := self.dcloud.repair_group(course.group_id, settings, template.novnc_cidr,
+                                               template.ssh_cidr, template.permissions, ports):
+            self.progress.step(f"the security group of {name} lacked {added} rule(s) (an "
+                               "interrupted start?): added them")
         self.start_stopped(course, [existing[n] for n in numbers if n in existing])
         launched = self.launch(course, template, missing)
         ids = [existing[n].instance_id for n in numbers if n in existing] + list(launched)

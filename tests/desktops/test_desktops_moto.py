@@ -163,6 +163,23 @@ def test_security_group_opens_only_novnc_and_ssh_from_its_cidr(endpoint: str,
                      ("tcp", 22, 22, ("203.0.113.0/24",), 0)}
 
 
+def test_a_rerun_restores_the_rules_a_course_group_lacks(endpoint: str, tmp_path: Path) -> None:
+    path = course_config(tmp_path, count=2)
+    sclust(path, "desktops", "start", "course", "--no-setup")
+    client = ec2(endpoint)
+    group = client.describe_security_groups(
+        Filters=[{"Name": "tag:sclust:desktops", "Values": ["course"]}])["SecurityGroups"][0]
+    # As a start interrupted between creating the group and opening its ports leaves it.
+    client.revoke_security_group_ingress(GroupId=group["GroupId"],
+                                         IpPermissions=group["IpPermissions"])
+    result = sclust(path, "desktops", "start", "course", "--no-setup")
+    assert "lacked 2 rule(s)" in result.stderr
+    rules = client.describe_security_groups(GroupIds=[group["GroupId"]])["SecurityGroups"][0][
+        "IpPermissions"]
+    assert {(p["FromPort"], p["IpRanges"][0]["CidrIp"]) for p in rules} == {
+        (8443, "0.0.0.0/0"), (22, "203.0.113.0/24")}
+
+
 def test_quota_refuses_a_sixth_address_before_launching_anything(endpoint: str,
                                                                  tmp_path: Path) -> None:
     path = course_config(tmp_path, count=6)
@@ -181,6 +198,29 @@ def test_quota_refuses_a_sixth_address_before_launching_anything(endpoint: str,
     result = run_sclust("-c", str(path), "desktops", "start", "course", "--no-setup")
     assert result.returncode == 1 and "only 3 of the 5" in result.stderr
     assert "at least 6" in result.stderr
+
+
+def test_a_key_pair_missing_from_ec2_is_refused_before_anything_is_made(
+    endpoint: str, tmp_path: Path
+) -> None:
+    path = course_config(tmp_path, count=2)
+    ec2(endpoint).delete_key_pair(KeyName="k")
+    result = run_sclust("-c", str(path), "desktops", "start", "course", "--no-setup")
+    assert result.returncode == 1, result.stderr
+    assert "key pair 'k' does not exist in EC2 region us-east-1" in result.stderr
+    assert "sclust createkey k -i" in result.stderr
+    assert live_instances(endpoint) == []
+    assert ec2(endpoint).describe_addresses()["Addresses"] == []
+    assert ec2(endpoint).describe_security_groups(
+        Filters=[{"Name": "tag:sclust:desktops", "Values": ["course"]}])["SecurityGroups"] == []
+
+    # A key pair whose private key is not KEY_LOCATION's is refused the same way.
+    write_key(tmp_path / "other.pem")
+    assert run_sclust("-c", str(path), "createkey", "k", "-i",
+                      str(tmp_path / "other.pem")).returncode == 0
+    result = run_sclust("-c", str(path), "desktops", "start", "course", "--no-setup")
+    assert result.returncode == 1 and "is not the private key of EC2 key pair 'k'" in result.stderr
+    assert live_instances(endpoint) == []
 
 
 def test_ec2_calls_per_desktop_do_not_depend_on_the_course_size(endpoint: str, tmp_path: Path,
