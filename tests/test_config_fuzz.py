@@ -80,10 +80,6 @@ def test_mutated_configs_fail_cleanly_with_file_and_line(tmp_path: Path, command
     monkeypatch.setattr("sclust.localcloud.ensure_running", no_local_cloud)
     rng = random.Random(SEED + len(command))
     bases = seeds(tmp_path)
-    if command[0] != "validate":
-        # `CLOUD = local` would start a real local cloud daemon (root, the machine-wide lock)
-        # outside the local-cloud tests, and leave it running.
-        bases = [re.sub(r"(?im)^\s*CLOUD\s*=\s*local\s*$", "", text) for text in bases]
     runner = CliRunner()
     started = time.monotonic()
     failures = []
