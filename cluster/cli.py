@@ -136,6 +136,8 @@ def report_plugins(ctx: click.Context, *_: Any, **__: Any) -> None:
     """After a command: what the plugins reported; a failed plugin makes the exit status 1
     (the cluster itself stays as it is)."""
     app = ctx.find_object(AppContext)
+    if app:
+        app.warn_unused_config_problems()
     outcomes = [o for source in (app.plugin_sources if app else []) for o in
                 source.plugin_outcomes]
     failed = []
@@ -168,11 +170,12 @@ def validate(app: AppContext, template: str | None) -> None:
     from sclust.desktops.template import desktops_template, leaf_desktops
     from sclust.errors import ConfigError
 
+    app.warn_config_problems = False  # they are this command's errors
     config = app.config
     desktops = config.named("desktops")
     leaves = config.leaf_templates() + leaf_desktops(config)
     names = [template] if template else leaves
-    errors: list[str] = []
+    errors: list[str] = list(config.problems) if not template else []
     for name in names:
         try:
             if name in desktops and name not in config.named("cluster"):

@@ -26,6 +26,9 @@ class AppContext:
     config_path: str | None = None
     debug: bool = False
     region: str | None = None
+    # Mistakes in sections a command may not use are warnings; `validate` turns this off and
+    # reports them as errors.
+    warn_config_problems: bool = True
     _config: Config | None = field(default=None, repr=False)
     _manager: ClusterManager | None = field(default=None, repr=False)
     # Objects with a `plugin_outcomes` list (the manager, desktops): reported after a command.
@@ -37,7 +40,22 @@ class AppContext:
             from sclust.config import find_config, load_config
 
             self._config = load_config(find_config(self.config_path))
+            for line in self._config.notes:
+                log.warning("%s", line)
         return self._config
+
+    def warn_unused_config_problems(self) -> None:
+        """After a command went through: the config's mistakes it did not stop on (they were
+        in sections it did not use), as warnings, once."""
+        if self._config is None or not self.warn_config_problems:
+            return
+        left = [line for line in self._config.problems if line not in self._config.reported]
+        for line in left:
+            click.echo(f"sclust: warning: {line}", err=True)
+        if left:
+            click.echo("sclust: warning: (in sections this command did not use; `sclust "
+                       "validate` reports them as errors)", err=True)
+        self._config.reported.update(left)
 
     def manager(self) -> ClusterManager:
         """The command's cluster manager (one per command: plugin outcomes collect in it)."""
