@@ -455,7 +455,11 @@ def build_template(
                 errors.append(located(origin, key_section, "KEY_LOCATION", problem))
     volumes = [volume_from(s) for s in reference("VOLUMES", "volume")]
     permissions = [permission_from(s) for s in reference("PERMISSIONS", "permission")]
-    plugins = [plugin_from(s, errors) for s in reference("PLUGINS", "plugin")]
+    plugin_sections = reference("PLUGINS", "plugin")
+    plugins = [plugin_from(s, errors) for s in plugin_sections
+               if not is_sge_plugin(s)]
+    sge_settings = scheduler_plugin_settings(
+        [s for s in plugin_sections if is_sge_plugin(s)], errors)
     check_volumes(volumes, keys.get("VOLUMES"), errors)
     userdata = keys.get("USERDATA_SCRIPTS")
     if userdata is not None and check_key_file:  # files of this machine, like the key
@@ -467,6 +471,7 @@ def build_template(
     if errors or key is None or node_types is None:
         return None
     options = {f.name: get(f.metadata["key"]) for f in fields(ClusterOptions)}
+    options.update(sge_settings)
     options["master_image_id"] = options["master_image_id"] or options["node_image_id"]
     options["master_instance_type"] = (options["master_instance_type"]
                                        or node_types[-1].instance_type)
@@ -513,6 +518,41 @@ def parse_node_types(key: RawKey, errors: list[str]) -> list[NodeTypeSpec]:
     if not specs:
         errors.append(at_key(key, "is empty"))
     return specs
+
+
+# StarCluster's SGE plugin: sclust sets Grid Engine up itself, with the plugin's settings.
+SGE_PLUGIN_CLASSES = ("starcluster.plugins.sge.SGEPlugin", "sge.SGEPlugin")
+SGE_PLUGIN_SETTINGS = {"MASTER_IS_EXEC_HOST": "master_is_exec_host",
+                       "SLOTS_PER_HOST": "slots_per_host"}
+
+
+def is_sge_plugin(section: RawSection) -> bool:
+    setup_class = section.keys.get("SETUP_CLASS")
+    return setup_class is not None and setup_class.value in SGE_PLUGIN_CLASSES
+
+
+def scheduler_plugin_settings(sections: list[RawSection], errors: list[str]) -> dict[str, Any]:
+    """What `[plugin sge]` in PLUGINS asks of Grid Engine. StarCluster's documented recipe
+    `DISABLE_QUEUE = True` + `PLUGINS = sge` means: SGE, set up by the plugin with these
+    settings — so the queue is not disabled."""
+    if not sections:
+        return {}
+    settings: dict[str, Any] = {"disable_queue": False}
+    schema = SECTION_KEYS["cluster"]
+    for section in sections:
+        for name, key in section.keys.items():
+            if name == "SETUP_CLASS":
+                continue
+            if name not in SGE_PLUGIN_SETTINGS:
+                hint = did_you_mean(name, SGE_PLUGIN_SETTINGS)
+                errors.append(located(key.origin, section, name,
+                                      f"StarCluster's SGE plugin takes no setting {name}{hint}"))
+                continue
+            try:
+                settings[SGE_PLUGIN_SETTINGS[name]] = schema[name].parse(key.value)
+            except ValueError as error:
+                errors.append(located(key.origin, section, name, str(error)))
+    return settings
 
 
 def check_volumes(volumes: list[Volume], key: RawKey | None, errors: list[str]) -> None:

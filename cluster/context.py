@@ -41,7 +41,8 @@ class AppContext:
 
             self._config = load_config(find_config(self.config_path))
             for line in self._config.notes:
-                log.warning("%s", line)
+                click.echo(f"sclust: warning: {line}", err=True)
+                log.warning("%s", line, extra={"file_only": True})
         return self._config
 
     def warn_unused_config_problems(self) -> None:
