@@ -29,6 +29,14 @@ from sclust.plugins.starcluster_compat.logger import log
 USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
 
+def quoted_path(path: str) -> str:
+    """PATH for the shell, a leading `~/` meaning the user's home (as plugins write it)."""
+    if path == "~" or path.startswith("~/"):
+        rest = path[2:]
+        return '"$HOME"' + (f"/{shlex.quote(rest)}" if rest else "")
+    return shlex.quote(path)
+
+
 def as_list(value: str | Iterable[str]) -> list[str]:
     return [value] if isinstance(value, (str, os.PathLike)) else [str(v) for v in value]
 
@@ -90,7 +98,7 @@ class StarClusterSSH:
         return self._last_status
 
     def _test(self, flag: str, path: str) -> bool:
-        return self.get_status(f"test {flag} {shlex.quote(path)}", source_profile=False) == 0
+        return self.get_status(f"test {flag} {quoted_path(path)}", source_profile=False) == 0
 
     def isdir(self, path: str) -> bool:
         return self._test("-d", path)
@@ -115,24 +123,24 @@ class StarClusterSSH:
         return True
 
     def makedirs(self, path: str, mode: int = 0o755) -> None:
-        self.execute(f"mkdir -p -m {mode:o} {shlex.quote(path)}", source_profile=False)
+        self.execute(f"mkdir -p -m {mode:o} {quoted_path(path)}", source_profile=False)
 
     def mkdir(self, path: str, mode: int = 0o755, ignore_failure: bool = False) -> None:
-        self.execute(f"mkdir -m {mode:o} {shlex.quote(path)}", source_profile=False,
+        self.execute(f"mkdir -m {mode:o} {quoted_path(path)}", source_profile=False,
                      ignore_exit_status=ignore_failure)
 
     def unlink(self, remote_file: str) -> None:
-        self.execute(f"rm -f {shlex.quote(remote_file)}", source_profile=False)
+        self.execute(f"rm -f {quoted_path(remote_file)}", source_profile=False)
 
     def chmod(self, mode: int, remote_path: str) -> None:
-        self.execute(f"chmod {mode:o} {shlex.quote(remote_path)}", source_profile=False)
+        self.execute(f"chmod {mode:o} {quoted_path(remote_path)}", source_profile=False)
 
     def chown(self, uid: int, gid: int, remote_path: str) -> None:
-        self.execute(f"chown {int(uid)}:{int(gid)} {shlex.quote(remote_path)}",
+        self.execute(f"chown {int(uid)}:{int(gid)} {quoted_path(remote_path)}",
                      source_profile=False)
 
     def ls(self, path: str) -> list[str]:
-        return self.execute(f"ls -1 {shlex.quote(path)}", source_profile=False)
+        return self.execute(f"ls -1 {quoted_path(path)}", source_profile=False)
 
     def glob(self, pattern: str) -> list[str]:
         # The pattern is the plugin's own: bash expands it, nothing else is run.
@@ -156,14 +164,14 @@ class StarClusterSSH:
 
     def _write(self, path: str, data: bytes, append: bool = False) -> None:
         target = ">>" if append else ">"
-        result = self._run(f"base64 -d {target} {shlex.quote(path)}",
+        result = self._run(f"base64 -d {target} {quoted_path(path)}",
                            stdin=base64.b64encode(data).decode(), source_profile=False)
         if result.status:
             raise RemoteCommandFailed(f"{self._node.alias}: cannot write {path}: "
                                       f"{result.stderr.strip()[-500:]}", "", result.status)
 
     def _read(self, path: str) -> bytes:
-        result = self._run(f"base64 < {shlex.quote(path)}", source_profile=False)
+        result = self._run(f"base64 < {quoted_path(path)}", source_profile=False)
         if result.status:
             raise RemoteCommandFailed(f"{self._node.alias}: cannot read {path}: "
                                       f"{result.stderr.strip()[-500:]}", "", result.status)
@@ -179,7 +187,7 @@ class StarClusterSSH:
         with tarfile.open(fileobj=archive, mode="w:gz") as tar:
             for path in paths:
                 tar.add(path, arcname=path.name)
-        result = self._run(f"base64 -d | tar -xzf - -C {shlex.quote(remotepath)}",
+        result = self._run(f"base64 -d | tar -xzf - -C {quoted_path(remotepath)}",
                            stdin=base64.b64encode(archive.getvalue()).decode(),
                            source_profile=False)
         if result.status:
