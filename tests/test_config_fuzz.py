@@ -27,7 +27,9 @@ def seeds(tmp_path: Path) -> list[str]:
     key = write_key(tmp_path / "k.pem")
     texts = [path.read_text() for path in sorted((REPO / "configs").glob("*.ini"))]
     texts = [re.sub(r"KEY_LOCATION\s*=.*", f"KEY_LOCATION = {key}", t) for t in texts]
-    return texts
+    # Never the local cloud: a mutant that still reads (a mistake in a section listclusters
+    # does not use is only a warning) would start a local cloud daemon and leave it running.
+    return [re.sub(r"(?im)^CLOUD\s*=.*$", "CLOUD = aws", t) for t in texts]
 
 
 def mutate(text: str, rng: random.Random) -> str:
