@@ -29,6 +29,11 @@ STARCLUSTER_EQUIVALENTS = {
     "starcluster.plugins.pkginstaller.PackageInstaller":
         "sclust.plugins.pkginstaller.PackageInstaller",
     "starcluster.plugins.users.CreateUsers": "sclust.plugins.users.CreateUsers",
+    "starcluster.plugins.pypkginstaller.PyPkgInstaller":
+        "sclust.plugins.pypkginstaller.PyPkgInstaller",
+    "starcluster.plugins.tmux.TmuxControlCenter": "sclust.plugins.tmux.TmuxControlCenter",
+    "starcluster.plugins.xvfb.XvfbSetup": "sclust.plugins.xvfb.XvfbSetup",
+    "starcluster.plugins.mpich2.MPICH2Setup": "sclust.plugins.mpi.MPICH2Setup",
 }
 # StarCluster plugins whose work sclust does itself: listed in an old config, they do nothing.
 BUILT_INTO_SCLUST = {
@@ -45,7 +50,6 @@ NO_EQUIVALENT = {
     "ipcluster": "IPython.parallel of IPython 0.13–2.x (now ipyparallel): not carried yet",
     "ipcluster.IPClusterStop": "IPython.parallel of IPython 0.13–2.x: not carried yet",
     "ipcluster.IPClusterRestartEngines": "IPython.parallel of IPython 0.13–2.x: not carried yet",
-    "mpich2": "MPICH2 alternatives on Ubuntu 11.10 AMIs: not carried",
     "boto": "boto 2 (Python 2) on the nodes; install boto3 with pypkginstaller",
     "s3fs": "s3fs-fuse from source on the nodes; install the s3fs package with pkginstaller",
     "sge": "",
@@ -167,7 +171,9 @@ def load_user_module(setup_class: str, directory: Path, path: Path,
                              f"{type(error).__name__}: {error}") from None
 
 
-BUILTIN_CLASSES = {"pkginstaller.PackageInstaller", "users.CreateUsers", "novnc.NoVNC"}
+BUILTIN_CLASSES = {"pkginstaller.PackageInstaller", "users.CreateUsers", "novnc.NoVNC",
+                   "pypkginstaller.PyPkgInstaller", "tmux.TmuxControlCenter", "xvfb.XvfbSetup",
+                   "mpi.MPICH2Setup", "mpi.OpenMPISetup"}
 
 
 def is_builtin(setup_class: str) -> bool:

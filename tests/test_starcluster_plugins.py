@@ -433,3 +433,107 @@ def test_starcluster_test_plugin_runs_unchanged(starcluster_home: Path, tmp_path
     for node in nodes:
         assert (tmp_path / "nodes" / node.alias / "tmp" / "iran").read_text() == "i ran foo\n"
         assert "apt-get install -y imagemagick" in calls(node, tmp_path)
+
+
+# ---- built-ins under StarCluster's names -------------------------------------------------------
+
+
+def recording_nodes(aliases: list[str]) -> tuple[list[PluginNode], list[dict[str, Any]]]:
+    """Nodes that run nothing: each script run is recorded (node, steps, inputs) and succeeds."""
+    import io
+    import tarfile
+
+    runs: list[dict[str, Any]] = []
+
+    def runner_for(alias: str) -> Any:
+        def runner(script: str, stdin: str | None) -> CommandResult:
+            with tarfile.open(fileobj=io.BytesIO((stdin or "").encode())) as archive:
+                files = {m.name: archive.extractfile(m).read().decode()  # type: ignore[union-attr]
+                         for m in archive.getmembers() if m.isfile()}
+            runs.append({"node": alias, "steps": files["plan"].split(),
+                         "inputs": {k.removeprefix("input/"): v for k, v in files.items()
+                                    if k.startswith("input/")}})
+            return CommandResult(0, "done\n", "")
+        return runner
+
+    nodes = [PluginNode(a, f"i-{n}", f"10.0.0.{n}", None, "t3.micro",
+                        "master" if a == "master" else "node", NodeSSH(a, runner_for(a)))
+             for n, a in enumerate(aliases)]
+    return nodes, runs
+
+
+@pytest.mark.parametrize("starcluster_name, ours", [
+    ("starcluster.plugins.tmux.TmuxControlCenter", "sclust.plugins.tmux"),
+    ("starcluster.plugins.xvfb.XvfbSetup", "sclust.plugins.xvfb"),
+    ("starcluster.plugins.mpich2.MPICH2Setup", "sclust.plugins.mpi"),
+    ("starcluster.plugins.pypkginstaller.PyPkgInstaller", "sclust.plugins.pypkginstaller"),
+    ("mpi.OpenMPISetup", "sclust.plugins.mpi"),
+])
+def test_starcluster_builtins_have_sclust_equivalents(starcluster_name: str, ours: str) -> None:
+    assert resolve(starcluster_name).__module__ == ours
+
+
+@pytest.mark.parametrize("name, why", [
+    ("starcluster.plugins.hadoop.Hadoop", "Hadoop 1.x"),
+    ("starcluster.plugins.condor.CondorPlugin", "HTCondor as a second batch system"),
+    ("starcluster.plugins.mysql.MysqlCluster", "MySQL Cluster"),
+    ("starcluster.plugins.ipcluster.IPCluster", "IPython.parallel"),
+])
+def test_starcluster_builtins_without_equivalent_say_why(name: str, why: str) -> None:
+    (problem,) = check(name, {})
+    assert "no sclust equivalent" in problem.message and why in problem.message
+
+
+def test_mpi_host_file_lists_every_node_and_follows_add_and_remove() -> None:
+    nodes, runs = recording_nodes(["master", "node001", "node002"])
+    outcome = run_plugin("starcluster.plugins.mpich2.MPICH2Setup", {}, nodes)
+    assert outcome.error is None, outcome.error
+    installs = [r for r in runs if r["inputs"].get("packages") == "mpich\n"]
+    assert sorted(r["node"] for r in installs) == ["master", "node001", "node002"]
+    (hosts,) = [r for r in runs if r["inputs"].get("path") == "/home/mpich2.hosts"]
+    assert hosts["node"] == "master" and hosts["inputs"]["content"] == \
+        "master\nnode001\nnode002\n"
+    runs.clear()
+    new, new_runs = recording_nodes(["node003"])
+    outcome = run_plugin("mpi.OpenMPISetup", {}, nodes + new, hook="on_add_node", node=new[0])
+    assert outcome.error is None
+    assert new_runs[0]["inputs"]["packages"] == "openmpi-bin\nlibopenmpi-dev\n"
+    assert runs[-1]["inputs"]["content"] == "master\nnode001\nnode002\nnode003\n"
+    outcome = run_plugin("mpi.OpenMPISetup", {}, nodes, hook="on_remove_node", node=nodes[1])
+    assert runs[-1]["inputs"] == {"path": "/home/openmpi.hosts", "content": "master\nnode002\n",
+                                  "mode": "644"}
+
+
+def test_tmux_xvfb_and_pip_send_their_inputs_as_data() -> None:
+    nodes, runs = recording_nodes(["master", "node001"])
+    assert run_plugin("starcluster.plugins.tmux.TmuxControlCenter", {"envname": "work"},
+                      nodes).error is None
+    (tmux,) = runs
+    assert tmux["node"] == "master" and tmux["inputs"]["session"] == "work"
+    assert tmux["inputs"]["aliases"] == "master\nnode001\n" and tmux["inputs"]["user"] == \
+        "sgeadmin"
+    runs.clear()
+    assert run_plugin("starcluster.plugins.xvfb.XvfbSetup", {}, nodes).error is None
+    assert sorted(r["node"] for r in runs) == ["master", "node001"]
+    assert all(r["inputs"]["packages"] == "xvfb\n" for r in runs)
+    runs.clear()
+    settings = {"packages": "numpy, pandas==2.2.2", "install_command": "pip install -U %s"}
+    assert run_plugin("starcluster.plugins.pypkginstaller.PyPkgInstaller", settings,
+                      nodes).error is None
+    assert runs[0]["inputs"] == {"command": "pip\ninstall\n-U\n%s\n",
+                                 "packages": "numpy\npandas==2.2.2\n"}
+
+
+@pytest.mark.parametrize("setup_class, settings, message", [
+    ("starcluster.plugins.tmux.TmuxControlCenter", {"envname": "a b"}, "ENVNAME"),
+    ("starcluster.plugins.pypkginstaller.PyPkgInstaller", {"packages": "numpy;id"},
+     "not a Python package requirement"),
+    ("starcluster.plugins.pypkginstaller.PyPkgInstaller",
+     {"packages": "numpy", "install_command": "pip install $(id) %s"}, "INSTALL_COMMAND"),
+    ("starcluster.plugins.pypkginstaller.PyPkgInstaller",
+     {"packages": "numpy", "install_command": "pip install"}, "one %s"),
+])
+def test_builtin_settings_are_checked(setup_class: str, settings: dict[str, str],
+                                      message: str) -> None:
+    (problem,) = check(setup_class, settings)
+    assert message in problem.message
