@@ -36,8 +36,32 @@ log = logging.getLogger("sclust")
 
 
 
+# StarCluster's short names of its commands (those sclust has).
+COMMAND_ALIASES = {
+    "an": "addnode", "bal": "loadbalance", "ck": "createkey", "lc": "listclusters",
+    "li": "listimages", "lk": "listkeypairs", "lv": "listvolumes", "lz": "listzones",
+    "lr": "listregions", "lsi": "listinstances", "ls": "listspots", "rn": "removenode",
+    "rp": "runplugin", "sm": "sshmaster", "sn": "sshnode", "si": "sshinstance",
+    "cv": "createvolume", "rv": "removevolume", "res": "resizevolume", "reboot": "restart",
+    "rk": "removekey", "sc": "showconsole", "shi": "spothistory", "eimg": "ebsimage",
+    "ri": "removeimage", "shimg": "showimage",
+}
+
+
 class SclustGroup(click.Group):
-    """Turns the project's errors into one `sclust: error: …` line per problem, exit 1."""
+    """Turns the project's errors into one `sclust: error: …` line per problem, exit 1;
+    knows StarCluster's short command names (`sclust lc` is `sclust listclusters`)."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in COMMAND_ALIASES:
+            command = super().get_command(ctx, COMMAND_ALIASES[cmd_name])
+        return command
+
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        return (command.name if command else name), command, rest
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -106,7 +130,8 @@ def setup_logging(debug: bool) -> None:
                    "~/.starcluster/config).")
 @click.option("-r", "--region",
               help="EC2 region (default: [aws info] AWS_REGION_NAME or boto3's).")
-@click.option("--debug", is_flag=True, help="Verbose logs on stderr and tracebacks on errors.")
+@click.option("-d", "--debug", is_flag=True,
+              help="Verbose logs on stderr and tracebacks on errors.")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, region: str | None, debug: bool) -> None:
     """sclust builds HPC clusters (a master and nodes sharing storage over NFS, with Sun Grid
@@ -281,6 +306,9 @@ def apply_overrides(config: Config, template_name: str | None, overrides: dict[s
 
 
 ADD_WITHOUT_ASKING = 20
+# StarCluster's -c/--confirm meant "do not ask" on these commands.
+YES_OR_CONFIRM = click.option("-y", "--yes", "-c", "--confirm", "yes", is_flag=True,
+                              help="Do not ask for confirmation (-c/--confirm: StarCluster's).")
 SKIP_PLUGINS = click.option("--skip-plugins", is_flag=True,
                             help="Do not run the plugins' on_shutdown hooks first.")
 
@@ -289,7 +317,7 @@ SKIP_PLUGINS = click.option("--skip-plugins", is_flag=True,
 @click.argument("tag", type=CLUSTER_TAG)
 @click.option("-t", "--terminate-unstoppable", is_flag=True,
               help="Terminate the nodes that cannot stop (spot, instance store).")
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@YES_OR_CONFIRM
 @SKIP_PLUGINS
 @pass_app
 def stop(app: AppContext, tag: str, terminate_unstoppable: bool, yes: bool,
@@ -326,7 +354,7 @@ def restart(app: AppContext, tag: str, yes: bool, no_setup: bool) -> None:
 
 @main.command()
 @click.argument("tag", type=CLUSTER_TAG)
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@YES_OR_CONFIRM
 @SKIP_PLUGINS
 @pass_app
 def terminate(app: AppContext, tag: str, yes: bool, skip_plugins: bool) -> None:
@@ -378,13 +406,15 @@ def listclusters(app: AppContext, tag: str | None, as_json: bool) -> None:
               help="Name of a new node (repeat, or separate with commas).")
 @click.option("-b", "--bid", type=FiniteFloat(min=0, min_open=True),
               help="Spot bid in $/hour.")
-@click.option("-i", "--instance-type", help="Instance type (default: the cluster's node type).")
+@click.option("-I", "--instance-type", help="Instance type (default: the cluster's node type).")
+@click.option("-i", "--image-id", metavar="AMI",
+              help="AMI of the new nodes (StarCluster's -i; not supported yet: refused).")
 @click.option("-y", "--yes", is_flag=True,
               help=f"Do not ask before adding more than {ADD_WITHOUT_ASKING} nodes.")
 @NO_SETUP
 @pass_app
 def addnode(app: AppContext, tag: str, count: int, aliases: tuple[str, ...], bid: float | None,
-            instance_type: str | None, yes: bool, no_setup: bool) -> None:
+            instance_type: str | None, image_id: str | None, yes: bool, no_setup: bool) -> None:
     """Add nodes to cluster TAG (named node001, node002… unless -a gives names).
 
     The new nodes are set up in parallel and join Grid Engine; the others update their hosts,
@@ -397,6 +427,15 @@ def addnode(app: AppContext, tag: str, count: int, aliases: tuple[str, ...], bid
         names = [check_name(a, "node alias") for a in names]
     except ValueError as error:
         raise SclustError(f"--alias: {error}") from None
+    if image_id is not None:
+        from sclust.values import as_image_id
+
+        try:
+            as_image_id(image_id)
+        except ValueError as error:
+            raise SclustError(f"--image-id: {error} (the instance type is -I)") from None
+        raise SclustError(f"--image-id {image_id}: new nodes use the cluster's NODE_IMAGE_ID; "
+                          "another AMI for added nodes is not supported yet")
     if instance_type is not None:
         from sclust.values import as_instance_type
 
@@ -420,19 +459,21 @@ def addnode(app: AppContext, tag: str, count: int, aliases: tuple[str, ...], bid
 @click.option("-k", "--keep-instance", is_flag=True,
               help="Take the node out of the cluster but keep its instance.")
 @click.option("-f", "--force", is_flag=True, help="Remove nodes even while jobs run on them.")
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@YES_OR_CONFIRM
 @NO_SETUP
 @pass_app
 def removenode(app: AppContext, tag: str, aliases: tuple[str, ...], count: int | None,
                keep_instance: bool, force: bool, yes: bool, no_setup: bool) -> None:
-    """Remove nodes from sclust TAG (by -a alias or -n count); the master stays.
+    """Remove nodes from sclust TAG (by -a alias or -n count, default one); the master stays.
 
     Each node is first disabled in the queue; while jobs still run on it the removal is refused
     (unless --force). Then it leaves Grid Engine, the NFS exports and every /etc/hosts.
     """
     names = [a.strip() for item in aliases for a in item.split(",") if a.strip()]
-    if bool(names) == bool(count):
+    if names and count:
         raise SclustError("give either -a ALIAS or -n COUNT")
+    if not names and not count:
+        count = 1  # StarCluster's default: the highest-numbered node, after confirmation
     manager = app.manager()
     nodes = manager.pick_nodes(manager.get(tag), names, count or 0)
     verb = "Take out" if keep_instance else "Terminate"
@@ -569,6 +610,26 @@ def createkey(app: AppContext, name: str, output_file: str | None,
     create_key_file(path, cloud.create_key_pair(name))
     click.echo(f"created key pair {name!r} in {cloud.region}; private key in {path}\n"
                f"add to your config:\n[key {name}]\nKEY_LOCATION = {path}")
+
+
+@main.command("help")
+@click.argument("command", required=False)
+@click.pass_context
+def help_command(ctx: click.Context, command: str | None) -> None:
+    """Help on sclust, or on COMMAND (StarCluster's short names work too)."""
+    parent = ctx.parent
+    assert parent is not None
+    if not command:
+        click.echo(parent.get_help())
+        return
+    found = main.get_command(parent, command)
+    if found is None:
+        from sclust.suggest import did_you_mean
+
+        hint = did_you_mean(command, main.list_commands(parent))
+        raise SclustError(f"no command {command!r}{hint}")
+    with click.Context(found, info_name=found.name, parent=parent) as sub:
+        click.echo(found.get_help(sub))
 
 
 def register_commands() -> None:

@@ -1,0 +1,82 @@
+"""StarCluster's command-line habits (issue 13 item 3): -d, -c/--confirm, the short command
+names, `sclust help`, addnode's -i/-I letters, removenode's default of one node."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sclust.cli import COMMAND_ALIASES, main
+from tests.conftest import cluster_config
+
+
+@pytest.fixture
+def config(tmp_path: Path, key_file: Path) -> Path:
+    return cluster_config(tmp_path, key_file)
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("short, command", [("lc", "listclusters"), ("sm", "sshmaster"),
+                                            ("sn", "sshnode"), ("an", "addnode"),
+                                            ("rn", "removenode"), ("bal", "loadbalance"),
+                                            ("rp", "runplugin"), ("ck", "createkey")])
+def test_starcluster_short_command_names(short: str, command: str) -> None:
+    status, output = invoke(short, "--help")
+    assert status == 0 and f" {command} [OPTIONS]" in output
+
+
+def test_every_short_name_of_an_existing_command_resolves() -> None:
+    ctx = main.make_context("sclust", ["help"])
+    names = set(main.list_commands(ctx))
+    for short, command in COMMAND_ALIASES.items():
+        assert short not in names  # a real command always wins over a short name
+        if command in names:
+            assert main.get_command(ctx, short).name == command  # type: ignore[union-attr]
+
+
+def test_help_command() -> None:
+    status, output = invoke("help")
+    assert status == 0 and "Typical use:" in output
+    status, output = invoke("help", "lc")
+    assert status == 0 and "listclusters [OPTIONS] [TAG]" in output
+    status, output = invoke("help", "listclusterz")
+    assert status == 1 and "no command 'listclusterz' (did you mean 'listclusters'?)" in output
+
+
+def test_global_d_is_debug(config: Path) -> None:
+    status, output = invoke("-d", "-c", str(config), "validate")
+    assert status == 0 and "DEBUG sclust" in output
+
+
+@pytest.mark.parametrize("command", [["terminate", "demo"], ["stop", "demo"],
+                                     ["removenode", "demo", "-a", "node001"]])
+def test_confirm_flag_is_yes(config: Path, moto_server: str, command: list[str],
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    for flag in ("-c", "--confirm", "-y"):
+        status, output = invoke("-c", str(config), *command, flag)
+        # Past the question: the cluster does not exist here, and nothing asked.
+        assert status == 1 and "not confirmed" not in output
+        assert "demo" in output
+
+
+def test_addnode_letters_are_starcluster_s(config: Path) -> None:
+    status, output = invoke("-c", str(config), "addnode", "demo", "-i", "ami-0123abcd")
+    assert status == 1 and "--image-id ami-0123abcd: new nodes use the cluster's" in output
+    status, output = invoke("-c", str(config), "addnode", "demo", "-I", "t3 micro")
+    assert status == 1 and "--instance-type: 't3 micro'" in output
+
+
+def test_removenode_without_a_choice_removes_one(config: Path, moto_server: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    status, output = invoke("-c", str(config), "removenode", "demo", "--yes")
+    assert status == 1 and "give either" not in output and "demo" in output
+    status, output = invoke("-c", str(config), "removenode", "demo", "-a", "node001", "-n", "1")
+    assert status == 1 and "give either -a ALIAS or -n COUNT" in output
