@@ -210,6 +210,12 @@ def validate(app: AppContext, template: str | None) -> None:
         except ConfigError as error:
             errors.extend(line for line in str(error).splitlines() if line not in errors)
     if not template:
+        from sclust.config import plugin_from
+
+        for section in config.named("plugin").values():  # used by a template or not
+            found_problems: list[str] = []
+            plugin_from(section, found_problems)
+            errors.extend(line for line in found_problems if line not in errors)
         # Templates only meant to be extended may lack required keys, but not be broken
         # otherwise: an EXTENDS cycle or a missing parent is an error wherever it is.
         for kind, sections in (("cluster", config.named("cluster")), ("desktops", desktops)):

@@ -56,7 +56,8 @@ class RawSection:
 # Section kinds whose whole header is the kind (no NAME part).
 UNNAMED_KINDS = ("global", "aws info")
 # StarCluster's other spellings of a section kind.
-KIND_ALIASES = {"vol": "volume"}
+# (`[keypair NAME]` is what StarCluster's own manual wrote for `[key NAME]`.)
+KIND_ALIASES = {"vol": "volume", "keypair": "key"}
 
 
 def split_header(header: str) -> tuple[str, str]:
@@ -185,6 +186,10 @@ def read_config_files(path: Path) -> list[RawSection]:
             if include is None:
                 continue
             for item in split_list(include.value):
+                if "://" in item:
+                    raise ConfigError(f"{include.origin}: [global] INCLUDE: {item}: sclust reads "
+                                      "local files only (StarCluster also fetched URLs): "
+                                      "download it and INCLUDE its path")
                 try:
                     child = expand_path(item)
                 except ValueError as error:

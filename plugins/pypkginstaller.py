@@ -21,6 +21,8 @@ PIP = ScriptFile("sclust.plugins", "scripts/pip-install.sh")
 # name, extras and a version specifier: `numpy`, `pandas==2.2.2`, `dask[complete]>=2024.1`
 REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?"
                          r"([=<>!~]=?[A-Za-z0-9.*+!_-]+(,[=<>!~]=?[A-Za-z0-9.*+!_-]+)*)?$")
+# or a VCS/archive URL, as StarCluster's manual showed (`git+http://github.com/ipython/…`)
+REQUIREMENT_URL = re.compile(r"^((git|hg|svn|bzr)\+)?https?://[A-Za-z0-9][A-Za-z0-9._~:/?#@!+,=%-]*$")
 COMMAND_WORD = re.compile(r"^(%s|[A-Za-z0-9][A-Za-z0-9._/=+-]*"
                           r"|-{1,2}[A-Za-z0-9][A-Za-z0-9=._/-]*)$")
 
@@ -32,7 +34,7 @@ class PyPkgInstaller(ClusterSetup):
         super().__init__()
         self.packages = [p.strip() for p in packages.replace(",", " ").split() if p.strip()]
         for package in self.packages:
-            if not REQUIREMENT.match(package):
+            if not (REQUIREMENT.match(package) or REQUIREMENT_URL.match(package)):
                 raise ValueError(f"not a Python package requirement: {package!r}")
         self.command = install_command.split()
         if self.command.count("%s") != 1 or not all(COMMAND_WORD.match(w) for w in self.command):

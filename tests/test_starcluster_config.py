@@ -563,3 +563,125 @@ def test_no_region_anywhere_is_us_east_1_said_once(monkeypatch: pytest.MonkeyPat
     assert len(said) == 1
     assert ec2.EC2(AwsSettings(region="eu-west-1")).region == "eu-west-1"
     assert os.environ.get("AWS_DEFAULT_REGION") is None
+
+
+# ---- StarCluster's documentation: every INI example of its manual ----------------------------
+
+SNIPPETS = __import__("json").loads((DATA / "doc-snippets.json").read_text())["snippets"]
+# Examples that do not validate, each for a reason a user would want to hear.
+EXPECTED_ERRORS = {
+    # The manual sets aws_region_name twice (it meant aws_region_host): the last one wins, as in
+    # StarCluster, and a host name is not a region.
+    "manual/configuration.rst#3": "AWS_REGION_NAME: 'ec2.us-west-1.amazonaws.com' is not a region",
+    # Illustrations naming what the manual never defines: a volume and a user plugin module.
+    "manual/configuration.rst#9": "VOLUMES: no [volume biodata2]",
+    "manual/configuration.rst#14": "myplug1.SetupClass: no module myplug1",
+    "manual/configuration.rst#15": "VOLUMES: no [volume biodata2]",
+    "manual/configuration.rst#20": "sclust reads local files only",
+    "manual/plugins.rst#3": "PLUGINS: no [plugin myplugin]",
+    # StarCluster plugins with no sclust equivalent, each saying why.
+    "plugins/boto.rst#1": "no sclust equivalent: boto 2",
+    "plugins/boto.rst#2": "no sclust equivalent: boto 2",
+    "plugins/condor.rst#1": "no sclust equivalent: HTCondor",
+    "plugins/hadoop.rst#1": "no sclust equivalent: Hadoop 1.x",
+    "plugins/ipython.rst#1": "no sclust equivalent: IPython.parallel",
+    "plugins/ipython.rst#2": "no sclust equivalent: IPython.parallel",
+    "plugins/ipython.rst#4": "no sclust equivalent: IPython.parallel",
+    "plugins/mysqlcluster.rst#1": "no sclust equivalent: MySQL Cluster",
+    "plugins/pypkginstaller.rst#3": "no sclust equivalent: IPython.parallel",
+}
+# Examples whose mistake stops every command ([aws info], [global]): not context for the next.
+FATAL = {"manual/configuration.rst#3", "manual/configuration.rst#20"}
+DEFAULTS = ("[cluster {name}]\nKEYNAME = k\nCLUSTER_SIZE = 2\nNODE_IMAGE_ID = ami-12345678\n"
+            "NODE_INSTANCE_TYPE = t3.micro\n")
+
+
+def snippet_problems(snippet_id: str, tmp_path: Path) -> list[str]:
+    """The snippet's problems, validated as a manual reader would use it: after the page's
+    earlier examples (it refers to their sections), its templates completed with the required
+    keys it leaves out (`....` in the manual), the key pairs it names defined; only problems on
+    the snippet's own lines count, and every [plugin] is checked, used or not."""
+    from sclust.config import plugin_from
+
+    page = snippet_id.split("#")[0]
+    earlier = []
+    for other in SNIPPETS:
+        if other["id"] == snippet_id:
+            break
+        if other["id"].startswith(page + "#") and other["id"] not in FATAL:
+            earlier.append(other["text"])
+    body = next(s["text"] for s in SNIPPETS if s["id"] == snippet_id)
+    body, context = (re.sub(r"(?m)^\s*\.{3,}\s*$\n?", "", text)  # the manual's `....`
+                     for text in (body, "".join(earlier)))
+    sections = parse_ini_text(context + body, "snippet")
+    key = tmp_path / "k.rsa"
+    head = [f"[key {name}]\nKEY_LOCATION = {key}\n" for name in
+            sorted({"k"} | set(re.findall(r"(?im)^KEYNAME\s*=\s*(\S+)", context + body)))]
+    head += [DEFAULTS.format(name=s.name) for s in sections if s.kind == "cluster" and s.name]
+    first_line = len("".join(head + [context]).splitlines()) + 1
+    path = tmp_path / "config"
+    path.write_text("".join(head) + context + body)
+    problems: list[str] = []
+    try:
+        config = load_config(path)
+    except ConfigError as error:  # [global] or [aws info]: the whole file stops here
+        return str(error).splitlines()
+    else:
+        problems += config.problems
+        for section in config.named("plugin").values():
+            plugin_from(section, problems)
+        for name in config.template_names:
+            try:
+                config.template(name, check_key_file=False)
+            except ConfigError as error:
+                problems += str(error).splitlines()
+    own = []
+    for line in problems:
+        found = re.match(rf"{re.escape(str(path))}:(\d+)", line)
+        if found and int(found.group(1)) >= first_line and line not in own:
+            own.append(line)
+    return own
+
+
+@pytest.mark.parametrize("snippet_id", [s["id"] for s in SNIPPETS])
+def test_starcluster_manual_examples_validate(snippet_id: str, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    plugins = home / ".starcluster" / "plugins"
+    plugins.mkdir(parents=True)
+    for name in ("awskeys", "keys", "vols", "clusters"):  # files its INCLUDE examples name
+        (home / ".starcluster" / name).write_text("")
+    # The manual's own example plugin (manual/plugins.rst), unchanged, as ~/.starcluster/plugins/
+    # ubuntu.py, which is where the manual says it lives.
+    shutil.copy(DATA / "plugins" / "ubuntu.py", plugins)
+    monkeypatch.setenv("HOME", str(home))
+    problems = snippet_problems(snippet_id, tmp_path)
+    expected = EXPECTED_ERRORS.get(snippet_id)
+    if expected is None:
+        assert problems == []
+    else:
+        assert any(expected in line for line in problems), problems
+
+
+def test_the_manual_examples_counted() -> None:
+    # 66 examples: 51 validate; 15 are refused, each for a reason named above.
+    assert len(SNIPPETS) == 66 and len(EXPECTED_ERRORS) == 15
+
+
+def test_validate_names_every_plugin_without_equivalent_used_or_not(tmp_path: Path,
+                                                                     key_file: Path) -> None:
+    path = write(tmp_path, key_file, """\
+
+        [plugin hadoop]
+        SETUP_CLASS = starcluster.plugins.hadoop.Hadoop
+        """)
+    status, output = invoke_validate(path)
+    assert status == 1
+    assert f"{path}:14: [plugin hadoop] SETUP_CLASS: starcluster.plugins.hadoop.Hadoop is a " \
+           "StarCluster plugin with no sclust equivalent: Hadoop 1.x" in output
+    assert load_config(path).template().name == "small"  # start of another template is fine
+
+
+def invoke_validate(path: Path) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["-c", str(path), "validate"])
+    return result.exit_code, result.output
