@@ -685,3 +685,27 @@ def test_validate_names_every_plugin_without_equivalent_used_or_not(tmp_path: Pa
 def invoke_validate(path: Path) -> tuple[int, str]:
     result = CliRunner().invoke(main, ["-c", str(path), "validate"])
     return result.exit_code, result.output
+
+
+def test_stop_and_terminate_work_beside_a_broken_template(moto_server: str, config_file: Path,
+                                                          key_file: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import requests
+
+    from tests.conftest import run_sclust
+
+    requests.post(f"{moto_server}/moto-api/reset", timeout=10)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    cfg = ["-c", str(config_file)]
+    assert run_sclust(*cfg, "createkey", "mykey", "-i", str(key_file)).returncode == 0
+    result = run_sclust(*cfg, "start", "demo", "--create-only")
+    assert result.returncode == 0, result.stderr
+    # Someone starts writing another template, with mistakes, while demo runs.
+    with config_file.open("a") as config:
+        config.write("\n[cluster draft]\nKEYNAME = mykey\nCLUSTER_SIZE = 2x\n[vol data]\n")
+    for command in (["stop", "demo", "--yes"], ["terminate", "demo", "-c"]):
+        result = run_sclust(*cfg, *command)
+        assert result.returncode == 0, result.stderr
+        assert "CLUSTER_SIZE: '2x' is not an integer" in result.stderr
+        assert "sclust: warning:" in result.stderr
+    assert run_sclust(*cfg, "validate").returncode == 1
