@@ -84,7 +84,7 @@ class AppContext:
         section = self.config.named("plugin").get(name)
         if section is None:
             return None
-        errors: list[str] = []
+        errors: list[str] = list(section.problems)  # a mistake in the section itself
         spec = plugin_from(section, errors)
         if errors and strict:
             fail("\n".join(errors))

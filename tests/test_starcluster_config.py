@@ -709,3 +709,14 @@ def test_stop_and_terminate_work_beside_a_broken_template(moto_server: str, conf
         assert "CLUSTER_SIZE: '2x' is not an integer" in result.stderr
         assert "sclust: warning:" in result.stderr
     assert run_sclust(*cfg, "validate").returncode == 1
+
+
+def test_a_plugin_section_with_a_mistake_is_not_run(tmp_path: Path, key_file: Path) -> None:
+    from sclust.context import AppContext
+
+    path = write(tmp_path, key_file, "\n[plugin p]\nSETUP_CLASS = pkginstaller.PackageInstaller"
+                                     "\nPACKAGES = htop\nthis is no key\n")
+    app = AppContext(config_path=str(path))
+    assert app.plugin_spec("p") is None
+    with pytest.raises(SystemExit):
+        app.plugin_spec("p", strict=True)
