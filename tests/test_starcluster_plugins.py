@@ -537,3 +537,15 @@ def test_builtin_settings_are_checked(setup_class: str, settings: dict[str, str]
                                       message: str) -> None:
     (problem,) = check(setup_class, settings)
     assert message in problem.message
+
+
+def test_starcluster_log_info_is_shown_like_starcluster_did(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from sclust.plugins.starcluster_compat.logger import log
+
+    log.info("Installing htop on node001")
+    log.debug("only in the log file")
+    log.warn("warned")  # StarCluster plugins still call warn
+    err = capsys.readouterr().err
+    assert ">>> Installing htop on node001" in err and "only in the log" not in err
+    assert ">>> warned" not in err
