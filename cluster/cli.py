@@ -320,23 +320,24 @@ SKIP_PLUGINS = click.option("--skip-plugins", is_flag=True,
 
 
 @main.command()
-@click.argument("tag", type=CLUSTER_TAG)
+@click.argument("tags", nargs=-1, required=True, type=CLUSTER_TAG, metavar="TAG...")
 @click.option("-t", "--terminate-unstoppable", is_flag=True,
               help="Terminate the nodes that cannot stop (spot, instance store).")
 @YES_OR_CONFIRM
 @SKIP_PLUGINS
 @pass_app
-def stop(app: AppContext, tag: str, terminate_unstoppable: bool, yes: bool,
+def stop(app: AppContext, tags: tuple[str, ...], terminate_unstoppable: bool, yes: bool,
          skip_plugins: bool) -> None:
-    """Stop every node of TAG (EBS-backed only); `sclust start -x TAG` resumes it.
+    """Stop every node of TAG… (EBS-backed only); `sclust start -x TAG` resumes it.
 
     Running jobs are lost; volumes, root disks and private addresses are kept.
     """
     manager = app.manager()
-    manager.get(tag)
-    confirm(f"Stop cluster {tag!r}? Running jobs will be killed.", yes)
-    manager.stop(tag, terminate_unstoppable, plugins=not skip_plugins)
-    click.echo(f"cluster {tag!r} stopped; resume with `sclust start -x {tag}`")
+    for tag in tags:
+        manager.get(tag)
+        confirm(f"Stop cluster {tag!r}? Running jobs will be killed.", yes)
+        manager.stop(tag, terminate_unstoppable, plugins=not skip_plugins)
+        click.echo(f"cluster {tag!r} stopped; resume with `sclust start -x {tag}`")
 
 
 NO_SETUP = click.option("--no-setup", is_flag=True,
@@ -359,16 +360,21 @@ def restart(app: AppContext, tag: str, yes: bool, no_setup: bool) -> None:
 
 
 @main.command()
-@click.argument("tag", type=CLUSTER_TAG)
+@click.argument("tags", nargs=-1, required=True, type=CLUSTER_TAG, metavar="TAG...")
 @YES_OR_CONFIRM
 @SKIP_PLUGINS
 @pass_app
-def terminate(app: AppContext, tag: str, yes: bool, skip_plugins: bool) -> None:
-    """Terminate cluster TAG: its instances, spot requests and security group.
+def terminate(app: AppContext, tags: tuple[str, ...], yes: bool, skip_plugins: bool) -> None:
+    """Terminate cluster TAG… : its instances, spot requests and security group.
 
     The plugins' on_shutdown hooks run first. [volume]s attached to the master are detached
-    and kept, never deleted.
+    and kept, never deleted. Several TAGs: one after the other, each asked for.
     """
+    for tag in tags:
+        terminate_one(app, tag, yes, skip_plugins)
+
+
+def terminate_one(app: AppContext, tag: str, yes: bool, skip_plugins: bool) -> None:
     manager = app.manager()
     info = manager.get(tag)
     click.echo(f"cluster {tag!r}: these instances will be terminated:")
@@ -384,15 +390,15 @@ def terminate(app: AppContext, tag: str, yes: bool, skip_plugins: bool) -> None:
 
 
 @main.command()
-@click.argument("tag", required=False, type=CLUSTER_TAG)
+@click.argument("tags", nargs=-1, type=CLUSTER_TAG, metavar="[TAG]...")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_app
-def listclusters(app: AppContext, tag: str | None, as_json: bool) -> None:
-    """List clusters (or just TAG): state, zone, and every node with its addresses."""
+def listclusters(app: AppContext, tags: tuple[str, ...], as_json: bool) -> None:
+    """List clusters (or just TAG…): state, zone, and every node with its addresses."""
     from sclust.report import cluster_json, print_cluster
 
     manager = app.manager()
-    clusters = [manager.get(tag)] if tag else manager.list_clusters()
+    clusters = [manager.get(tag) for tag in tags] if tags else manager.list_clusters()
     if as_json:
         import json
 

@@ -44,7 +44,7 @@ def test_help_command() -> None:
     status, output = invoke("help")
     assert status == 0 and "Typical use:" in output
     status, output = invoke("help", "lc")
-    assert status == 0 and "listclusters [OPTIONS] [TAG]" in output
+    assert status == 0 and "listclusters [OPTIONS] [TAG]..." in output
     status, output = invoke("help", "listclusterz")
     assert status == 1 and "no command 'listclusterz' (did you mean 'listclusters'?)" in output
 
@@ -80,3 +80,28 @@ def test_removenode_without_a_choice_removes_one(config: Path, moto_server: str,
     assert status == 1 and "give either" not in output and "demo" in output
     status, output = invoke("-c", str(config), "removenode", "demo", "-a", "node001", "-n", "1")
     assert status == 1 and "give either -a ALIAS or -n COUNT" in output
+
+
+def test_several_tags_for_listclusters_stop_and_terminate(config: Path, key_file: Path,
+                                                         moto_server: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    import requests
+
+    from tests.conftest import run_sclust
+
+    requests.post(f"{moto_server}/moto-api/reset", timeout=10)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    cfg = ["-c", str(config)]
+    assert run_sclust(*cfg, "createkey", "mykey", "-i", str(key_file)).returncode == 0
+    for tag in ("one", "two", "three"):
+        result = run_sclust(*cfg, "start", tag, "--create-only")
+        assert result.returncode == 0, result.stderr
+    result = run_sclust(*cfg, "lc", "one", "three", "--json")
+    assert [c["tag"] for c in json.loads(result.stdout)] == ["one", "three"]
+    assert run_sclust(*cfg, "stop", "one", "two", "-c").returncode == 0
+    result = run_sclust(*cfg, "terminate", "one", "two", "three", "--confirm")
+    assert result.returncode == 0, result.stderr
+    assert all(f"cluster {t!r} terminated" in result.stdout for t in ("one", "two", "three"))
+    assert json.loads(run_sclust(*cfg, "listclusters", "--json").stdout) == []
