@@ -134,6 +134,29 @@ class NameParam(click.ParamType):
             self.fail(f"{self.what} {problem}", param, ctx)
         return str(value)
 
+    def shell_complete(self, ctx: click.Context, param: click.Parameter,
+                       incomplete: str) -> list[Any]:
+        """Templates from the config; cluster tags from EC2 (nothing when either fails)."""
+        from click.shell_completion import CompletionItem
+
+        names = completion_names(ctx, self.what)
+        return [CompletionItem(n) for n in sorted(names) if n.startswith(incomplete)]
+
+
+def completion_names(ctx: click.Context, what: str) -> list[str]:
+    """What a shell may offer for a NameParam: never an error, never a prompt."""
+    root = ctx.find_root()
+    app = AppContext(config_path=root.params.get("config_path"),
+                     region=root.params.get("region"), warn_config_problems=False)
+    try:
+        if what == "template name":
+            return app.config.template_names
+        if what == "cluster tag":
+            return [info.tag for info in app.manager().list_clusters()]
+    except Exception:  # noqa: BLE001 (completion offers nothing rather than failing)
+        log.debug("no completion for %s", what, exc_info=True)
+    return []
+
 
 CLUSTER_TAG = NameParam("cluster tag")
 COURSE_NAME = NameParam("course name")

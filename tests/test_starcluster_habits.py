@@ -98,6 +98,7 @@ def test_several_tags_for_listclusters_stop_and_terminate(config: Path, key_file
     for tag in ("one", "two", "three"):
         result = run_sclust(*cfg, "start", tag, "--create-only")
         assert result.returncode == 0, result.stderr
+    assert complete(config, "terminate", "t") == ["three", "two"]  # tags from EC2
     result = run_sclust(*cfg, "lc", "one", "three", "--json")
     assert [c["tag"] for c in json.loads(result.stdout)] == ["one", "three"]
     assert run_sclust(*cfg, "stop", "one", "two", "-c").returncode == 0
@@ -105,3 +106,22 @@ def test_several_tags_for_listclusters_stop_and_terminate(config: Path, key_file
     assert result.returncode == 0, result.stderr
     assert all(f"cluster {t!r} terminated" in result.stdout for t in ("one", "two", "three"))
     assert json.loads(run_sclust(*cfg, "listclusters", "--json").stdout) == []
+
+
+def complete(config: Path, *words: str) -> list[str]:
+    """What `sclust -c CONFIG WORDS…<TAB>` offers in bash (click's completion protocol)."""
+    import os
+    import subprocess
+    import sys
+
+    line = ["sclust", "-c", str(config), *words]
+    done = subprocess.run([str(Path(sys.executable).parent / "sclust")], capture_output=True,
+                          text=True, timeout=60,
+                          env={**os.environ, "_SCLUST_COMPLETE": "bash_complete",
+                               "COMP_WORDS": " ".join(line), "COMP_CWORD": str(len(line) - 1)})
+    return [item.split(",", 1)[1] for item in done.stdout.split()]
+
+
+def test_shell_completion_of_templates(config: Path) -> None:
+    assert complete(config, "validate", "sm") == ["small"]
+    assert complete(config, "start", "demo", "-c", "") == ["small"]
