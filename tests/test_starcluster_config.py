@@ -720,3 +720,30 @@ def test_a_plugin_section_with_a_mistake_is_not_run(tmp_path: Path, key_file: Pa
     assert app.plugin_spec("p") is None
     with pytest.raises(SystemExit):
         app.plugin_spec("p", strict=True)
+
+
+def test_sge_plugin_settings_reach_the_queue(tmp_path: Path, key_file: Path) -> None:
+    """The recipe's settings survive the cluster's tags and shape Grid Engine's queue: the
+    master is no exec host and each node has SLOTS_PER_HOST slots (real Configurator, runs
+    captured instead of sent)."""
+    from sclust.state import ClusterSettings
+    from tests.test_cluster_scripts import capture, node
+
+    path = write(tmp_path, key_file, """\
+        DISABLE_QUEUE = True
+        PLUGINS = sge
+
+        [plugin sge]
+        SETUP_CLASS = starcluster.plugins.sge.SGEPlugin
+        MASTER_IS_EXEC_HOST = False
+        SLOTS_PER_HOST = 3
+        """)
+    settings = ClusterSettings.from_template(load_config(path).template())
+    settings = ClusterSettings.from_tags(settings.to_tags(), "demo")
+    assert (settings.disable_queue, settings.master_is_exec_host, settings.slots_per_host) == \
+        (False, False, 3)
+    run = capture([node("master", 0), node("node001", 1)], settings)
+    run.setup()
+    assert [alias for alias, r in run.sent if "sge_host" in r.inputs] == ["node001"]
+    (queue,) = [r for _, r in run.sent if "sge_queue" in r.inputs]
+    assert "[node001=3]" in queue.inputs["sge_queue"]
