@@ -498,6 +498,15 @@ def removenode(app: AppContext, tag: str, aliases: tuple[str, ...], count: int |
 # ---- SSH and files ---------------------------------------------------------------------------
 
 
+def SSH_FLAGS(function: Any) -> Any:  # noqa: N802 (a decorator, named like the others)
+    """StarCluster's -X (X11 forwarding), -A (agent forwarding) and -t (tty), given to ssh."""
+    for flag, name, about in (("-t", "tty", "Force a terminal (ssh -t)."),
+                              ("-A", "forward_agent", "Forward the SSH agent (ssh -A)."),
+                              ("-X", "forward_x11", "Forward X11 (ssh -X).")):
+        function = click.option(flag, name, is_flag=True, help=about)(function)
+    return function
+
+
 def remote_for(app: AppContext, tag: str, user: str | None):
     from sclust.remote import Remote
 
@@ -508,10 +517,13 @@ def remote_for(app: AppContext, tag: str, user: str | None):
 @click.argument("tag", type=CLUSTER_TAG)
 @click.argument("command", nargs=-1)
 @click.option("-u", "--user", help="Log in as USER (default: the template's LOGIN_USER).")
+@SSH_FLAGS
 @pass_app
-def sshmaster(app: AppContext, tag: str, command: tuple[str, ...], user: str | None) -> None:
+def sshmaster(app: AppContext, tag: str, command: tuple[str, ...], user: str | None,
+              forward_x11: bool, forward_agent: bool, tty: bool) -> None:
     """SSH to the master of TAG (interactive, or run COMMAND and return its exit status)."""
-    sys.exit(remote_for(app, tag, user).ssh("master", list(command)))
+    sys.exit(remote_for(app, tag, user).ssh("master", list(command), forward_x11,
+                                            forward_agent, tty))
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
@@ -519,11 +531,13 @@ def sshmaster(app: AppContext, tag: str, command: tuple[str, ...], user: str | N
 @click.argument("node", type=NODE_ALIAS)
 @click.argument("command", nargs=-1)
 @click.option("-u", "--user", help="Log in as USER (default: the template's LOGIN_USER).")
+@SSH_FLAGS
 @pass_app
 def sshnode(app: AppContext, tag: str, node: str, command: tuple[str, ...],
-            user: str | None) -> None:
+            user: str | None, forward_x11: bool, forward_agent: bool, tty: bool) -> None:
     """SSH to NODE (an alias such as node001, or master) of TAG."""
-    sys.exit(remote_for(app, tag, user).ssh(node, list(command)))
+    sys.exit(remote_for(app, tag, user).ssh(node, list(command), forward_x11, forward_agent,
+                                            tty))
 
 
 @main.command()
