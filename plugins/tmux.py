@@ -30,9 +30,11 @@ class TmuxControlCenter(ClusterSetup):
         self.envname = envname
 
     def session(self, master: PluginNode, nodes: list[PluginNode], user: str) -> None:
+        # Two runs: the install step ends its run early when nothing is missing.
+        master.ssh.execute_script(ScriptRun().add(INSTALL, packages=["tmux"]))
         lines = master.ssh.execute_script(
-            ScriptRun().add(INSTALL, packages=["tmux"])
-            .add(SESSION, session=self.envname, user=user, aliases=[n.alias for n in nodes]))
+            ScriptRun().add(SESSION, session=self.envname, user=user,
+                            aliases=[n.alias for n in nodes]))
         self.report(lines[-1] if lines else f"tmux session {self.envname}")
 
     def run(self, nodes: list[PluginNode], master: PluginNode, user: str, user_shell: str,

@@ -21,7 +21,9 @@ class XvfbSetup(ClusterSetup):
         super().__init__()
 
     def setup(self, node: PluginNode) -> None:
-        node.ssh.execute_script(ScriptRun().add(INSTALL, packages=["xvfb"]).add(XVFB))
+        # Two runs: the install step ends its run early when nothing is missing.
+        node.ssh.execute_script(ScriptRun().add(INSTALL, packages=["xvfb"]))
+        node.ssh.execute_script(ScriptRun().add(XVFB))
 
     def run(self, nodes: list[PluginNode], master: PluginNode, user: str, user_shell: str,
             volumes: list[dict[str, Any]]) -> None:

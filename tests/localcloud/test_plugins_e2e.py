@@ -155,7 +155,8 @@ def test_plugins_hooks_builtins_and_failures(plugin_env: dict) -> None:
 
 
 # A plugin written for StarCluster, unchanged, from ~/.starcluster/plugins (issue 13 item 2):
-# DefaultClusterSetup's pool over every node, remote_file, switch_user, isdir, on_add_node.
+# DefaultClusterSetup's pool over every node, remote_file, switch_user, isdir, on_add_node;
+# and StarCluster's tmux plugin by its StarCluster name.
 STARCLUSTER_PLUGIN = '''
 from starcluster.clustersetup import DefaultClusterSetup
 from starcluster.logger import log
@@ -194,10 +195,13 @@ def test_a_starcluster_plugin_runs_unchanged(cloud, tmp_path: Path) -> None:
     home = tmp_path / "home"
     (home / ".starcluster" / "plugins").mkdir(parents=True)
     (home / ".starcluster" / "plugins" / "marker.py").write_text(STARCLUSTER_PLUGIN)
-    config = cluster_config(cloud, tmp_path, "scplug", "PLUGINS = marker\n", """\
+    config = cluster_config(cloud, tmp_path, "scplug", "PLUGINS = marker, tmux\n", """\
         [plugin marker]
         SETUP_CLASS = marker.Marker
         MESSAGE = ahoy
+
+        [plugin tmux]
+        SETUP_CLASS = starcluster.plugins.tmux.TmuxControlCenter
         """, size=2)
     ctx = {"config": config, "env": {"SCLUST_LOCAL_DIR": str(cloud.state_dir),
                                      "HOME": str(home)}}
@@ -210,10 +214,16 @@ def test_a_starcluster_plugin_runs_unchanged(cloud, tmp_path: Path) -> None:
         hosts = sclust(ctx, "sshmaster", "scplug", "-u", "root",
                        "cat /var/tmp/sc/hosts /tmp/sc-whoami").stdout
         assert hosts.split() == ["master", "node001", "sgeadmin"]
+        # StarCluster's tmux plugin (a built-in here): a window per node for the cluster user.
+        windows = "sudo -u sgeadmin tmux list-windows -t starcluster -F '#{window_name}'"
+        assert sclust(ctx, "sshmaster", "scplug", "-u", "root", windows).stdout.split() == \
+            ["master", "node001"]
         sclust(ctx, "addnode", "scplug")
         marker = sclust(ctx, "sshnode", "scplug", "node002", "-u", "root",
                         "cat /var/tmp/sc/run").stdout
         assert marker.split() == ["ahoy", "node002"]
+        assert sclust(ctx, "sshmaster", "scplug", "-u", "root", windows).stdout.split() == \
+            ["master", "node001", "node002"]
     finally:
         run_sclust("-c", str(config), "terminate", "scplug", "--yes", "--skip-plugins",
                    env=ctx["env"])
