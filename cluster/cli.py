@@ -58,9 +58,33 @@ def ignore_signals() -> None:
             signal.signal(signum, signal.SIG_IGN)
 
 
+# StarCluster's short names of its commands (those sclust has).
+COMMAND_ALIASES = {
+    "an": "addnode", "bal": "loadbalance", "ck": "createkey", "lc": "listclusters",
+    "li": "listimages", "lk": "listkeypairs", "lv": "listvolumes", "lz": "listzones",
+    "lr": "listregions", "lsi": "listinstances", "ls": "listspots", "rn": "removenode",
+    "rp": "runplugin", "sm": "sshmaster", "sn": "sshnode", "si": "sshinstance",
+    "cv": "createvolume", "rv": "removevolume", "res": "resizevolume", "reboot": "restart",
+    "rk": "removekey", "sc": "showconsole", "shi": "spothistory", "eimg": "ebsimage",
+    "ri": "removeimage", "shimg": "showimage",
+}
+
+
 class SclustGroup(click.Group):
     """Turns the project's errors into one `sclust: error: …` line per problem, exit 1; a
-    failed or interrupted start also says what exists now and how to resume or remove it."""
+    failed or interrupted start also says what exists now and how to resume or remove it;
+    knows StarCluster's short command names (`sclust lc` is `sclust listclusters`)."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in COMMAND_ALIASES:
+            command = super().get_command(ctx, COMMAND_ALIASES[cmd_name])
+        return command
+
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        return (command.name if command else name), command, rest
 
     def invoke(self, ctx: click.Context) -> Any:
         handlers = {}
@@ -159,7 +183,8 @@ def setup_logging(debug: bool) -> None:
                    "~/.starcluster/config).")
 @click.option("-r", "--region",
               help="EC2 region (default: [aws info] AWS_REGION_NAME or boto3's).")
-@click.option("--debug", is_flag=True, help="Verbose logs on stderr and tracebacks on errors.")
+@click.option("-d", "--debug", is_flag=True,
+              help="Verbose logs on stderr and tracebacks on errors.")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, region: str | None, debug: bool) -> None:
     """sclust builds HPC clusters (a master and nodes sharing storage over NFS, with Sun Grid
@@ -189,6 +214,8 @@ def report_plugins(ctx: click.Context, *_: Any, **__: Any) -> None:
     """After a command: what the plugins reported; a failed plugin makes the exit status 1
     (the cluster itself stays as it is)."""
     app = ctx.find_object(AppContext)
+    if app:
+        app.warn_unused_config_problems()
     outcomes = [o for source in (app.plugin_sources if app else []) for o in
                 source.plugin_outcomes]
     failed = []
@@ -221,11 +248,12 @@ def validate(app: AppContext, template: str | None) -> None:
     from sclust.desktops.template import desktops_template, leaf_desktops
     from sclust.errors import ConfigError
 
+    app.warn_config_problems = False  # they are this command's errors
     config = app.config
     desktops = config.named("desktops")
     leaves = config.leaf_templates() + leaf_desktops(config)
     names = [template] if template else leaves
-    errors: list[str] = []
+    errors: list[str] = list(config.problems) if not template else []
     for name in names:
         try:
             if name in desktops and name not in config.named("cluster"):
@@ -235,6 +263,12 @@ def validate(app: AppContext, template: str | None) -> None:
         except ConfigError as error:
             errors.extend(line for line in str(error).splitlines() if line not in errors)
     if not template:
+        from sclust.config import plugin_from
+
+        for section in config.named("plugin").values():  # used by a template or not
+            found_problems: list[str] = []
+            plugin_from(section, found_problems)
+            errors.extend(line for line in found_problems if line not in errors)
         # Templates only meant to be extended may lack required keys, but not be broken
         # otherwise: an EXTENDS cycle or a missing parent is an error wherever it is.
         for kind, sections in (("cluster", config.named("cluster")), ("desktops", desktops)):
@@ -331,28 +365,32 @@ def apply_overrides(config: Config, template_name: str | None, overrides: dict[s
 
 
 ADD_WITHOUT_ASKING = 20
+# StarCluster's -c/--confirm meant "do not ask" on these commands.
+YES_OR_CONFIRM = click.option("-y", "--yes", "-c", "--confirm", "yes", is_flag=True,
+                              help="Do not ask for confirmation (-c/--confirm: StarCluster's).")
 SKIP_PLUGINS = click.option("--skip-plugins", is_flag=True,
                             help="Do not run the plugins' on_shutdown hooks first.")
 
 
 @main.command()
-@click.argument("tag", type=CLUSTER_TAG)
+@click.argument("tags", nargs=-1, required=True, type=CLUSTER_TAG, metavar="TAG...")
 @click.option("-t", "--terminate-unstoppable", is_flag=True,
               help="Terminate the nodes that cannot stop (spot, instance store).")
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@YES_OR_CONFIRM
 @SKIP_PLUGINS
 @pass_app
-def stop(app: AppContext, tag: str, terminate_unstoppable: bool, yes: bool,
+def stop(app: AppContext, tags: tuple[str, ...], terminate_unstoppable: bool, yes: bool,
          skip_plugins: bool) -> None:
-    """Stop every node of TAG (EBS-backed only); `sclust start -x TAG` resumes it.
+    """Stop every node of TAG… (EBS-backed only); `sclust start -x TAG` resumes it.
 
     Running jobs are lost; volumes, root disks and private addresses are kept.
     """
     manager = app.manager()
-    manager.get(tag)
-    confirm(f"Stop cluster {tag!r}? Running jobs will be killed.", yes)
-    manager.stop(tag, terminate_unstoppable, plugins=not skip_plugins)
-    click.echo(f"cluster {tag!r} stopped; resume with `sclust start -x {tag}`")
+    for tag in tags:
+        manager.get(tag)
+        confirm(f"Stop cluster {tag!r}? Running jobs will be killed.", yes)
+        manager.stop(tag, terminate_unstoppable, plugins=not skip_plugins)
+        click.echo(f"cluster {tag!r} stopped; resume with `sclust start -x {tag}`")
 
 
 NO_SETUP = click.option("--no-setup", is_flag=True,
@@ -375,16 +413,21 @@ def restart(app: AppContext, tag: str, yes: bool, no_setup: bool) -> None:
 
 
 @main.command()
-@click.argument("tag", type=CLUSTER_TAG)
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.argument("tags", nargs=-1, required=True, type=CLUSTER_TAG, metavar="TAG...")
+@YES_OR_CONFIRM
 @SKIP_PLUGINS
 @pass_app
-def terminate(app: AppContext, tag: str, yes: bool, skip_plugins: bool) -> None:
-    """Terminate cluster TAG: its instances, spot requests and security group.
+def terminate(app: AppContext, tags: tuple[str, ...], yes: bool, skip_plugins: bool) -> None:
+    """Terminate cluster TAG… : its instances, spot requests and security group.
 
     The plugins' on_shutdown hooks run first. [volume]s attached to the master are detached
-    and kept, never deleted.
+    and kept, never deleted. Several TAGs: one after the other, each asked for.
     """
+    for tag in tags:
+        terminate_one(app, tag, yes, skip_plugins)
+
+
+def terminate_one(app: AppContext, tag: str, yes: bool, skip_plugins: bool) -> None:
     manager = app.manager()
     info = manager.get(tag)
     click.echo(f"cluster {tag!r}: these instances will be terminated:")
@@ -400,15 +443,15 @@ def terminate(app: AppContext, tag: str, yes: bool, skip_plugins: bool) -> None:
 
 
 @main.command()
-@click.argument("tag", required=False, type=CLUSTER_TAG)
+@click.argument("tags", nargs=-1, type=CLUSTER_TAG, metavar="[TAG]...")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_app
-def listclusters(app: AppContext, tag: str | None, as_json: bool) -> None:
-    """List clusters (or just TAG): state, zone, and every node with its addresses."""
+def listclusters(app: AppContext, tags: tuple[str, ...], as_json: bool) -> None:
+    """List clusters (or just TAG…): state, zone, and every node with its addresses."""
     from sclust.report import cluster_json, print_cluster
 
     manager = app.manager()
-    clusters = [manager.get(tag)] if tag else manager.list_clusters()
+    clusters = [manager.get(tag) for tag in tags] if tags else manager.list_clusters()
     if as_json:
         import json
 
@@ -428,13 +471,15 @@ def listclusters(app: AppContext, tag: str | None, as_json: bool) -> None:
               help="Name of a new node (repeat, or separate with commas).")
 @click.option("-b", "--bid", type=FiniteFloat(min=0, min_open=True),
               help="Spot bid in $/hour.")
-@click.option("-i", "--instance-type", help="Instance type (default: the cluster's node type).")
+@click.option("-I", "--instance-type", help="Instance type (default: the cluster's node type).")
+@click.option("-i", "--image-id", metavar="AMI",
+              help="AMI of the new nodes (StarCluster's -i; not supported yet: refused).")
 @click.option("-y", "--yes", is_flag=True,
               help=f"Do not ask before adding more than {ADD_WITHOUT_ASKING} nodes.")
 @NO_SETUP
 @pass_app
 def addnode(app: AppContext, tag: str, count: int, aliases: tuple[str, ...], bid: float | None,
-            instance_type: str | None, yes: bool, no_setup: bool) -> None:
+            instance_type: str | None, image_id: str | None, yes: bool, no_setup: bool) -> None:
     """Add nodes to cluster TAG (named node001, node002… unless -a gives names).
 
     The new nodes are set up in parallel and join Grid Engine; the others update their hosts,
@@ -447,6 +492,15 @@ def addnode(app: AppContext, tag: str, count: int, aliases: tuple[str, ...], bid
         names = [check_name(a, "node alias") for a in names]
     except ValueError as error:
         raise SclustError(f"--alias: {error}") from None
+    if image_id is not None:
+        from sclust.values import as_image_id
+
+        try:
+            as_image_id(image_id)
+        except ValueError as error:
+            raise SclustError(f"--image-id: {error} (the instance type is -I)") from None
+        raise SclustError(f"--image-id {image_id}: new nodes use the cluster's NODE_IMAGE_ID; "
+                          "another AMI for added nodes is not supported yet")
     if instance_type is not None:
         from sclust.values import as_instance_type
 
@@ -470,19 +524,21 @@ def addnode(app: AppContext, tag: str, count: int, aliases: tuple[str, ...], bid
 @click.option("-k", "--keep-instance", is_flag=True,
               help="Take the node out of the cluster but keep its instance.")
 @click.option("-f", "--force", is_flag=True, help="Remove nodes even while jobs run on them.")
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@YES_OR_CONFIRM
 @NO_SETUP
 @pass_app
 def removenode(app: AppContext, tag: str, aliases: tuple[str, ...], count: int | None,
                keep_instance: bool, force: bool, yes: bool, no_setup: bool) -> None:
-    """Remove nodes from sclust TAG (by -a alias or -n count); the master stays.
+    """Remove nodes from sclust TAG (by -a alias or -n count, default one); the master stays.
 
     Each node is first disabled in the queue; while jobs still run on it the removal is refused
     (unless --force). Then it leaves Grid Engine, the NFS exports and every /etc/hosts.
     """
     names = [a.strip() for item in aliases for a in item.split(",") if a.strip()]
-    if bool(names) == bool(count):
+    if names and count:
         raise SclustError("give either -a ALIAS or -n COUNT")
+    if not names and not count:
+        count = 1  # StarCluster's default: the highest-numbered node, after confirmation
     manager = app.manager()
     nodes = manager.pick_nodes(manager.get(tag), names, count or 0)
     verb = "Take out" if keep_instance else "Terminate"
@@ -495,6 +551,15 @@ def removenode(app: AppContext, tag: str, aliases: tuple[str, ...], count: int |
 # ---- SSH and files ---------------------------------------------------------------------------
 
 
+def SSH_FLAGS(function: Any) -> Any:  # noqa: N802 (a decorator, named like the others)
+    """StarCluster's -X (X11 forwarding), -A (agent forwarding) and -t (tty), given to ssh."""
+    for flag, name, about in (("-t", "tty", "Force a terminal (ssh -t)."),
+                              ("-A", "forward_agent", "Forward the SSH agent (ssh -A)."),
+                              ("-X", "forward_x11", "Forward X11 (ssh -X).")):
+        function = click.option(flag, name, is_flag=True, help=about)(function)
+    return function
+
+
 def remote_for(app: AppContext, tag: str, user: str | None):
     from sclust.remote import Remote
 
@@ -505,10 +570,13 @@ def remote_for(app: AppContext, tag: str, user: str | None):
 @click.argument("tag", type=CLUSTER_TAG)
 @click.argument("command", nargs=-1)
 @click.option("-u", "--user", help="Log in as USER (default: the template's LOGIN_USER).")
+@SSH_FLAGS
 @pass_app
-def sshmaster(app: AppContext, tag: str, command: tuple[str, ...], user: str | None) -> None:
+def sshmaster(app: AppContext, tag: str, command: tuple[str, ...], user: str | None,
+              forward_x11: bool, forward_agent: bool, tty: bool) -> None:
     """SSH to the master of TAG (interactive, or run COMMAND and return its exit status)."""
-    sys.exit(remote_for(app, tag, user).ssh("master", list(command)))
+    sys.exit(remote_for(app, tag, user).ssh("master", list(command), forward_x11,
+                                            forward_agent, tty))
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
@@ -516,11 +584,13 @@ def sshmaster(app: AppContext, tag: str, command: tuple[str, ...], user: str | N
 @click.argument("node", type=NODE_ALIAS)
 @click.argument("command", nargs=-1)
 @click.option("-u", "--user", help="Log in as USER (default: the template's LOGIN_USER).")
+@SSH_FLAGS
 @pass_app
 def sshnode(app: AppContext, tag: str, node: str, command: tuple[str, ...],
-            user: str | None) -> None:
+            user: str | None, forward_x11: bool, forward_agent: bool, tty: bool) -> None:
     """SSH to NODE (an alias such as node001, or master) of TAG."""
-    sys.exit(remote_for(app, tag, user).ssh(node, list(command)))
+    sys.exit(remote_for(app, tag, user).ssh(node, list(command), forward_x11, forward_agent,
+                                            tty))
 
 
 @main.command()
@@ -619,6 +689,26 @@ def createkey(app: AppContext, name: str, output_file: str | None,
     create_key_file(path, cloud.create_key_pair(name))
     click.echo(f"created key pair {name!r} in {cloud.region}; private key in {path}\n"
                f"add to your config:\n[key {name}]\nKEY_LOCATION = {path}")
+
+
+@main.command("help")
+@click.argument("command", required=False)
+@click.pass_context
+def help_command(ctx: click.Context, command: str | None) -> None:
+    """Help on sclust, or on COMMAND (StarCluster's short names work too)."""
+    parent = ctx.parent
+    assert parent is not None
+    if not command:
+        click.echo(parent.get_help())
+        return
+    found = main.get_command(parent, command)
+    if found is None:
+        from sclust.suggest import did_you_mean
+
+        hint = did_you_mean(command, main.list_commands(parent))
+        raise SclustError(f"no command {command!r}{hint}")
+    with click.Context(found, info_name=found.name, parent=parent) as sub:
+        click.echo(found.get_help(sub))
 
 
 def register_commands() -> None:

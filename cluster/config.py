@@ -108,13 +108,25 @@ class Config:
     default_template: str | None = None
     refresh_interval: int = 5
     aws: AwsSettings = field(default_factory=AwsSettings)
+    reported: set[str] = field(default_factory=set)  # problems already raised as errors
 
     def named(self, kind: str) -> dict[str, RawSection]:
         return {s.name: s for s in self.sections if s.kind == kind}
 
     @property
+    def problems(self) -> list[str]:
+        """Every mistake in any section: errors for `validate`, and for a command that uses
+        the section; warnings for the others."""
+        return [line for s in self.sections for line in s.problems]
+
+    @property
+    def notes(self) -> list[str]:
+        """What StarCluster accepted and sclust reads the same way, said once (repeats)."""
+        return [line for s in self.sections for line in s.notes]
+
+    @property
     def template_names(self) -> list[str]:
-        return list(self.named("cluster"))
+        return [name for name in self.named("cluster") if name]  # [cluster] alone is a problem
 
     def key_pair(self, name: str) -> KeyPair:
         """The `[key NAME]` section as a KeyPair (not checked on disk: see check_key_file)."""
@@ -123,6 +135,8 @@ class Config:
             raise ConfigError(
                 f"{self.path}: no [key {name}] section{did_you_mean(name, self.named('key'))}"
             )
+        if section.problems:
+            raise ConfigError("\n".join(section.problems))
         location = section.keys["KEY_LOCATION"].value
         try:
             return KeyPair(name=name, location=expand_path(location))
@@ -146,6 +160,7 @@ class Config:
         errors: list[str] = []
         template = build_template(self, name, errors, check_key_file)
         if errors or template is None:
+            self.reported.update(errors)
             raise ConfigError("\n".join(errors))
         return template
 
@@ -160,6 +175,12 @@ class Config:
         return names
 
 
+def misnamed_problems(config: Config, name: str) -> list[str]:
+    """Problems of a section called NAME whose kind sclust did not recognise."""
+    return [line for s in config.sections if s.name == name and s.kind not in SECTION_KEYS
+            for line in s.problems]
+
+
 def located(origin: Origin, section: RawSection, key: str | None, message: str) -> str:
     where = f"{section.title} {key}" if key else section.title
     return f"{origin}: {where}: {message}"
@@ -171,27 +192,39 @@ def at_key(key: RawKey, message: str) -> str:
 
 
 def find_config(explicit: str | None) -> Path:
-    """-c/--config FILE, then $SCLUST_CONFIG, then ~/.sclust/config, then ~/.starcluster/config."""
+    """-c/--config FILE, then $SCLUST_CONFIG, then $STARCLUSTER_CONFIG, then ~/.sclust/config,
+    then ~/.starcluster/config."""
     if explicit:
         return Path(explicit).expanduser()
-    from_env = os.environ.get("SCLUST_CONFIG")
-    if from_env:
-        return Path(from_env).expanduser()
+    for variable in ("SCLUST_CONFIG", "STARCLUSTER_CONFIG"):
+        from_env = os.environ.get(variable)
+        if from_env:
+            return Path(from_env).expanduser()
     for candidate in CONFIG_SEARCH:
         path = Path(candidate).expanduser()
         if path.exists():
             return path
     raise ConfigError(
-        "no config file found: pass --config FILE, set $SCLUST_CONFIG, or create "
+        "no config file found: pass --config FILE, set $SCLUST_CONFIG (or $STARCLUSTER_CONFIG),"
+        " or create "
         "~/.sclust/config (a StarCluster ~/.starcluster/config also works)"
     )
 
 
+# Sections every command reads: a mistake there is always an error.
+ALWAYS_USED = ("global", "aws info")
+# StarCluster's other spellings of a key (four official templates wrote PROTOCOL).
+KEY_ALIASES = {"permission": {"PROTOCOL": "IP_PROTOCOL"}}
+
+
 def load_config(path: Path) -> Config:
-    """Read and check every section of PATH (and its INCLUDEs)."""
+    """Read and check every section of PATH (and its INCLUDEs). Mistakes in [global] and
+    [aws info] raise ConfigError; those in other sections stay on their section (`problems`)
+    and become errors only for a command that uses the section (see Config.template)."""
     sections = read_config_files(path)
-    errors: list[str] = []
-    check_sections(sections, errors)
+    for section in sections:
+        check_section(section)
+    errors = [line for s in sections if s.kind in ALWAYS_USED for line in s.problems]
     config = Config(path=path, sections=sections)
     if not errors:
         apply_global(config, errors)
@@ -200,46 +233,57 @@ def load_config(path: Path) -> Config:
     return config
 
 
-def check_sections(sections: list[RawSection], errors: list[str]) -> None:
-    """Unknown kinds, duplicates, unknown keys and bad values, section by section."""
-    seen: dict[tuple[str, str], RawSection] = {}
-    for section in sections:
-        errors_before = len(errors)
-        schema = SECTION_KEYS.get(section.kind)
-        if schema is None:
-            hint = did_you_mean(section.kind, SECTION_KEYS)
-            errors.append(f"{section.origin}: unknown section {section.title}{hint}")
+def use_key_aliases(section: RawSection) -> None:
+    """StarCluster's other spellings of a key under sclust's name."""
+    for alias, name in KEY_ALIASES.get(section.kind, {}).items():
+        key = section.keys.pop(alias, None)
+        if key is None:
             continue
-        if section.kind in NAMED_KINDS and not section.name:
-            errors.append(f"{section.origin}: [{section.kind}] needs a name: [{section.kind} NAME]")
+        if name in section.keys:
+            section.notes.append(f"{key.origin}: {section.title} {alias} is StarCluster's "
+                                 f"{name}, also set at {section.keys[name].origin}: that wins")
+        else:
+            key.name = name
+            section.keys[name] = key
+
+
+def check_section(section: RawSection) -> None:
+    """Unknown kind, unknown keys and bad values of SECTION, added to its problems."""
+    use_key_aliases(section)
+    section.problems.extend(section_problems(section))
+
+
+def section_problems(section: RawSection) -> list[str]:
+    errors: list[str] = []
+    schema = SECTION_KEYS.get(section.kind)
+    if schema is None:
+        hint = did_you_mean(section.kind, SECTION_KEYS)
+        return [f"{section.origin}: unknown section {section.title}{hint}"]
+    if section.kind in NAMED_KINDS and not section.name:
+        return [f"{section.origin}: [{section.kind}] needs a name: [{section.kind} NAME]"]
+    if section.kind in ("cluster", "desktops"):
+        problem = name_problem(section.name, template=True)
+        if problem:
+            return [f"{section.origin}: {section.title}: the name {problem}"]
+    for key in section.keys.values():
+        spec = schema.get(key.name)
+        if spec is None:
+            if section.kind not in OPEN_KINDS:
+                hint = did_you_mean(key.name, schema)
+                errors.append(located(key.origin, section, key.name, f"unknown key{hint}"))
             continue
-        if section.kind in ("cluster", "desktops"):
-            problem = name_problem(section.name, template=True)
-            if problem:
-                errors.append(f"{section.origin}: {section.title}: the name {problem}")
-                continue
-        identity = (section.kind, section.name)
-        if identity in seen:
-            first = seen[identity].origin
-            errors.append(f"{section.origin}: {section.title} defined twice (first at {first})")
-            continue
-        seen[identity] = section
-        for key in section.keys.values():
-            spec = schema.get(key.name)
-            if spec is None:
-                if section.kind not in OPEN_KINDS:
-                    hint = did_you_mean(key.name, schema)
-                    errors.append(located(key.origin, section, key.name, f"unknown key{hint}"))
-                continue
-            message = parse_error(spec, key)
-            if message:
-                errors.append(located(key.origin, section, key.name, message))
-        if section.kind in ("key", "volume", "permission", "plugin"):
-            for name, spec in schema.items():
-                if spec.required and name not in section.keys:
-                    errors.append(located(section.origin, section, name, "required key missing"))
-        if section.kind == "permission" and len(errors) == errors_before:
-            check_permission_ports(section, errors)
+        message = parse_error(spec, key)
+        if message:
+            errors.append(located(key.origin, section, key.name, message))
+    if section.kind in ("key", "volume", "permission", "plugin"):
+        for name, spec in schema.items():
+            if spec.required and name not in section.keys:
+                errors.append(located(section.origin, section, name, "required key missing"))
+    if section.kind == "permission" and not errors:
+        check_permission_ports(section, errors)
+    if section.kind == "volume" and not errors:
+        check_volume_device(section, errors)
+    return errors
 
 
 def parse_error(spec: KeySpec, key: RawKey) -> str | None:
@@ -332,6 +376,7 @@ def merged_cluster_keys(
     chain: list[RawSection] = []
     current = clusters[name]
     while True:
+        errors.extend(line for line in current.problems if line not in errors)
         if current in chain:
             cycle = " -> ".join(s.name for s in chain + [current])
             key = current.keys["EXTENDS"]
@@ -363,6 +408,8 @@ def build_template(
     if found is None:
         return None
     section, keys = found
+    if errors:  # mistakes in the chain's own sections come first, alone
+        return None
     schema = SECTION_KEYS["cluster"]
     for key_name, spec in schema.items():
         if spec.required and key_name not in keys:
@@ -378,8 +425,12 @@ def build_template(
         found_sections = []
         available = config.named(kind)
         for item in get(key_name):
-            if item in available:
+            if item in available and available[item].problems:
+                errors.extend(available[item].problems)
+            elif item in available:
                 found_sections.append(available[item])
+            elif misnamed_problems(config, item):
+                errors.extend(misnamed_problems(config, item))  # e.g. [permision web]
             else:
                 hint = did_you_mean(item, available)
                 errors.append(at_key(keys[key_name], f"no [{kind} {item}]{hint}"))
@@ -392,6 +443,8 @@ def build_template(
     if keyname_key.value not in key_sections:
         hint = did_you_mean(keyname_key.value, key_sections)
         errors.append(at_key(keyname_key, f"no [key {keyname_key.value}]{hint}"))
+    elif key_sections[keyname_key.value].problems:
+        errors.extend(key_sections[keyname_key.value].problems)
     else:
         key = config.key_pair(keyname_key.value)
         if check_key_file:
@@ -402,8 +455,12 @@ def build_template(
                 errors.append(located(origin, key_section, "KEY_LOCATION", problem))
     volumes = [volume_from(s) for s in reference("VOLUMES", "volume")]
     permissions = [permission_from(s) for s in reference("PERMISSIONS", "permission")]
-    plugins = [plugin_from(s, errors) for s in reference("PLUGINS", "plugin")]
-    check_volume_paths(volumes, keys.get("VOLUMES"), errors)
+    plugin_sections = reference("PLUGINS", "plugin")
+    plugins = [plugin_from(s, errors) for s in plugin_sections
+               if not is_sge_plugin(s)]
+    sge_settings = scheduler_plugin_settings(
+        [s for s in plugin_sections if is_sge_plugin(s)], errors)
+    check_volumes(volumes, keys.get("VOLUMES"), errors)
     userdata = keys.get("USERDATA_SCRIPTS")
     if userdata is not None and check_key_file:  # files of this machine, like the key
         from sclust.userdata import user_data_problem
@@ -414,6 +471,7 @@ def build_template(
     if errors or key is None or node_types is None:
         return None
     options = {f.name: get(f.metadata["key"]) for f in fields(ClusterOptions)}
+    options.update(sge_settings)
     options["master_image_id"] = options["master_image_id"] or options["node_image_id"]
     options["master_instance_type"] = (options["master_instance_type"]
                                        or node_types[-1].instance_type)
@@ -446,8 +504,11 @@ def parse_node_types(key: RawKey, errors: list[str]) -> list[NodeTypeSpec]:
                     count = int(part)
                 else:
                     raise ValueError(f"{item!r}: expected type[:ami][:count]")
-            if position == len(items) - 1 and count is not None and len(items) > 1:
-                raise ValueError(f"{item!r}: the last entry is the default type and takes no count")
+            if position == len(items) - 1 and count is not None:
+                # StarCluster refused this too: the count would silently disagree with the size.
+                raise ValueError(f"{item!r}: the last entry is the default type and takes no "
+                                 "count (CLUSTER_SIZE says how many nodes; a count goes on the "
+                                 "extra types before it: `c5.xlarge:2, m5.large`)")
             if position < len(items) - 1 and count is None:
                 count = 1
         except ValueError as error:
@@ -459,14 +520,88 @@ def parse_node_types(key: RawKey, errors: list[str]) -> list[NodeTypeSpec]:
     return specs
 
 
-def check_volume_paths(volumes: list[Volume], key: RawKey | None, errors: list[str]) -> None:
+# StarCluster's SGE plugin: sclust sets Grid Engine up itself, with the plugin's settings.
+SGE_PLUGIN_CLASSES = ("starcluster.plugins.sge.SGEPlugin", "sge.SGEPlugin")
+SGE_PLUGIN_SETTINGS = {"MASTER_IS_EXEC_HOST": "master_is_exec_host",
+                       "SLOTS_PER_HOST": "slots_per_host"}
+
+
+def is_sge_plugin(section: RawSection) -> bool:
+    setup_class = section.keys.get("SETUP_CLASS")
+    return setup_class is not None and setup_class.value in SGE_PLUGIN_CLASSES
+
+
+def scheduler_plugin_settings(sections: list[RawSection], errors: list[str]) -> dict[str, Any]:
+    """What `[plugin sge]` in PLUGINS asks of Grid Engine. StarCluster's documented recipe
+    `DISABLE_QUEUE = True` + `PLUGINS = sge` means: SGE, set up by the plugin with these
+    settings — so the queue is not disabled."""
+    if not sections:
+        return {}
+    settings: dict[str, Any] = {"disable_queue": False}
+    schema = SECTION_KEYS["cluster"]
+    for section in sections:
+        for name, key in section.keys.items():
+            if name == "SETUP_CLASS":
+                continue
+            if name not in SGE_PLUGIN_SETTINGS:
+                hint = did_you_mean(name, SGE_PLUGIN_SETTINGS)
+                errors.append(located(key.origin, section, name,
+                                      f"StarCluster's SGE plugin takes no setting {name}{hint}"))
+                continue
+            try:
+                settings[SGE_PLUGIN_SETTINGS[name]] = schema[name].parse(key.value)
+            except ValueError as error:
+                errors.append(located(key.origin, section, name, str(error)))
+    return settings
+
+
+def check_volumes(volumes: list[Volume], key: RawKey | None, errors: list[str]) -> None:
+    """StarCluster's checks across a template's volumes, plus distinct mount paths."""
+    if key is None:
+        return
     paths: dict[str, str] = {}
+    places: dict[tuple[str, int | None], str] = {}
+    devices: dict[str, Volume] = {}
+    by_id: dict[str, Volume] = {}
     for volume in volumes:
-        if volume.mount_path in paths and key is not None:
+        if volume.mount_path in paths:
             errors.append(at_key(key, f"[volume {volume.name}] and [volume "
                                       f"{paths[volume.mount_path]}] both mount at "
                                       f"{volume.mount_path}"))
         paths[volume.mount_path] = volume.name
+        place = (volume.volume_id, volume.partition)
+        if place in places:
+            partition = f" partition {volume.partition}" if volume.partition else ""
+            errors.append(at_key(key, f"[volume {volume.name}] and [volume {places[place]}] both "
+                                      f"mount {volume.volume_id}{partition}: pick one, or give "
+                                      "each a different PARTITION"))
+        places[place] = volume.name
+        earlier = by_id.get(volume.volume_id)
+        if earlier is not None and volume.device and earlier.device \
+                and volume.device != earlier.device:
+            errors.append(at_key(key, f"[volume {volume.name}] attaches {volume.volume_id} at "
+                                      f"{volume.device}, [volume {earlier.name}] at "
+                                      f"{earlier.device}: a volume attaches at one device"))
+        by_id.setdefault(volume.volume_id, volume)
+        if volume.device:
+            other = devices.get(volume.device)
+            if other is not None and other.volume_id != volume.volume_id:
+                errors.append(at_key(key, f"[volume {volume.name}] and [volume {other.name}] "
+                                          f"both attach at {volume.device}: one volume per "
+                                          "device"))
+            devices.setdefault(volume.device, volume)
+
+
+def check_volume_device(section: RawSection, errors: list[str]) -> None:
+    """A DEVICE EC2 can attach a data volume at: /dev/sdf…/dev/sdz (or xvdf…), not the root's."""
+    key = section.keys.get("DEVICE")
+    if key is None:
+        return
+    letter = key.value.removeprefix("/dev/xvd").removeprefix("/dev/sd")
+    if letter in ("a", "b", "c", "d", "e"):
+        errors.append(located(key.origin, section, "DEVICE",
+                              f"{key.value} is kept for the root and instance-store disks: use "
+                              "/dev/sdf … /dev/sdz"))
 
 
 def key_file_problem(path: Path) -> str | None:

@@ -26,6 +26,9 @@ class AppContext:
     config_path: str | None = None
     debug: bool = False
     region: str | None = None
+    # Mistakes in sections a command may not use are warnings; `validate` turns this off and
+    # reports them as errors.
+    warn_config_problems: bool = True
     _config: Config | None = field(default=None, repr=False)
     _manager: ClusterManager | None = field(default=None, repr=False)
     # Objects with a `plugin_outcomes` list (the manager, desktops): reported after a command.
@@ -37,12 +40,28 @@ class AppContext:
             from sclust.config import find_config, load_config
 
             self._config = load_config(find_config(self.config_path))
+            for line in self._config.notes:
+                click.echo(f"sclust: warning: {line}", err=True)
+                log.warning("%s", line, extra={"file_only": True})
         return self._config
 
     @property
     def opened_manager(self) -> ClusterManager | None:
         """The command's cluster manager if it opened one (nothing is opened to ask)."""
         return self._manager
+
+    def warn_unused_config_problems(self) -> None:
+        """After a command went through: the config's mistakes it did not stop on (they were
+        in sections it did not use), as warnings, once."""
+        if self._config is None or not self.warn_config_problems:
+            return
+        left = [line for line in self._config.problems if line not in self._config.reported]
+        for line in left:
+            click.echo(f"sclust: warning: {line}", err=True)
+        if left:
+            click.echo("sclust: warning: (in sections this command did not use; `sclust "
+                       "validate` reports them as errors)", err=True)
+        self._config.reported.update(left)
 
     def manager(self) -> ClusterManager:
         """The command's cluster manager (one per command: plugin outcomes collect in it)."""
@@ -70,7 +89,7 @@ class AppContext:
         section = self.config.named("plugin").get(name)
         if section is None:
             return None
-        errors: list[str] = []
+        errors: list[str] = list(section.problems)  # a mistake in the section itself
         spec = plugin_from(section, errors)
         if errors and strict:
             fail("\n".join(errors))
@@ -119,6 +138,29 @@ class NameParam(click.ParamType):
         if problem:
             self.fail(f"{self.what} {problem}", param, ctx)
         return str(value)
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter,
+                       incomplete: str) -> list[Any]:
+        """Templates from the config; cluster tags from EC2 (nothing when either fails)."""
+        from click.shell_completion import CompletionItem
+
+        names = completion_names(ctx, self.what)
+        return [CompletionItem(n) for n in sorted(names) if n.startswith(incomplete)]
+
+
+def completion_names(ctx: click.Context, what: str) -> list[str]:
+    """What a shell may offer for a NameParam: never an error, never a prompt."""
+    root = ctx.find_root()
+    app = AppContext(config_path=root.params.get("config_path"),
+                     region=root.params.get("region"), warn_config_problems=False)
+    try:
+        if what == "template name":
+            return app.config.template_names
+        if what == "cluster tag":
+            return [info.tag for info in app.manager().list_clusters()]
+    except Exception:  # noqa: BLE001 (completion offers nothing rather than failing)
+        log.debug("no completion for %s", what, exc_info=True)
+    return []
 
 
 CLUSTER_TAG = NameParam("cluster tag")

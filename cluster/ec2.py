@@ -185,6 +185,19 @@ def permission_keys(permission: dict[str, Any]) -> set[tuple[str, int | None, in
     return {(protocol, ports[0], ports[1], source) for source in sources}
 
 
+DEFAULT_REGION = "us-east-1"
+_region_defaulted: list[str] = []  # said once per process, however many clients open
+
+
+def default_region() -> str:
+    """StarCluster's region when none is set anywhere (-r, [aws info], environment, profile)."""
+    if not _region_defaulted:
+        log.warning("no region set (-r, [aws info] AWS_REGION_NAME, AWS_DEFAULT_REGION or an AWS "
+                    "profile): using %s, as StarCluster did", DEFAULT_REGION)
+        _region_defaulted.append(DEFAULT_REGION)
+    return DEFAULT_REGION
+
+
 class EC2:
     """A region of EC2 (or of an EC2-compatible endpoint): sclust's `Cloud`."""
 
@@ -196,6 +209,14 @@ class EC2:
             region_name=region or aws.region,
             profile_name=aws.profile,
         )
+        if session.region_name is None and aws.endpoint_url is None:
+            session = boto3.Session(
+                aws_access_key_id=aws.access_key_id,
+                aws_secret_access_key=aws.secret_access_key,
+                aws_session_token=aws.session_token,
+                region_name=default_region(),
+                profile_name=aws.profile,
+            )
         config = botocore.config.Config(
             # botocore's standard mode backs off and retries throttling and transient errors.
             # AWS_MAX_ATTEMPTS (boto3's own variable) still wins when set.

@@ -42,6 +42,11 @@ class RawSection:
     name: str  # "" for sections without a name
     origin: Origin
     keys: dict[str, RawKey] = field(default_factory=dict)
+    # Mistakes inside this section (FILE:LINE lines): errors for a command that uses the
+    # section, warnings for one that does not (a typo in one template never blocks another).
+    problems: list[str] = field(default_factory=list)
+    # Things StarCluster accepted that sclust reads the same way but mentions (FILE:LINE lines).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -50,6 +55,9 @@ class RawSection:
 
 # Section kinds whose whole header is the kind (no NAME part).
 UNNAMED_KINDS = ("global", "aws info")
+# StarCluster's other spellings of a section kind.
+# (`[keypair NAME]` is what StarCluster's own manual wrote for `[key NAME]`.)
+KIND_ALIASES = {"vol": "volume", "keypair": "key"}
 
 
 def split_header(header: str) -> tuple[str, str]:
@@ -60,13 +68,17 @@ def split_header(header: str) -> tuple[str, str]:
     lowered = " ".join(words).lower()
     if lowered in UNNAMED_KINDS:
         return lowered, ""
+    kind = KIND_ALIASES.get(words[0].lower(), words[0].lower())
     if len(words) == 1:
-        return words[0].lower(), ""
-    return words[0].lower(), " ".join(words[1:])
+        return kind, ""
+    return kind, " ".join(words[1:])
 
 
 def strip_inline_comment(value: str) -> str:
-    """StarCluster (configparser) treats `#` or `;` after whitespace as a comment start."""
+    """StarCluster (configparser) treats `#` or `;` after whitespace as a comment start; in
+    `KEY = #comment` the `#` follows the blank after `=`, so the value is empty."""
+    if value[:1] in ("#", ";"):
+        return ""
     for index, char in enumerate(value):
         if char in "#;" and index > 0 and value[index - 1] in " \t":
             return value[:index].rstrip()
@@ -74,7 +86,10 @@ def strip_inline_comment(value: str) -> str:
 
 
 def parse_ini_text(text: str, path: str) -> list[RawSection]:
-    """Parse one file's text into sections; syntax errors raise ConfigError with file:line."""
+    """Parse one file's text into sections. A malformed header raises ConfigError (nothing
+    after it can be placed); a malformed line inside a section becomes one of that section's
+    problems. A key or section given twice: the last one wins, with a note naming both lines,
+    as StarCluster (configparser) read it. Keys left empty (`KEY =`) count as not set."""
     sections: list[RawSection] = []
     current: RawSection | None = None
     last_key: RawKey | None = None
@@ -94,26 +109,54 @@ def parse_ini_text(text: str, path: str) -> list[RawSection]:
                 kind, name = split_header(stripped[1:-1])
             except ValueError as error:
                 raise ConfigError(f"{origin}: {error} {stripped!r}") from None
+            last_key = None
             current = RawSection(kind=kind, name=name, origin=origin)
             sections.append(current)
-            last_key = None
             continue
         separator = min((i for i in (line.find("="), line.find(":")) if i > 0), default=-1)
-        if separator < 0:
-            where = f" in {current.title}" if current else ""
-            raise ConfigError(f"{origin}{where}: expected 'KEY = value', got {stripped!r}")
-        if current is None:
-            raise ConfigError(f"{origin}: key {stripped!r} appears before any [section]")
+        if separator < 0 or current is None:
+            if current is None:
+                raise ConfigError(f"{origin}: key {stripped!r} appears before any [section]")
+            current.problems.append(
+                f"{origin} in {current.title}: expected 'KEY = value', got {stripped!r}")
+            last_key = None
+            continue
         name = line[:separator].strip().upper()
         value = strip_inline_comment(line[separator + 1 :].strip())
         if name in current.keys:
             first = current.keys[name].origin
-            raise ConfigError(
-                f"{origin}: {current.title} {name}: set twice (first at line {first.line})"
-            )
+            current.notes.append(f"{origin}: {current.title} {name} set twice (first at "
+                                 f"{first}): {origin} wins")
+            del current.keys[name]  # re-inserted below: file order follows the winning line
         last_key = RawKey(name=name, value=value, origin=origin, section_title=current.title)
         current.keys[name] = last_key
-    return sections
+    return merge_repeated(sections)
+
+
+def merge_repeated(sections: list[RawSection]) -> list[RawSection]:
+    """A section given again (in one file or an INCLUDEd one) merges into the first, later keys
+    winning, as configparser read StarCluster's files; each override is noted. Keys left
+    empty are dropped afterwards."""
+    merged: list[RawSection] = []
+    first: dict[tuple[str, str], RawSection] = {}
+    for section in sections:
+        earlier = first.get((section.kind, section.name))
+        if earlier is None:
+            first[(section.kind, section.name)] = section
+            merged.append(section)
+            continue
+        earlier.notes.append(f"{section.origin}: {section.title} given again (first at "
+                             f"{earlier.origin}): its keys are merged, later ones win")
+        earlier.notes.extend(section.notes)
+        earlier.problems.extend(section.problems)
+        for name, key in section.keys.items():
+            if name in earlier.keys:
+                earlier.notes.append(f"{key.origin}: {section.title} {name} set twice (first "
+                                     f"at {earlier.keys[name].origin}): {key.origin} wins")
+            earlier.keys[name] = key
+    for section in merged:  # `KEY =` (or `KEY = #comment`) is not set, as in StarCluster
+        section.keys = {k: key for k, key in section.keys.items() if key.value != ""}
+    return merged
 
 
 def read_config_files(path: Path) -> list[RawSection]:
@@ -143,6 +186,10 @@ def read_config_files(path: Path) -> list[RawSection]:
             if include is None:
                 continue
             for item in split_list(include.value):
+                if "://" in item:
+                    raise ConfigError(f"{include.origin}: [global] INCLUDE: {item}: sclust reads "
+                                      "local files only (StarCluster also fetched URLs): "
+                                      "download it and INCLUDE its path")
                 try:
                     child = expand_path(item)
                 except ValueError as error:
@@ -152,7 +199,7 @@ def read_config_files(path: Path) -> list[RawSection]:
                 visit(child, include.origin)
 
     visit(path, None)
-    return sections
+    return merge_repeated(sections)
 
 
 def split_list(value: str) -> list[str]:

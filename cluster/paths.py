@@ -33,3 +33,8 @@ def region_dir(directory: Path, region: str) -> Path:
 
 def user_plugin_dir() -> Path:
     return sclust_home() / "plugins"
+
+
+def user_plugin_dirs() -> list[Path]:
+    """Where user plugins are looked for, in order: sclust's own, then StarCluster's."""
+    return [user_plugin_dir(), Path("~/.starcluster/plugins").expanduser()]

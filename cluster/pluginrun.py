@@ -88,10 +88,18 @@ def call(spec: dict[str, Any], hook: str, nodes: list[PluginNode], master: Plugi
     try:
         plugin: ClusterSetup = instantiate(spec["name"], spec["setup_class"], spec["settings"])
         plugin.cluster = tag
-        arguments = (nodes, master, *user_shell_volumes)
+        arguments: tuple[Any, ...] = (nodes, master, *user_shell_volumes)
+        if node is not None:
+            arguments = (node, *arguments)
+        adapt = getattr(plugin, "sclust_arguments", None)
+        if adapt is not None:  # a StarCluster plugin: its shapes of nodes and volumes
+            arguments = adapt(node, nodes, master, *user_shell_volumes)
         method = getattr(plugin, hook, None)
         if method is not None:
-            method(node, *arguments) if node is not None else method(*arguments)
+            try:
+                method(*arguments)
+            except NotImplementedError:  # StarCluster's way of saying "no such hook"
+                log.debug("plugin %s has no %s", spec["name"], hook)
         outcome.reports = list(plugin.reports)
     except PluginError as error:
         outcome.error = str(error)

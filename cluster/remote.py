@@ -71,12 +71,16 @@ class Remote:
             "-o", "ConnectTimeout=15",
         ]
 
-    def ssh(self, alias: str, command: list[str]) -> int:
+    def ssh(self, alias: str, command: list[str], forward_x11: bool = False,
+            forward_agent: bool = False, tty: bool = False) -> int:
+        """ssh to ALIAS (StarCluster's -X, -A and -t passed on as ssh's own)."""
         address = check_destination(self.node(alias).address)
-        argv = ["ssh", *self.options(), "-l", self.user, "--", address]
+        flags = [flag for flag, wanted in (("-X", forward_x11), ("-A", forward_agent),
+                                           ("-t", tty)) if wanted]
+        argv = ["ssh", *flags, *self.options(), "-l", self.user, "--", address]
         if command:
             argv.append(" ".join(shlex.quote(c) if len(command) > 1 else c for c in command))
-        elif os.isatty(0):
+        elif os.isatty(0) and not tty:
             argv.insert(1, "-t")
         return subprocess.call(argv)
 

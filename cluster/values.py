@@ -136,8 +136,9 @@ def as_mount_path(value: str) -> str:
 
 
 def as_device(value: str) -> str:
-    if not re.match(r"^/dev/[a-z0-9]+$", value):
-        raise ValueError(f"{value!r} is not a device name (e.g. /dev/sdf)")
+    """An EBS attachment name as StarCluster took it (/dev/sdX), or its xvd spelling."""
+    if not re.match(r"^/dev/(sd|xvd)[a-z]$", value):
+        raise ValueError(f"{value!r} is not a device name (/dev/sdf … /dev/sdz)")
     return value
 
 

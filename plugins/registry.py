@@ -2,19 +2,26 @@
 
 SETUP_CLASS may name one of our built-ins (`pkginstaller.PackageInstaller`), StarCluster's name
 for it (`starcluster.plugins.pkginstaller.PackageInstaller`), or `module.Class` of a user plugin
-in ~/.sclust/plugins (searched first, like StarCluster's ~/.starcluster/plugins).
+in ~/.sclust/plugins or ~/.starcluster/plugins (searched first, in that order: a user module is
+never shadowed by a built-in or any other module of the same name). While user plugins load,
+`import starcluster.clustersetup` & co. find sclust's compatibility layer
+(sclust.plugins.starcluster_compat), so plugins written for StarCluster load unchanged.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import sys
 import typing
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-from sclust.paths import user_plugin_dir
+from sclust.paths import user_plugin_dirs
+from sclust.plugins import starcluster_compat
 from sclust.plugins.base import ClusterSetup
 
 # StarCluster's built-in plugins that have an equivalent here.
@@ -22,10 +29,30 @@ STARCLUSTER_EQUIVALENTS = {
     "starcluster.plugins.pkginstaller.PackageInstaller":
         "sclust.plugins.pkginstaller.PackageInstaller",
     "starcluster.plugins.users.CreateUsers": "sclust.plugins.users.CreateUsers",
+    "starcluster.plugins.pypkginstaller.PyPkgInstaller":
+        "sclust.plugins.pypkginstaller.PyPkgInstaller",
+    "starcluster.plugins.tmux.TmuxControlCenter": "sclust.plugins.tmux.TmuxControlCenter",
+    "starcluster.plugins.xvfb.XvfbSetup": "sclust.plugins.xvfb.XvfbSetup",
+    "starcluster.plugins.mpich2.MPICH2Setup": "sclust.plugins.mpi.MPICH2Setup",
 }
 # StarCluster plugins whose work sclust does itself: listed in an old config, they do nothing.
 BUILT_INTO_SCLUST = {
     "starcluster.plugins.sge.SGEPlugin": "Grid Engine is set up by sclust itself",
+}
+# StarCluster's built-ins sclust does not carry, and why (SETUP_CLASS module -> reason).
+NO_EQUIVALENT = {
+    "hadoop": "Hadoop 1.x on the cluster's nodes (CDH3 packages gone since 2014); run Spark or "
+              "Hadoop on EMR, or install it with your own plugin",
+    "condor": "HTCondor as a second batch system beside SGE; sclust sets up one scheduler "
+              "(SCHEDULER = sge)",
+    "mysql": "MySQL Cluster (NDB) on the nodes, packages of Ubuntu 11.10; use RDS or a plugin of "
+             "your own",
+    "ipcluster": "IPython.parallel of IPython 0.13–2.x (now ipyparallel): not carried yet",
+    "ipcluster.IPClusterStop": "IPython.parallel of IPython 0.13–2.x: not carried yet",
+    "ipcluster.IPClusterRestartEngines": "IPython.parallel of IPython 0.13–2.x: not carried yet",
+    "boto": "boto 2 (Python 2) on the nodes; install boto3 with pypkginstaller",
+    "s3fs": "s3fs-fuse from source on the nodes; install the s3fs package with pkginstaller",
+    "sge": "",
 }
 HOOKS = ("run", "on_add_node", "on_remove_node", "on_restart", "on_shutdown")
 
@@ -48,44 +75,105 @@ class SettingProblem:
 
 
 def resolve(setup_class: str) -> type:
-    """The class SETUP_CLASS names, importing user plugins from ~/.sclust/plugins first."""
+    """The class SETUP_CLASS names: a user plugin (~/.sclust/plugins, ~/.starcluster/plugins)
+    first, then a built-in."""
     if setup_class in BUILT_INTO_SCLUST:
         return NothingToDo
     target = STARCLUSTER_EQUIVALENTS.get(setup_class, setup_class)
     if target.startswith("starcluster."):
+        why = NO_EQUIVALENT.get(setup_class.rsplit(".", 1)[0].removeprefix("starcluster.plugins."))
+        reason = f": {why}" if why else ""
         raise PluginNotFound(f"{setup_class} is a StarCluster plugin with no sclust equivalent"
-                             f" (equivalents exist for: {', '.join(STARCLUSTER_EQUIVALENTS)})")
+                             f"{reason} (equivalents exist for: "
+                             f"{', '.join(sorted(STARCLUSTER_EQUIVALENTS))})")
     module_name, _, class_name = target.rpartition(".")
     if not module_name:
         raise PluginNotFound(f"{setup_class!r}: expected module.ClassName")
-    user_dir = str(user_plugin_dir())
-    if user_dir not in sys.path:
-        sys.path.insert(0, user_dir)
-    alias_old_plugin_package()
+    with starcluster_compat.active():
+        alias_old_plugin_package()
+        module, where = import_plugin_module(setup_class, module_name)
+    found = getattr(module, class_name, None)
+    if found is None:
+        raise PluginNotFound(f"{setup_class}: module {where} has no {class_name}")
+    if not (inspect.isclass(found) and any(hasattr(found, hook) for hook in HOOKS)):
+        raise PluginNotFound(f"{setup_class}: {class_name} is not a plugin class "
+                             f"(it needs one of the hooks {', '.join(HOOKS)})")
+    return found
+
+
+def user_module_path(directory: Path, top: str) -> Path | None:
+    """DIRECTORY/TOP.py or DIRECTORY/TOP/__init__.py, if the user wrote one."""
+    for candidate in (directory / f"{top}.py", directory / top / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def import_plugin_module(setup_class: str, module_name: str) -> tuple[ModuleType, str]:
+    """MODULE_NAME from the user plugin directories, else as a built-in; and where it was."""
+    top = module_name.split(".")[0]
+    for directory in user_plugin_dirs():
+        path = user_module_path(directory, top)
+        if path is not None:
+            return load_user_module(setup_class, directory, path, module_name), str(path)
     tried = []
     for candidate in (module_name, f"sclust.plugins.{module_name}"):
         tried.append(candidate)
         try:
-            module = importlib.import_module(candidate)
+            return importlib.import_module(candidate), candidate
         except ModuleNotFoundError as error:
             if error.name and candidate.startswith(error.name):
                 continue  # the module itself is missing: try the next place
             raise PluginNotFound(f"{setup_class}: importing {candidate} failed: {error}") from None
-        except Exception as error:  # a user plugin's own bug: say where
+        except Exception as error:  # noqa: BLE001 (reported as the plugin's problem)
             raise PluginNotFound(f"{setup_class}: importing {candidate} failed: "
                                  f"{type(error).__name__}: {error}") from None
-        found = getattr(module, class_name, None)
-        if found is None:
-            raise PluginNotFound(f"{setup_class}: module {candidate} has no {class_name}")
-        if not (inspect.isclass(found) and any(hasattr(found, hook) for hook in HOOKS)):
-            raise PluginNotFound(f"{setup_class}: {class_name} is not a plugin class "
-                                 f"(it needs one of the hooks {', '.join(HOOKS)})")
-        return found
+    places = " or ".join(str(d) for d in user_plugin_dirs())
     raise PluginNotFound(f"{setup_class}: no module {' or '.join(tried)} (user plugins go in "
-                         f"{user_dir})")
+                         f"{places})")
 
 
-BUILTIN_CLASSES = {"pkginstaller.PackageInstaller", "users.CreateUsers", "novnc.NoVNC"}
+def load_user_module(setup_class: str, directory: Path, path: Path,
+                     module_name: str) -> ModuleType:
+    """The user's module, loaded from PATH under a name of its own
+    (`sclust_user_plugins.<dir>.<name>`), so that a built-in, the standard library or an
+    installed package of the same name never stands in for it. DIRECTORY goes on sys.path
+    for the helpers the plugin imports, as StarCluster put ~/.starcluster/plugins there."""
+    top, _, rest = module_name.partition(".")
+    import hashlib
+
+    digest = hashlib.sha256(str(directory).encode()).hexdigest()[:12]
+    private = f"sclust_user_plugins.d{digest}.{top}"
+    if str(directory) not in sys.path:
+        sys.path.insert(0, str(directory))
+    try:
+        module = sys.modules.get(private)
+        if module is None:
+            package_dir = [str(path.parent)] if path.name == "__init__.py" else None
+            spec = importlib.util.spec_from_file_location(
+                private, path, submodule_search_locations=package_dir)
+            if spec is None or spec.loader is None:
+                raise PluginNotFound(f"{setup_class}: cannot load {path}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[private] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[private]
+                raise
+        if rest:
+            module = importlib.import_module(f"{private}.{rest}")
+        return module
+    except PluginNotFound:
+        raise
+    except Exception as error:  # noqa: BLE001 (a user plugin's own bug: say where)
+        raise PluginNotFound(f"{setup_class}: importing {path} failed: "
+                             f"{type(error).__name__}: {error}") from None
+
+
+BUILTIN_CLASSES = {"pkginstaller.PackageInstaller", "users.CreateUsers", "novnc.NoVNC",
+                   "pypkginstaller.PyPkgInstaller", "tmux.TmuxControlCenter", "xvfb.XvfbSetup",
+                   "mpi.MPICH2Setup", "mpi.OpenMPISetup"}
 
 
 def is_builtin(setup_class: str) -> bool:

@@ -77,7 +77,9 @@ def test_validate_checks_templates_meant_to_be_extended(tmp_path: Path, key_file
     (["simulate", "--interval", "inf"], "is not a finite number"),
     (["start", "demo", "-i", "t3 micro;id"], "--node-instance-type: 't3 micro;id'"),
     (["start", "demo", "-m", "ami-1;id"], "--master-image-id: 'ami-1;id'"),
-    (["addnode", "demo", "-i", "$(id)"], "--instance-type: '$(id)'"),
+    (["addnode", "demo", "-I", "$(id)"], "--instance-type: '$(id)'"),
+    # StarCluster's letters: -i is the AMI, -I the type (a type given to -i is refused).
+    (["addnode", "demo", "-i", "t3.micro"], "--image-id: 't3.micro' is not an AMI id"),
     (["addnode", "demo", "-n", "100000"], "add 100000 nodes to 'demo'? — not confirmed"),
 ])
 def test_command_line_values_are_checked_like_config_values(config: Path, argv: list[str],

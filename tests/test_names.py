@@ -64,7 +64,12 @@ def test_state_paths_cannot_leave_their_directory(tmp_path: Path) -> None:
 def test_a_template_name_that_breaks_the_rule_is_a_config_error(tmp_path: Path,
                                                                 key_file: Path) -> None:
     path = cluster_config(tmp_path, key_file)
-    path.write_text(path.read_text().replace("[cluster small]", "[cluster sm all$(x)]"))
+    text = path.read_text().replace("[cluster small]", "[cluster sm all$(x)]")
+    path.write_text(text.replace("DEFAULT_TEMPLATE = small\n", "\n"))
+    # A mistake in one section no longer stops every command (issue 13): it is that
+    # section's problem, an error for `validate` and for any command that uses it.
+    config = load_config(path)
+    assert any(f"{path}:7: [cluster sm all$(x)]: the name" in line for line in config.problems)
     with pytest.raises(ConfigError) as caught:
-        load_config(path)
-    assert f"{path}:7: [cluster sm all$(x)]: the name" in str(caught.value)
+        config.template("small")
+    assert "no [cluster small]" in str(caught.value)

@@ -80,10 +80,11 @@ def test_starcluster_names_map_to_ours_with_typed_settings(tmp_path: Path) -> No
     assert plugin.usernames == ["user001", "user002"] and plugin.download_keys is False
 
 
-def test_starcluster_sge_plugin_is_accepted_and_does_nothing(tmp_path: Path) -> None:
+def test_starcluster_sge_plugin_configures_sge_instead_of_running(tmp_path: Path) -> None:
+    # Issue 13: `PLUGINS = sge` is StarCluster's SGE with its settings, not a plugin to run.
     path = config_with(tmp_path, "[plugin p]\nSETUP_CLASS = starcluster.plugins.sge.SGEPlugin\n")
-    spec = load_config(path).template("c").plugins[0]
-    assert type(instantiate(spec.name, spec.setup_class, spec.settings)).__name__ == "NothingToDo"
+    template = load_config(path).template("c")
+    assert template.plugins == [] and template.disable_queue is False
 
 
 def test_user_plugins_come_from_the_plugin_dir(tmp_path: Path) -> None:

@@ -35,3 +35,14 @@ def test_destinations_come_after_the_end_of_options(tmp_path: Path,
     assert ssh[ssh.index("--") + 1:] == ["127.0.0.9", "hostname"]
     assert ssh[ssh.index("-l") + 1] == "ubuntu"
     assert scp[scp.index("--") + 1:] == ["-oProxyCommand=x", "ubuntu@127.0.0.9:/tmp"]
+
+
+def test_starcluster_ssh_flags_go_to_ssh_before_the_destination(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[str]] = []
+    monkeypatch.setattr("subprocess.call", lambda argv: calls.append(argv) or 0)
+    remote = Remote(info(), tmp_path / "k", "ubuntu", tmp_path / "known")
+    remote.ssh("master", ["xclock"], forward_x11=True, forward_agent=True, tty=True)
+    (ssh,) = calls
+    assert ssh[1:4] == ["-X", "-A", "-t"]
+    assert ssh[ssh.index("--") + 1:] == ["127.0.0.9", "xclock"]

@@ -152,3 +152,78 @@ def test_plugins_hooks_builtins_and_failures(plugin_env: dict) -> None:
     terminated = sclust(ctx, "terminate", "plug", "--yes")
     assert "plugin hello: shutdown hook ran" in terminated.stdout
     assert json.loads(sclust(ctx, "listclusters", "--json").stdout) == []
+
+
+# A plugin written for StarCluster, unchanged, from ~/.starcluster/plugins (issue 13 item 2):
+# DefaultClusterSetup's pool over every node, remote_file, switch_user, isdir, on_add_node;
+# and StarCluster's tmux plugin by its StarCluster name.
+STARCLUSTER_PLUGIN = '''
+from starcluster.clustersetup import DefaultClusterSetup
+from starcluster.logger import log
+from starcluster import exception
+
+
+class Marker(DefaultClusterSetup):
+    def __init__(self, message="hello"):
+        super(Marker, self).__init__()
+        self.message = message
+
+    def _mark(self, node):
+        node.ssh.execute("mkdir -p /var/tmp/sc && echo %s %s > /var/tmp/sc/run"
+                         % (self.message, node.alias))
+
+    def run(self, nodes, master, user, user_shell, volumes):
+        log.info("marking %d nodes" % len(nodes))
+        for node in nodes:
+            self.pool.simple_job(self._mark, (node,), jobid=node.alias)
+        self.pool.wait(len(nodes))
+        hosts = master.ssh.remote_file("/var/tmp/sc/hosts", "w")
+        hosts.write("\\n".join(n.alias for n in nodes) + "\\n")
+        hosts.close()
+        master.ssh.switch_user(user)
+        master.ssh.execute("whoami > /tmp/sc-whoami")
+        master.ssh.switch_user("root")
+        if not master.ssh.isdir("/var/tmp/sc"):
+            raise exception.PluginError("no /var/tmp/sc on the master")
+
+    def on_add_node(self, node, nodes, master, user, user_shell, volumes):
+        self._mark(node)
+'''
+
+
+def test_a_starcluster_plugin_runs_unchanged(cloud, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / ".starcluster" / "plugins").mkdir(parents=True)
+    (home / ".starcluster" / "plugins" / "marker.py").write_text(STARCLUSTER_PLUGIN)
+    config = cluster_config(cloud, tmp_path, "scplug", "PLUGINS = marker, tmux\n", """\
+        [plugin marker]
+        SETUP_CLASS = marker.Marker
+        MESSAGE = ahoy
+
+        [plugin tmux]
+        SETUP_CLASS = starcluster.plugins.tmux.TmuxControlCenter
+        """, size=2)
+    ctx = {"config": config, "env": {"SCLUST_LOCAL_DIR": str(cloud.state_dir),
+                                     "HOME": str(home)}}
+    try:
+        sclust(ctx, "start", "scplug")
+        for alias in ("master", "node001"):
+            marker = sclust(ctx, "sshnode", "scplug", alias, "-u", "root",
+                            "cat /var/tmp/sc/run").stdout
+            assert marker.split() == ["ahoy", alias]
+        hosts = sclust(ctx, "sshmaster", "scplug", "-u", "root",
+                       "cat /var/tmp/sc/hosts /tmp/sc-whoami").stdout
+        assert hosts.split() == ["master", "node001", "sgeadmin"]
+        # StarCluster's tmux plugin (a built-in here): a window per node for the cluster user.
+        windows = "sudo -u sgeadmin tmux list-windows -t starcluster -F '#{window_name}'"
+        assert sclust(ctx, "sshmaster", "scplug", "-u", "root", windows).stdout.split() == \
+            ["master", "node001"]
+        sclust(ctx, "addnode", "scplug")
+        marker = sclust(ctx, "sshnode", "scplug", "node002", "-u", "root",
+                        "cat /var/tmp/sc/run").stdout
+        assert marker.split() == ["ahoy", "node002"]
+        assert sclust(ctx, "sshmaster", "scplug", "-u", "root", windows).stdout.split() == \
+            ["master", "node001", "node002"]
+    finally:
+        run_sclust("-c", str(config), "terminate", "scplug", "--yes", "--skip-plugins",
+                   env=ctx["env"])
