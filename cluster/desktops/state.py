@@ -62,7 +62,8 @@ class CourseSettings:
     auto_stop: str | None = None
     timezone: str = "UTC"
     novnc_port: int = 443
-    kind: str = "novnc"  # the desktop kind (sclust.desktops.kinds); absent in older tags
+    kind: str = "novnc"  # the desktop kinds, "novnc,jupyter" (sclust.desktops.kinds)
+    jupyter_port: int = 8888
     zone: str | None = None
     subnet_id: str | None = None
     vpc_id: str | None = None

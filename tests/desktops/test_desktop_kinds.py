@@ -77,7 +77,7 @@ def test_the_kind_gives_its_port_credential_and_group_rule_from_the_course_setti
     settings = CourseSettings(template="t", keyname="k", image_id="ami-1",
                               instance_type="t3.micro", novnc_port=8443)
     kind = desktop_kind(settings.kind)
-    assert kind is NOVNC and set(kinds()) == {"novnc"}
+    assert kind is NOVNC and set(kinds()) == {"novnc", "jupyter"}
     assert kind.port(settings) == 8443 and kind.ports(settings) == [(8443, "noVNC (HTTPS)")]
     credential = kind.new_credential()
     assert len(credential) == 8 and kind.credential_problem(credential) is None
@@ -85,7 +85,7 @@ def test_the_kind_gives_its_port_credential_and_group_rule_from_the_course_setti
     # Courses made before kinds have no `kind` in their tags: they are noVNC courses.
     data = {k: v for k, v in asdict(settings).items() if k != "kind"}
     assert CourseSettings.from_tags(json_tags(data, 1), "c").kind == "novnc"
-    with pytest.raises(SclustError, match="unknown desktop kind 'vnc' \\(known: novnc\\)"):
+    with pytest.raises(SclustError, match="unknown desktop kind 'vnc' \\(known: jupyter, novnc\\)"):
         desktop_kind("vnc")
 
 

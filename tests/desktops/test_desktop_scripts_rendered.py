@@ -20,7 +20,7 @@ KEY_LOCATION = {key}
 
 [desktops course]
 KEYNAME = k
-KIND = novnc
+KIND = {kind}
 IMAGE_ID = ami-12345678
 INSTANCE_TYPE = t3.medium
 COUNT = 2
@@ -67,18 +67,21 @@ def endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return moto_server
 
 
+@pytest.mark.parametrize(("kind", "steps"), [
+    ("novnc", "novnc.sh"), ("novnc, jupyter", "novnc.sh + jupyter.sh"), ("jupyter", "jupyter.sh")])
 def test_a_two_desktop_course_and_desktops_run_send_clean_scripts_without_passwords(
-        endpoint: str, tmp_path: Path, sclust_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+        endpoint: str, tmp_path: Path, sclust_home: Path, monkeypatch: pytest.MonkeyPatch,
+        kind: str, steps: str) -> None:
     from sclust.config import AwsSettings, load_config
     from sclust.desktops.course import Desktops
+    from sclust.desktops.kinds.jupyter import JupyterKind
     from sclust.desktops.kinds.novnc import NoVNCKind
     from sclust.desktops.template import desktops_template
     from sclust.ec2 import EC2
     from sclust.progress import Progress
 
     path = tmp_path / "config"
-    path.write_text(CONFIG.format(key=write_key(tmp_path / "k.pem")))
+    path.write_text(CONFIG.format(key=write_key(tmp_path / "k.pem"), kind=kind))
     assert run_sclust("-c", str(path), "createkey", "k", "-i",
                       str(tmp_path / "k.pem")).returncode == 0
     sent = Sent()
@@ -94,22 +97,24 @@ def test_a_two_desktop_course_and_desktops_run_send_clean_scripts_without_passwo
 
     monkeypatch.setattr(Connection, "run", plain_run)
     monkeypatch.setattr(NoVNCKind, "ready", lambda self, address, port, timeout=3: True)
+    monkeypatch.setattr(JupyterKind, "ready", lambda self, address, port, timeout=3: True)
 
     desktops = Desktops(EC2(AwsSettings(endpoint_url=endpoint)), Progress(quiet=True),
                         lambda _: tmp_path / "k.pem")
     template = desktops_template(load_config(path), "course")
     desktops.start("course", template)
     assert [r.describe() for r in sent.runs] == \
-        ["desktop-base.sh + novnc.sh + desktop-start.sh"] * 2
+        [f"desktop-base.sh + {steps} + desktop-start.sh"] * 2
     desktops.start("course", template, new_passwords=True)  # the re-run that sets new ones
     desktops.run("course", "apt-get -y install emacs", sudo=True)
     desktops.run("course", "uptime")
     assert len(sent.runs) == 6 and sent.runs[-1].inputs["command"] == "apt-get -y install emacs"
 
     passwords = desktops.passwords("course")
-    secrets = [e.password for e in passwords.entries.values()]
-    assert len(secrets) == 2
-    assert all(len(s) == 8 for s in secrets)
+    secrets = [c for e in passwords.entries.values() for c in e.credentials.values()]
+    assert len(secrets) == 2 * len(kind.split(",")) == len(set(secrets))
+    assert all(len(c) == (8 if k == "novnc" else 20)
+               for e in passwords.entries.values() for k, c in e.credentials.items())
     check_scripts(sent, secrets, tmp_path)
 
 

@@ -91,7 +91,7 @@ def test_count_may_exceed_the_roster_for_spare_desktops(tmp_path: Path) -> None:
     ("COUNT = 2\nTAGS = sclust:desktops=x\n", None, 14, "set by sclust"),
     ("COUNT = 2\nNOVNC_PORT = 22\n", None, 14, "22 is SSH's port"),
     ("COUNT = 2\nKIND = novcn\n", None, 14,
-     "KIND: unknown desktop kind 'novcn' (did you mean 'novnc'?) (known: novnc)"),
+     "KIND: unknown desktop kind 'novcn' (did you mean 'novnc'?) (known: jupyter, novnc)"),
     ("COUNT = 2\nEXTENDS = bsae\n", None, 12, "no [desktops bsae] to extend (did you mean"),
 ])
 def test_mistakes_name_file_line_section_and_key(tmp_path: Path, extra: str,
