@@ -34,6 +34,9 @@ c.ServerApp.allow_remote_access = True
 c.ServerApp.port_retries = 0
 c.ServerApp.certfile = "/etc/sclust-desktop/jupyter.crt"
 c.ServerApp.keyfile = "/etc/sclust-desktop/jupyter.key"
+# No calls out from the desktop: no news feed, no update check against the package index.
+c.LabApp.news_url = None
+c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
 CONFIG
 # The desktop's one certificate (as noVNC's); the key copy readable by the student.
 desktop_cert jupyter
