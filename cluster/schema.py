@@ -162,6 +162,8 @@ DESKTOPS_KEYS: dict[str, KeySpec] = {
     "LOGIN_USER": KeySpec(v.as_alias, default="ubuntu", help="SSH login user of the AMI"),
     "AUTO_STOP": KeySpec(v.as_time_of_day, help="HH:MM at which each desktop stops itself"),
     "TIMEZONE": KeySpec(v.as_timezone, default="UTC", help="zone of AUTO_STOP"),
+    "IDLE_STOP": KeySpec(v.as_duration,
+                         help="a desktop no client used for this long stops itself (45m)"),
     "KIND": KeySpec(v.as_str, default="novnc",
                     help="what each desktop serves: novnc, jupyter or both (novnc, jupyter)"),
     "NOVNC_PORT": KeySpec(v.as_port_number, default=443, help="HTTPS port of noVNC"),

@@ -128,6 +128,7 @@ class Desktops:
             instance_type=template.instance_type, elastic_ips=template.elastic_ips,
             volume_size=template.volume_size, login_user=template.login_user,
             auto_stop=template.auto_stop, timezone=template.timezone, kind=template.kind,
+            idle_stop=template.idle_stop,
             novnc_port=template.novnc_port, jupyter_port=template.jupyter_port, zone=subnet.zone,
             subnet_id=subnet.subnet_id, vpc_id=subnet.vpc_id, tags=dict(template.tags),
             created=datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -255,7 +256,8 @@ class Desktops:
                     connection.open(self.ssh_wait)
                     spec = DesktopSpec(served[0][1], f"{course.name}-{desktop.name}",
                                        settings.auto_stop, settings.timezone,
-                                       label=desktop.name)
+                                       label=desktop.name,
+                                       idle_stop=settings.idle_stop)
                     script = desktop_setup(spec, [Served(kind, port, credentials[kind.name])
                                                   for kind, port in served])
                     result = connection.run_script(script, timeout=SETUP_TIMEOUT)

@@ -55,6 +55,7 @@ class DesktopsTemplate:
     login_user: str = "ubuntu"
     auto_stop: str | None = None
     timezone: str = "UTC"
+    idle_stop: int | None = None  # seconds without a client before a desktop stops itself
     kind: str = "novnc"  # names in sclust.desktops.kinds, "novnc,jupyter"
     novnc_port: int = 443
     jupyter_port: int = 8888
@@ -156,6 +157,7 @@ def build(config: Config, name: str, errors: list[str], check_key_file: bool
         count=count, students=students, elastic_ips=get("ELASTIC_IPS"),
         volume_size=get("VOLUME_SIZE"), permissions=permissions, tags=get("TAGS"),
         login_user=get("LOGIN_USER"), auto_stop=get("AUTO_STOP"), timezone=get("TIMEZONE"),
+        idle_stop=get("IDLE_STOP"),
         kind=kind, novnc_port=novnc_port, jupyter_port=jupyter_port,
         novnc_cidr=get("NOVNC_CIDR"), ssh_cidr=get("SSH_CIDR"),
         plugins=plugins, availability_zone=get("AVAILABILITY_ZONE"),

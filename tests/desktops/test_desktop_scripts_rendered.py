@@ -26,6 +26,7 @@ INSTANCE_TYPE = t3.medium
 COUNT = 2
 AUTO_STOP = 18:00
 TIMEZONE = Europe/Madrid
+IDLE_STOP = 45m
 """
 REPORT = ("port {port}\ncert-sha256 AB:CD\ndesktop-user {user}\nauto-stop off\ngpu none\n")
 

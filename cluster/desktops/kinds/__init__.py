@@ -65,6 +65,7 @@ class DesktopSpec:
     timezone: str | None = None
     user: str = DESKTOP_USER
     label: str | None = None  # the desktop's number ("07"): on its screen and shell prompt
+    idle_stop: int | None = None  # seconds with no client on its pages before it powers off
 
     def problems(self) -> list[str]:
         found = []
@@ -79,13 +80,16 @@ class DesktopSpec:
             found.append(f"not a user for the desktop session: {self.user!r}")
         if self.label is not None and not _LABEL.fullmatch(self.label):
             found.append(f"not a desktop number: {self.label!r}")
+        if self.idle_stop is not None and (not isinstance(self.idle_stop, int)
+                                           or not 60 <= self.idle_stop <= 7 * 86400):
+            found.append(f"IDLE_STOP must be 1 minute to 7 days: {self.idle_stop} s")
         return found
 
     def base_inputs(self) -> dict[str, str | None]:
         """The inputs of desktop-base.sh and desktop-start.sh."""
         return {"desktop_user": self.user, "desktop_name": self.host_name,
                 "auto_stop": self.auto_stop, "timezone": self.timezone or "UTC",
-                "desktop_label": self.label}
+                "desktop_label": self.label, "idle_stop": self.idle_stop}
 
 
 @dataclass(frozen=True)

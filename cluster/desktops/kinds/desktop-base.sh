@@ -3,7 +3,8 @@
 # helpers the kinds use, the session account, the settings every kind shares. Runs as root.
 # Inputs: desktop_user, desktop_name, timezone, auto_stop (absent: no daily power-off),
 # desktop_label (the desktop's number, shown on its screen and in the shell prompt; absent on a
-# cluster's master).
+# cluster's master), idle_stop (seconds without a client on the kinds' pages before the desktop
+# powers off; absent: never).
 #
 # Layout on the desktop:
 #   /etc/sclust-desktop/            settings, one env file per daemon (a changed file restarts
@@ -21,10 +22,15 @@ AUTO_STOP=""
 if has_input auto_stop; then AUTO_STOP=$(input auto_stop); fi
 DESKTOP_LABEL=""
 if has_input desktop_label; then DESKTOP_LABEL=$(input desktop_label); fi
+IDLE_STOP=""
+# shellcheck disable=SC2034  # read by desktop-start.sh
+if has_input idle_stop; then IDLE_STOP=$(input idle_stop); fi
 CHANGED=()     # daemons whose files changed: restarted at the end
 DAEMONS=()     # the kind's daemons, in start order (declared with `daemon`)
 # shellcheck disable=SC2034  # read by desktop-start.sh
 WAIT_PORTS=()  # local ports that must answer before the setup reports
+# shellcheck disable=SC2034  # read by desktop-start.sh
+CLIENT_PORTS=()  # the pages students open: a connection there is a student using the desktop
 UNITS=/etc/systemd/system
 
 have() { command -v "$1" >/dev/null 2>&1; }

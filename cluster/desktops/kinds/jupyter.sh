@@ -57,5 +57,6 @@ PROGRAM
 
 daemon jupyter "JupyterLab over HTTPS on port $JUPYTER_PORT" ""
 WAIT_PORTS+=("$JUPYTER_PORT")
+CLIENT_PORTS+=("$JUPYTER_PORT")
 echo "port $JUPYTER_PORT"
 echo "cert-sha256 $(openssl x509 -in "$ETC/novnc.crt" -noout -fingerprint -sha256 | cut -d= -f2)"

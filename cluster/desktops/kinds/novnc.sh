@@ -109,5 +109,6 @@ daemon vnc "VNC server on display :1 (localhost only)" ""
 daemon session "desktop session of $DESKTOP_USER" "sclust-desktop-vnc.service"
 daemon novnc "noVNC over HTTPS on port $NOVNC_PORT" ""
 WAIT_PORTS+=("$RFB_PORT" "$NOVNC_PORT")
+CLIENT_PORTS+=("$NOVNC_PORT")
 echo "port $NOVNC_PORT"
 echo "cert-sha256 $(openssl x509 -in "$ETC/novnc.crt" -noout -fingerprint -sha256 | cut -d= -f2)"
