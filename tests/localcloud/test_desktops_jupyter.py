@@ -171,7 +171,7 @@ def browser(tmp_path: Path):
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-proxy-server",
                  "--ignore-certificate-errors",  # each desktop's certificate is its own
-                 "--window-size=1600,1000", f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+                 "--window-size=1700,1100", f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     driver.set_page_load_timeout(60)
@@ -216,6 +216,29 @@ def novnc_login(driver, url: str, password: str) -> str:
     return wait_until(outcome, what="noVNC to connect or refuse")
 
 
+def wallpaper_pixels(driver) -> int:
+    """Pixels of the number's colour on noVNC's canvas, when its corner has the wallpaper's
+    background colour (0 before the session paints it); near colours count (VNC may send the
+    screen as JPEG)."""
+    from sclust.desktops.wallpaper import BACKGROUND, FOREGROUND
+
+    return driver.execute_script("""
+        const [back, fore] = arguments;
+        const near = (d, i, c) => Math.abs(d[i] - c[0]) + Math.abs(d[i + 1] - c[1])
+                                  + Math.abs(d[i + 2] - c[2]) < 40;
+        const canvas = document.querySelector('#noVNC_container canvas');
+        if (!canvas || canvas.width < 100) return 0;
+        const context = canvas.getContext('2d');
+        const corner = context.getImageData(20, 20, 1, 1).data;
+        if (!near(corner, 0, back)) return 0;
+        const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
+        let count = 0;
+        for (let i = 0; i < data.length; i += 4) {
+          if (near(data, i, fore)) count++;
+        }
+        return count;""", list(BACKGROUND), list(FOREGROUND))
+
+
 def test_a_student_opens_their_desktop_from_the_roster_in_chromium(course, browser,
                                                                    tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
@@ -233,7 +256,10 @@ def test_a_student_opens_their_desktop_from_the_roster_in_chromium(course, brows
     assert "rejected" in novnc_login(browser, novnc_url, rows["02"]["password"])
     browser.save_screenshot(str(tmp_path / "novnc-refused.png"))
     assert novnc_login(browser, novnc_url, rows["01"]["password"]) == "connected"
-    time.sleep(3)  # the session's first frames (wallpaper, taskbar)
+    # The desktop's number is its wallpaper: its colours fill the screen, its figures lie in
+    # the middle (read from noVNC's canvas once the session has painted it).
+    wait_until(lambda: wallpaper_pixels(browser) > 2000, timeout=60,
+               what="the numbered wallpaper on the screen")
     browser.save_screenshot(str(tmp_path / "novnc-desktop-01.png"))
     assert "lab-01" in browser.title
 

@@ -34,10 +34,16 @@ c.ServerApp.allow_remote_access = True
 c.ServerApp.port_retries = 0
 c.ServerApp.certfile = "/etc/sclust-desktop/jupyter.crt"
 c.ServerApp.keyfile = "/etc/sclust-desktop/jupyter.key"
-# No calls out from the desktop: no news feed, no update check against the package index.
+# No calls out from the desktop: no news feed, no update check against the package index,
+# and the page does not ask the student about them.
 c.LabApp.news_url = None
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
+c.LabApp.app_settings_dir = "/etc/sclust-desktop/jupyter-settings"
 CONFIG
+install -d -m 755 "$ETC/jupyter-settings"
+put "$ETC/jupyter-settings/overrides.json" 644 root:root jupyter <<'SETTINGS'
+{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}
+SETTINGS
 # The desktop's one certificate (as noVNC's); the key copy readable by the student.
 desktop_cert jupyter
 put "$ETC/jupyter.crt" 644 root:root jupyter < "$ETC/novnc.crt"

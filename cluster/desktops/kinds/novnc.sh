@@ -52,11 +52,12 @@ if [ -n "$DESKTOP_LABEL" ] && has_input wallpaper_png; then
     install -d -m 755 "$icewm_etc"
     put "$icewm_etc/prefoverride" 644 root:root session <<PREFS
 # sclust: desktop $DESKTOP_LABEL shows its number (taskbar and wallpaper)
-WorkspaceNames="Desktop $DESKTOP_LABEL"
+WorkspaceNames="$DESKTOP_LABEL"
 TaskBarShowWorkspaces=1
 DesktopBackgroundColor="$WALLPAPER_COLOR"
 DesktopBackgroundImage="$ETC/wallpaper.png"
 DesktopBackgroundCenter=1
+DesktopBackgroundScaled=0
 PREFS
   fi
 fi
