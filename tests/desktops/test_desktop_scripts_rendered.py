@@ -146,3 +146,36 @@ def test_the_novnc_plugin_sends_clean_scripts_without_its_password(tmp_path: Pat
     generated = sent.runs[1].inputs["password"]
     assert sent.runs[2].inputs["password"] == "Pl8gin99" and len(generated) == 8
     check_scripts(sent, ["Pl8gin99", generated], tmp_path)
+
+
+def test_the_jupyter_plugin_sends_clean_scripts_without_its_token(tmp_path: Path) -> None:
+    from sclust.plugins.base import CommandResult, NodeSSH, PluginNode
+    from sclust.plugins.jupyter import JupyterLab
+
+    sent = Sent()
+
+    def script_runner(run: ScriptRun) -> CommandResult:
+        result = sent.script(run, 8888, "sgeadmin")
+        return CommandResult(result.status, result.stdout, result.stderr)
+
+    def runner(command: str, stdin: str | None) -> CommandResult:
+        sent.command_lines.append(command)
+        return CommandResult(0, "", "")
+
+    master = PluginNode("master", "i-1", "10.0.0.5", "198.51.100.7", "t3.medium", "master",
+                        NodeSSH("master", runner, script_runner))
+    for plugin in (JupyterLab(), JupyterLab(token="Tok3nOfTheMaster42")):
+        plugin.run([master], master, "sgeadmin", "bash", [])
+    assert "https://198.51.100.7:8888/lab token Tok3nOfTheMaster42 (as sgeadmin)" in \
+        plugin.reports[0]
+    assert [r.describe() for r in sent.runs] == [
+        "jupyter-kept-token.sh",
+        "jupyter-keep-token.sh + desktop-base.sh + jupyter.sh + desktop-start.sh",
+        "jupyter-keep-token.sh + desktop-base.sh + jupyter.sh + desktop-start.sh"]
+    generated = sent.runs[1].inputs["token"]
+    assert sent.runs[1].inputs["jupyter_token"] == generated and len(generated) == 20
+    check_scripts(sent, ["Tok3nOfTheMaster42", generated], tmp_path)
+    with pytest.raises(ValueError, match="TOKEN"):
+        JupyterLab(token="short")
+    with pytest.raises(ValueError, match="PORT"):
+        JupyterLab(port=22)

@@ -75,8 +75,12 @@ elif [ -e "$ETC/idlestop.env" ]; then  # IDLE_STOP was on: off now
   fi
 fi
 
-# The kind's daemons, in start order, for the supervisor (and `sclust-desktop status`).
-put "$ETC/daemons" 644 root:root < <(printf '%s\n' "${DAEMONS[@]}")
+# The daemons, in start order, for the supervisor (and `sclust-desktop status`): those set up
+# before (a master may get noVNC and JupyterLab from two plugins) and then this run's.
+known=()
+# (idlestop is this run's to declare: it goes when IDLE_STOP does)
+if [ -s "$ETC/daemons" ]; then mapfile -t known < <(grep -vx idlestop "$ETC/daemons"); fi
+put "$ETC/daemons" 644 root:root < <(printf '%s\n' "${known[@]}" "${DAEMONS[@]}" | awk 'NF && !seen[$0]++')
 put "$LIB/sclust-desktop" 755 root:root <<'PROGRAM'
 #!/bin/bash
 # sclust-desktop start|restart NAME...|stop|status: the desktop's daemons where systemd is
