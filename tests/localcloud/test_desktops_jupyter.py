@@ -143,7 +143,7 @@ def test_each_desktop_serves_jupyterlab_opened_by_its_own_token(course) -> None:
 
     # Each desktop's number: in the student's shell prompt, on the wallpaper and taskbar.
     files = sclust(course, "desktops", "run", "lab", "-n", "2", "--sudo",
-                   "grep -qx 02 /etc/sclust-desktop/label && grep -q 'Desktop 02' "
+                   "grep -qx 02 /etc/sclust-desktop/label && grep -qx 'WorkspaceNames=\"02\"' "
                    "/etc/X11/icewm/prefoverride && head -c 4 /etc/sclust-desktop/wallpaper.png"
                    " | grep -q PNG && grep -q prompt.sh ~student/.bashrc && su - student -c "
                    "'bash -ic \"echo \\$PS1\"' 2>/dev/null | grep -q 'desktop 02'")
