@@ -85,7 +85,7 @@ class DesktopSpec:
             found.append(f"IDLE_STOP must be 1 minute to 7 days: {self.idle_stop} s")
         return found
 
-    def base_inputs(self) -> dict[str, str | None]:
+    def base_inputs(self) -> dict[str, str | int | None]:
         """The inputs of desktop-base.sh and desktop-start.sh."""
         return {"desktop_user": self.user, "desktop_name": self.host_name,
                 "auto_stop": self.auto_stop, "timezone": self.timezone or "UTC",
