@@ -66,6 +66,15 @@ def test_mutated_configs_fail_cleanly_with_file_and_line(tmp_path: Path, command
     # No EC2 anywhere: listclusters must fail on the config, or on a refused endpoint.
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    # Mutants of configs/local.ini keep CLOUD = local: starting a local cloud here would leave
+    # a daemon holding the machine's one-cloud lock after the test (and every local-cloud test
+    # of the machine refused). Refuse it as an unreachable cloud would be.
+    from sclust.errors import SclustError
+
+    def no_local_cloud(state_dir: object = None) -> object:
+        raise SclustError("the local cloud is not started by this test")
+
+    monkeypatch.setattr("sclust.localcloud.ensure_running", no_local_cloud)
     rng = random.Random(SEED + len(command))
     bases = seeds(tmp_path)
     runner = CliRunner()
