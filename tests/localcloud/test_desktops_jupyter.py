@@ -54,7 +54,9 @@ def course(local_cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
         KIND = novnc, jupyter
         JUPYTER_PORT = {JUPYTER_PORT}
         """))
-    ctx = {"config": config, "env": {"SCLUST_LOCAL_DIR": str(cloud.state_dir)},
+    # The course's own SCLUST_HOME (passwords, host keys): each test has its own otherwise.
+    ctx = {"config": config, "env": {"SCLUST_LOCAL_DIR": str(cloud.state_dir),
+                                     "SCLUST_HOME": str(tmp / "sclust-home")},
            "cloud": cloud, "tmp": tmp}
     began = time.monotonic()
     sclust(ctx, "desktops", "start", "lab")
