@@ -11,6 +11,7 @@ APT_PACKAGES=(python3 python3-venv python3-pip iproute2 util-linux mount procps 
               openssh-server openssh-client e2fsprogs
               gridengine-master gridengine-exec gridengine-client
               tigervnc-standalone-server novnc websockify icewm xterm openssl
+              chromium chromium-driver  # the browser test of the desktops' pages
               systemd  # only for systemd-analyze in tests: it is not started
               shellcheck)
 
@@ -35,6 +36,12 @@ install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       "${missing[@]}" >/dev/null
     [ -z "$created" ] || rm -f "$policy"
+  fi
+  # JupyterLab for the local cloud's Jupyter desktops (on EC2 the desktop's setup installs it).
+  if [ ! -x /opt/sclust-jupyter/bin/jupyter-lab ]; then
+    echo ">>> installing JupyterLab into /opt/sclust-jupyter"
+    python3 -m venv /opt/sclust-jupyter
+    /opt/sclust-jupyter/bin/pip install -q jupyterlab
   fi
   if [ ! -x .venv/bin/sclust ]; then
     echo ">>> installing sclust into .venv"

@@ -2,8 +2,9 @@
 each, set up over SSH, noVNC answering over HTTPS) of N = 5, 10, 20 desktops, the EC2 calls
 it takes (total, and per desktop beyond the fixed part), and a stop/start round.
 
-Run as root: python bench/bench_desktops.py [N ...]   (brings up and tears down its own local
-cloud, with an Elastic IP limit of 60 so that 5 + 10 + 20 fit at once)
+Run as root: python bench/bench_desktops.py [--kind KIND] [N ...]   (brings up and tears down
+its own local cloud, with an Elastic IP limit of 60 so that 5 + 10 + 20 fit at once; KIND as in
+the config, e.g. --kind "novnc, jupyter"; default novnc)
 Goal: EC2 calls independent of N except what EC2 has no batch form for (AllocateAddress is
 one address per call; AssociateAddress and per-desktop CreateTags likewise): 3 per desktop.
 """
@@ -22,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def main(sizes: tuple[int, ...] = (5, 10, 20)) -> None:
+def main(sizes: tuple[int, ...] = (5, 10, 20), kind: str = "novnc") -> None:
     from sclust.config import AwsSettings, load_config
     from sclust.desktops.course import Desktops
     from sclust.desktops.template import desktops_template
@@ -59,6 +60,8 @@ def main(sizes: tuple[int, ...] = (5, 10, 20)) -> None:
                 LOGIN_USER = root
                 AUTO_STOP = 18:00
                 TIMEZONE = Europe/Madrid
+                KIND = {kind}
+                JUPYTER_PORT = 8443
                 """))
             template = desktops_template(load_config(path), "course")
             desktops = Desktops(cloud, Progress(quiet=True), key_file=lambda _: key)
@@ -79,6 +82,7 @@ def main(sizes: tuple[int, ...] = (5, 10, 20)) -> None:
                 desktops.terminate(name)
         finally:
             left = control.down(Path(tmp) / "local")
+    print(f"KIND = {kind}")
     print_rows(rows)
     if left:
         print(f"local cloud left: {left}")
@@ -99,4 +103,8 @@ def print_rows(rows: list[tuple[int, float, dict[str, int], float, int]]) -> Non
 
 
 if __name__ == "__main__":
-    main(tuple(int(a) for a in sys.argv[1:]) or (5, 10, 20))
+    args = sys.argv[1:]
+    kind = "novnc"
+    if args[:1] == ["--kind"] and len(args) > 1:
+        kind, args = args[1], args[2:]
+    main(tuple(int(a) for a in args) or (5, 10, 20), kind)

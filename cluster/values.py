@@ -160,6 +160,19 @@ def as_time_of_day(value: str) -> str:
     return f"{int(match.group(1)):02d}:{match.group(2)}"
 
 
+def as_duration(value: str) -> int:
+    """`45m`, `1h30m`, `90s`, `2h` -> seconds (at least a minute, at most a week)."""
+    text = value.strip().lower().replace(" ", "")
+    match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text)
+    if not text or not match:
+        raise ValueError(f"{value!r} is not a duration (e.g. 45m, 1h30m, 90s)")
+    hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if not 60 <= total <= 7 * 86400:
+        raise ValueError(f"{value!r}: a duration from 1m to 7 days")
+    return total
+
+
 def as_timezone(value: str) -> str:
     """An IANA zone name (Europe/Madrid, UTC), checked against this machine's zone database."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

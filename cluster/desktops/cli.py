@@ -48,8 +48,8 @@ def numbers_of(values: tuple[str, ...]) -> list[int] | None:
 
 @click.group()
 def desktops() -> None:
-    """Per-student desktops: one EC2 instance each, reached in the browser (noVNC over HTTPS)
-    at its own Elastic IP, with its own random password.
+    """Per-student desktops: one EC2 instance each, reached in the browser (noVNC and/or
+    JupyterLab over HTTPS, KIND) at its own Elastic IP, with its own random password or token.
 
     \b
     A course is a [desktops NAME] template (IMAGE_ID, INSTANCE_TYPE, KEYNAME, COUNT or a
@@ -60,7 +60,7 @@ def desktops() -> None:
       sclust desktops stop course           overnight (AUTO_STOP also does it); same
       sclust desktops start course          addresses the next morning
       sclust desktops terminate course      the end: instances and Elastic IPs released
-    Passwords stay on this machine ($SCLUST_HOME/desktops/REGION/NAME.json, mode 0600).
+    Passwords and tokens stay on this machine ($SCLUST_HOME/desktops/REGION/NAME.json, 0600).
     """
 
 
@@ -128,9 +128,9 @@ def list_command(app: AppContext, name: str, as_json: bool) -> None:
 @desktops.command("roster")
 @click.argument("name", type=COURSE_NAME)
 @click.option("--html", "html_file", type=click.Path(dir_okay=False),
-              help="Write the students' page: number, name, noVNC link (no passwords).")
+              help="Write the students' page: number, name, a link per kind (no passwords).")
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False),
-              help="Write the instructor's sheet with passwords (mode 0600).")
+              help="Write the instructor's sheet with passwords and tokens (mode 0600).")
 @click.pass_obj
 def roster_command(app: AppContext, name: str, html_file: str | None,
                    csv_file: str | None) -> None:

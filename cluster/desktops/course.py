@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING
 
 from sclust.cloud import Cloud
 from sclust.desktops.cloud import DesktopsCloud, check_address_quota
-from sclust.desktops.kinds import DesktopKind, DesktopSpec, desktop_kind
+from sclust.desktops.kinds import (
+    DesktopKind,
+    DesktopSpec,
+    Served,
+    course_kinds,
+    desktop_setup,
+    parse_report,
+    served_ports,
+)
 from sclust.desktops.passwords import PasswordStore
 from sclust.desktops.state import Course, CourseSettings, Desktop, label
 from sclust.desktops.template import DesktopsTemplate
@@ -81,14 +89,15 @@ class Desktops:
         settings = course.settings or self.new_settings(template)
         # Before anything is made: without it every desktop would launch, then refuse SSH.
         check_key_pair(self.cloud, settings.keyname, self.key_file(settings.keyname))
-        kind = desktop_kind(settings.kind)
+        kinds = course_kinds(settings)
         missing = [n for n in numbers if n not in existing]
         if settings.elastic_ips:
             needed = [n for n in numbers if course.address_for(n) is None]
             check_address_quota(self.dcloud, course, len(needed))
-        ports = kind.ports(settings)
+        ports = [port for kind in kinds for port in kind.ports(settings)]
         if course.group_id is None:
-            self.progress.step(f"creating the security group of {name} ({kind.title} port "
+            titles = " and ".join(kind.title for kind in kinds)
+            self.progress.step(f"creating the security group of {name} ({titles} port(s) "
                                f"{', '.join(str(p) for p, _ in ports)}, SSH)")
             course.group_id = self.dcloud.create_group(
                 name, settings, template.novnc_cidr, template.ssh_cidr, template.permissions,
@@ -116,7 +125,7 @@ class Desktops:
         chosen = [d for d in course.desktops if d.number in numbers]
         if setup:
             self.set_up(course, chosen, template, new_passwords)
-            self.wait_until_ready(chosen, kind, kind.port(settings))
+            self.wait_until_ready(chosen, served_ports(settings))
         return course
 
     def new_settings(self, template: DesktopsTemplate) -> CourseSettings:
@@ -126,7 +135,8 @@ class Desktops:
             instance_type=template.instance_type, elastic_ips=template.elastic_ips,
             volume_size=template.volume_size, login_user=template.login_user,
             auto_stop=template.auto_stop, timezone=template.timezone, kind=template.kind,
-            novnc_port=template.novnc_port, zone=subnet.zone,
+            idle_stop=template.idle_stop,
+            novnc_port=template.novnc_port, jupyter_port=template.jupyter_port, zone=subnet.zone,
             subnet_id=subnet.subnet_id, vpc_id=subnet.vpc_id, tags=dict(template.tags),
             created=datetime.now().astimezone().isoformat(timespec="seconds"),
         )
@@ -166,15 +176,14 @@ class Desktops:
                            f"{settings.image_id}): {', '.join(label(n) for n in numbers)}")
         ids = self.dcloud.launch(course.name, numbers, settings, course.group_id)
         launched = dict(zip(ids, numbers, strict=True))
-        kind = desktop_kind(settings.kind)
+        kinds = course_kinds(settings)
         passwords = self.passwords(course.name)
         forget = []
         for instance_id, number in launched.items():
             student = template.student(number)
-            passwords.for_desktop(label(number), instance_id,
+            passwords.for_desktop(label(number), instance_id, kinds,
                                   student.name if student else None,
-                                  student.email if student else None,
-                                  new=kind.new_credential)
+                                  student.email if student else None)
             address = course.address_for(number)
             if address is not None:  # a replaced desktop: its address gets a new host key
                 forget.append(address.public_ip)
@@ -216,24 +225,24 @@ class Desktops:
 
     def set_up(self, course: Course, desktops: list[Desktop], template: DesktopsTemplate,
                new_passwords: bool) -> None:
-        """Run the kind's desktop setup (credential, its HTTPS service, auto-stop) where needed."""
+        """Run the kinds' desktop setup (credentials, their HTTPS services, auto-stop) where
+        needed."""
         settings = course.require_settings()
-        kind = desktop_kind(settings.kind)
+        served = served_ports(settings)
         passwords = self.passwords(course.name)
-        todo: dict[str, tuple[Desktop, str]] = {}
+        todo: dict[str, tuple[Desktop, dict[str, str]]] = {}
         unknown = []
         for desktop in desktops:
             known = passwords.known(desktop.name, desktop.instance_id)
             if desktop.setup_done and not new_passwords:
-                if known is None:
+                if known is None or any(kind.name not in known for kind, _ in served):
                     unknown.append(desktop.name)
                 continue
             student = template.student(desktop.number)
-            password = passwords.for_desktop(
-                desktop.name, desktop.instance_id, desktop.student,
-                student.email if student else None,
-                renew=new_passwords, new=kind.new_credential)
-            todo[desktop.name] = (desktop, password)
+            credentials = passwords.for_desktop(
+                desktop.name, desktop.instance_id, [kind for kind, _ in served],
+                desktop.student, student.email if student else None, renew=new_passwords)
+            todo[desktop.name] = (desktop, credentials)
         passwords.save()  # before any desktop gets its password: never one we do not keep
         if unknown:
             self.progress.step(f"passwords of {', '.join(unknown)} are not on this machine "
@@ -247,16 +256,19 @@ class Desktops:
         lock = threading.Lock()
 
         with self.progress.waiting(f"setting up {len(todo)} desktop(s)") as update:
-            def set_up_one(item: tuple[Desktop, str]) -> str:
-                desktop, password = item
+            def set_up_one(item: tuple[Desktop, dict[str, str]]) -> str:
+                desktop, credentials = item
                 connection = self.connection(course, desktop, host_keys)
                 try:
                     connection.open(self.ssh_wait)
-                    spec = DesktopSpec(kind.port(settings), f"{course.name}-{desktop.name}",
-                                       settings.auto_stop, settings.timezone)
-                    result = connection.run_script(kind.setup(spec, password),
-                                                   timeout=SETUP_TIMEOUT)
-                    report = kind.parse_report(result.stdout)
+                    spec = DesktopSpec(served[0][1], f"{course.name}-{desktop.name}",
+                                       settings.auto_stop, settings.timezone,
+                                       label=desktop.name,
+                                       idle_stop=settings.idle_stop)
+                    script = desktop_setup(spec, [Served(kind, port, credentials[kind.name])
+                                                  for kind, port in served])
+                    result = connection.run_script(script, timeout=SETUP_TIMEOUT)
+                    report = parse_report(result.stdout)
                     outcomes = self.run_plugins(course, desktop, connection, template)
                 finally:
                     connection.close()
@@ -300,22 +312,27 @@ class Desktops:
             outcomes.append(outcome)
         return outcomes
 
-    def wait_until_ready(self, desktops: list[Desktop], kind: DesktopKind, port: int) -> None:
-        """Until every desktop answers its kind's readiness check (from this machine)."""
+    def wait_until_ready(self, desktops: list[Desktop],
+                         served: list[tuple[DesktopKind, int]]) -> None:
+        """Until every desktop answers each of its kinds' readiness checks (from this
+        machine)."""
         deadline = time.monotonic() + self.timeout
         pending = {d.name: d for d in desktops if d.address}
-        with self.progress.waiting(f"waiting for {kind.title} on {len(pending)} desktop(s)"
+        titles = " and ".join(kind.title for kind, _ in served)
+
+        def answers_all(desktop: Desktop) -> bool:
+            return all(kind.ready(desktop.address or "", port) for kind, port in served)
+
+        with self.progress.waiting(f"waiting for {titles} on {len(pending)} desktop(s)"
                                    ) as update:
             while pending:
-                answers = fan_out(list(pending.values()),
-                                  lambda d: kind.ready(d.address or "", port),
-                                  name=lambda d: d.name)
+                answers = fan_out(list(pending.values()), answers_all, name=lambda d: d.name)
                 for name, ok in answers.items():
                     if ok is True:
                         pending.pop(name)
                 update(f"{len(desktops) - len(pending)}/{len(desktops)} answering")
                 if pending and time.monotonic() > deadline:
-                    raise WaitTimeout(f"{kind.title} did not answer on desktop(s) "
+                    raise WaitTimeout(f"{titles} did not answer on desktop(s) "
                                       f"{', '.join(sorted(pending))} within {self.timeout:.0f} s"
                                       " (see /var/log/sclust-desktop/ on them)")
                 if pending:

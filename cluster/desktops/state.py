@@ -61,8 +61,10 @@ class CourseSettings:
     login_user: str = "ubuntu"
     auto_stop: str | None = None
     timezone: str = "UTC"
+    idle_stop: int | None = None  # IDLE_STOP in seconds
     novnc_port: int = 443
-    kind: str = "novnc"  # the desktop kind (sclust.desktops.kinds); absent in older tags
+    kind: str = "novnc"  # the desktop kinds, "novnc,jupyter" (sclust.desktops.kinds)
+    jupyter_port: int = 8888
     zone: str | None = None
     subnet_id: str | None = None
     vpc_id: str | None = None

@@ -23,8 +23,8 @@ from sclust.config import (
     merged_cluster_keys,
     permission_from,
 )
-from sclust.desktops.kinds import kinds
-from sclust.errors import ConfigError
+from sclust.desktops.kinds import kind_names, kinds
+from sclust.errors import ConfigError, SclustError
 from sclust.files import expand_path, read_small_text
 from sclust.ini import RawKey
 from sclust.schema import DESKTOPS_KEYS
@@ -55,8 +55,10 @@ class DesktopsTemplate:
     login_user: str = "ubuntu"
     auto_stop: str | None = None
     timezone: str = "UTC"
-    kind: str = "novnc"  # a name in sclust.desktops.kinds
+    idle_stop: int | None = None  # seconds without a client before a desktop stops itself
+    kind: str = "novnc"  # names in sclust.desktops.kinds, "novnc,jupyter"
     novnc_port: int = 443
+    jupyter_port: int = 8888
     novnc_cidr: str = "0.0.0.0/0"
     ssh_cidr: str = "0.0.0.0/0"
     plugins: list[PluginSpec] = field(default_factory=list)
@@ -123,13 +125,29 @@ def build(config: Config, name: str, errors: list[str], check_key_file: bool
     plugins = [plugin_spec(s, errors) for s in referenced(config, keys, "PLUGINS", "plugin",
                                                           errors)]
     kind = get("KIND")
-    if kind not in kinds():
-        errors.append(at_key(keys["KIND"], f"unknown desktop kind {kind!r}"
-                                           f"{did_you_mean(kind, kinds())} (known: "
+    novnc_port, jupyter_port = get("NOVNC_PORT"), get("JUPYTER_PORT")
+    names = [part.strip() for part in kind.split(",")]
+    unknown = [n for n in names if n not in kinds()]
+    if unknown:
+        errors.append(at_key(keys["KIND"], f"unknown desktop kind {unknown[0]!r}"
+                                           f"{did_you_mean(unknown[0], kinds())} (known: "
                                            f"{', '.join(sorted(kinds()))})"))
-    novnc_port = get("NOVNC_PORT")
-    if novnc_port == 22:
-        errors.append(at_key(keys["NOVNC_PORT"], "22 is SSH's port"))
+    else:
+        try:
+            kind = ",".join(kind_names(kind))
+        except SclustError as error:
+            errors.append(at_key(keys["KIND"], str(error)))
+    for key_name, port, kind_name in (("NOVNC_PORT", novnc_port, "novnc"),
+                                      ("JUPYTER_PORT", jupyter_port, "jupyter")):
+        if key_name in keys:  # the defaults are fine
+            problem = ("22 is SSH's port" if port == 22
+                       else kinds()[kind_name].port_problem(port))
+            if problem:
+                errors.append(at_key(keys[key_name], problem))
+    if {"novnc", "jupyter"} <= set(names) and novnc_port == jupyter_port:
+        where = keys.get("JUPYTER_PORT") or keys.get("NOVNC_PORT") or keys["KIND"]
+        errors.append(at_key(where, f"noVNC and JupyterLab both on port {novnc_port}: give "
+                                    "each its own (NOVNC_PORT, JUPYTER_PORT)"))
     if "TIMEZONE" in keys and "AUTO_STOP" not in keys:
         errors.append(at_key(keys["TIMEZONE"], "only AUTO_STOP uses TIMEZONE: set AUTO_STOP"))
     if errors or key is None:
@@ -139,7 +157,9 @@ def build(config: Config, name: str, errors: list[str], check_key_file: bool
         count=count, students=students, elastic_ips=get("ELASTIC_IPS"),
         volume_size=get("VOLUME_SIZE"), permissions=permissions, tags=get("TAGS"),
         login_user=get("LOGIN_USER"), auto_stop=get("AUTO_STOP"), timezone=get("TIMEZONE"),
-        kind=kind, novnc_port=novnc_port, novnc_cidr=get("NOVNC_CIDR"), ssh_cidr=get("SSH_CIDR"),
+        idle_stop=get("IDLE_STOP"),
+        kind=kind, novnc_port=novnc_port, jupyter_port=jupyter_port,
+        novnc_cidr=get("NOVNC_CIDR"), ssh_cidr=get("SSH_CIDR"),
         plugins=plugins, availability_zone=get("AVAILABILITY_ZONE"),
         subnet_id=get("SUBNET_ID"),
     )

@@ -3,6 +3,7 @@ in clear, the inputs as data, the report parser, the URL, the registry, the syst
 
 from __future__ import annotations
 
+import base64
 import shutil
 import subprocess
 from dataclasses import asdict
@@ -77,7 +78,7 @@ def test_the_kind_gives_its_port_credential_and_group_rule_from_the_course_setti
     settings = CourseSettings(template="t", keyname="k", image_id="ami-1",
                               instance_type="t3.micro", novnc_port=8443)
     kind = desktop_kind(settings.kind)
-    assert kind is NOVNC and set(kinds()) == {"novnc"}
+    assert kind is NOVNC and set(kinds()) == {"novnc", "jupyter"}
     assert kind.port(settings) == 8443 and kind.ports(settings) == [(8443, "noVNC (HTTPS)")]
     credential = kind.new_credential()
     assert len(credential) == 8 and kind.credential_problem(credential) is None
@@ -85,7 +86,7 @@ def test_the_kind_gives_its_port_credential_and_group_rule_from_the_course_setti
     # Courses made before kinds have no `kind` in their tags: they are noVNC courses.
     data = {k: v for k, v in asdict(settings).items() if k != "kind"}
     assert CourseSettings.from_tags(json_tags(data, 1), "c").kind == "novnc"
-    with pytest.raises(SclustError, match="unknown desktop kind 'vnc' \\(known: novnc\\)"):
+    with pytest.raises(SclustError, match="unknown desktop kind 'vnc' \\(known: jupyter, novnc\\)"):
         desktop_kind("vnc")
 
 
@@ -96,3 +97,56 @@ def test_the_systemd_timer_calendar_with_a_time_zone_is_valid() -> None:
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "18:00:00 Asia/Kolkata" in done.stdout
+
+
+def test_a_desktop_serving_novnc_and_jupyter_runs_both_steps_with_their_own_credentials() -> None:
+    from sclust.desktops.kinds import Served, desktop_setup
+    from sclust.desktops.kinds.jupyter import JUPYTER
+
+    token = JUPYTER.new_credential()
+    assert len(token) == 20 and JUPYTER.credential_problem(token) is None
+    assert JUPYTER.credential_problem("short") is not None
+    assert JUPYTER.credential_problem("x" * 20 + "'") is not None
+    spec = DesktopSpec(443, "course-07", label="07", idle_stop=2700)
+    run = desktop_setup(spec, [Served(NOVNC, 443, "abcdefgh"), Served(JUPYTER, 8443, token)])
+    assert run.describe() == "desktop-base.sh + novnc.sh + jupyter.sh + desktop-start.sh"
+    assert run.inputs["jupyter_token"] == token and run.inputs["jupyter_port"] == "8443"
+    assert run.inputs["desktop_label"] == "07" and run.inputs["idle_stop"] == "2700"
+    assert base64.b64decode(run.inputs["wallpaper_png"]).startswith(b"\x89PNG")
+    assert JUPYTER.url("198.18.0.5", 8443) == "https://198.18.0.5:8443/lab"
+    with pytest.raises(DesktopSetupError, match="its own port"):
+        desktop_setup(spec, [Served(NOVNC, 443, "abcdefgh"), Served(JUPYTER, 443, token)])
+    with pytest.raises(DesktopSetupError, match="not a desktop number"):
+        NOVNC.setup(DesktopSpec(443, "c-1", label="1; rm"), "abcdefgh")
+    with pytest.raises(DesktopSetupError, match="IDLE_STOP"):
+        NOVNC.setup(DesktopSpec(443, "c-1", idle_stop=5), "abcdefgh")
+
+
+def test_course_kinds_come_from_settings_tags_checked(tmp_path) -> None:
+    from sclust.desktops.kinds import course_kinds
+
+    settings = CourseSettings(template="t", keyname="k", image_id="ami-1",
+                              instance_type="t3.micro", kind="novnc,jupyter")
+    assert [k.name for k in course_kinds(settings)] == ["novnc", "jupyter"]
+    settings.kind = "novnc,$(reboot)"
+    with pytest.raises(SclustError, match="unknown desktop kind"):
+        course_kinds(settings)
+
+
+def test_a_password_file_from_before_kinds_reads_as_novnc_passwords(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from sclust.desktops.kinds.jupyter import JUPYTER
+    from sclust.desktops.passwords import PasswordStore, passwords_file
+
+    monkeypatch.setenv("SCLUST_HOME", str(tmp_path))
+    path = passwords_file("r", "c")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"desktops": {"01": {"instance_id": "i-1", "password": "abcdefgh",
+                                                    "student": "Ana"}}}))
+    store = PasswordStore.load("r", "c")
+    assert store.known("01", "i-1") == {"novnc": "abcdefgh"}
+    both = store.for_desktop("01", "i-1", [NOVNC, JUPYTER])
+    assert both["novnc"] == "abcdefgh" and len(both["jupyter"]) == 20
+    assert store.for_desktop("01", "i-2", [NOVNC])["novnc"] != "abcdefgh"  # a new instance

@@ -20,12 +20,13 @@ KEY_LOCATION = {key}
 
 [desktops course]
 KEYNAME = k
-KIND = novnc
+KIND = {kind}
 IMAGE_ID = ami-12345678
 INSTANCE_TYPE = t3.medium
 COUNT = 2
 AUTO_STOP = 18:00
 TIMEZONE = Europe/Madrid
+IDLE_STOP = 45m
 """
 REPORT = ("port {port}\ncert-sha256 AB:CD\ndesktop-user {user}\nauto-stop off\ngpu none\n")
 
@@ -67,18 +68,21 @@ def endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return moto_server
 
 
+@pytest.mark.parametrize(("kind", "steps"), [
+    ("novnc", "novnc.sh"), ("novnc, jupyter", "novnc.sh + jupyter.sh"), ("jupyter", "jupyter.sh")])
 def test_a_two_desktop_course_and_desktops_run_send_clean_scripts_without_passwords(
-        endpoint: str, tmp_path: Path, sclust_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+        endpoint: str, tmp_path: Path, sclust_home: Path, monkeypatch: pytest.MonkeyPatch,
+        kind: str, steps: str) -> None:
     from sclust.config import AwsSettings, load_config
     from sclust.desktops.course import Desktops
+    from sclust.desktops.kinds.jupyter import JupyterKind
     from sclust.desktops.kinds.novnc import NoVNCKind
     from sclust.desktops.template import desktops_template
     from sclust.ec2 import EC2
     from sclust.progress import Progress
 
     path = tmp_path / "config"
-    path.write_text(CONFIG.format(key=write_key(tmp_path / "k.pem")))
+    path.write_text(CONFIG.format(key=write_key(tmp_path / "k.pem"), kind=kind))
     assert run_sclust("-c", str(path), "createkey", "k", "-i",
                       str(tmp_path / "k.pem")).returncode == 0
     sent = Sent()
@@ -94,22 +98,24 @@ def test_a_two_desktop_course_and_desktops_run_send_clean_scripts_without_passwo
 
     monkeypatch.setattr(Connection, "run", plain_run)
     monkeypatch.setattr(NoVNCKind, "ready", lambda self, address, port, timeout=3: True)
+    monkeypatch.setattr(JupyterKind, "ready", lambda self, address, port, timeout=3: True)
 
     desktops = Desktops(EC2(AwsSettings(endpoint_url=endpoint)), Progress(quiet=True),
                         lambda _: tmp_path / "k.pem")
     template = desktops_template(load_config(path), "course")
     desktops.start("course", template)
     assert [r.describe() for r in sent.runs] == \
-        ["desktop-base.sh + novnc.sh + desktop-start.sh"] * 2
+        [f"desktop-base.sh + {steps} + desktop-start.sh"] * 2
     desktops.start("course", template, new_passwords=True)  # the re-run that sets new ones
     desktops.run("course", "apt-get -y install emacs", sudo=True)
     desktops.run("course", "uptime")
     assert len(sent.runs) == 6 and sent.runs[-1].inputs["command"] == "apt-get -y install emacs"
 
     passwords = desktops.passwords("course")
-    secrets = [e.password for e in passwords.entries.values()]
-    assert len(secrets) == 2
-    assert all(len(s) == 8 for s in secrets)
+    secrets = [c for e in passwords.entries.values() for c in e.credentials.values()]
+    assert len(secrets) == 2 * len(kind.split(",")) == len(set(secrets))
+    assert all(len(c) == (8 if k == "novnc" else 20)
+               for e in passwords.entries.values() for k, c in e.credentials.items())
     check_scripts(sent, secrets, tmp_path)
 
 
@@ -140,3 +146,36 @@ def test_the_novnc_plugin_sends_clean_scripts_without_its_password(tmp_path: Pat
     generated = sent.runs[1].inputs["password"]
     assert sent.runs[2].inputs["password"] == "Pl8gin99" and len(generated) == 8
     check_scripts(sent, ["Pl8gin99", generated], tmp_path)
+
+
+def test_the_jupyter_plugin_sends_clean_scripts_without_its_token(tmp_path: Path) -> None:
+    from sclust.plugins.base import CommandResult, NodeSSH, PluginNode
+    from sclust.plugins.jupyter import JupyterLab
+
+    sent = Sent()
+
+    def script_runner(run: ScriptRun) -> CommandResult:
+        result = sent.script(run, 8888, "sgeadmin")
+        return CommandResult(result.status, result.stdout, result.stderr)
+
+    def runner(command: str, stdin: str | None) -> CommandResult:
+        sent.command_lines.append(command)
+        return CommandResult(0, "", "")
+
+    master = PluginNode("master", "i-1", "10.0.0.5", "198.51.100.7", "t3.medium", "master",
+                        NodeSSH("master", runner, script_runner))
+    for plugin in (JupyterLab(), JupyterLab(token="Tok3nOfTheMaster42")):
+        plugin.run([master], master, "sgeadmin", "bash", [])
+    assert "https://198.51.100.7:8888/lab token Tok3nOfTheMaster42 (as sgeadmin)" in \
+        plugin.reports[0]
+    assert [r.describe() for r in sent.runs] == [
+        "jupyter-kept-token.sh",
+        "jupyter-keep-token.sh + desktop-base.sh + jupyter.sh + desktop-start.sh",
+        "jupyter-keep-token.sh + desktop-base.sh + jupyter.sh + desktop-start.sh"]
+    generated = sent.runs[1].inputs["token"]
+    assert sent.runs[1].inputs["jupyter_token"] == generated and len(generated) == 20
+    check_scripts(sent, ["Tok3nOfTheMaster42", generated], tmp_path)
+    with pytest.raises(ValueError, match="TOKEN"):
+        JupyterLab(token="short")
+    with pytest.raises(ValueError, match="PORT"):
+        JupyterLab(port=22)

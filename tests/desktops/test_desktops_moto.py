@@ -101,7 +101,7 @@ def test_a_course_from_start_to_terminate(endpoint: str, tmp_path: Path,
     secrets_file = sclust_home / "desktops" / "us-east-1" / "course.json"
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(secrets_file.parent.stat().st_mode) == 0o700
-    passwords = {k: v["password"] for k, v in json.loads(secrets_file.read_text())[
+    passwords = {k: v["credentials"]["novnc"] for k, v in json.loads(secrets_file.read_text())[
         "desktops"].items()}
     assert len(set(passwords.values())) == 3 and all(len(p) == 8 for p in passwords.values())
     every_tag = json.dumps([tags, by_ip, client.describe_security_groups()["SecurityGroups"]])

@@ -91,7 +91,13 @@ def test_count_may_exceed_the_roster_for_spare_desktops(tmp_path: Path) -> None:
     ("COUNT = 2\nTAGS = sclust:desktops=x\n", None, 14, "set by sclust"),
     ("COUNT = 2\nNOVNC_PORT = 22\n", None, 14, "22 is SSH's port"),
     ("COUNT = 2\nKIND = novcn\n", None, 14,
-     "KIND: unknown desktop kind 'novcn' (did you mean 'novnc'?) (known: novnc)"),
+     "KIND: unknown desktop kind 'novcn' (did you mean 'novnc'?) (known: jupyter, novnc)"),
+    ("COUNT = 2\nKIND = novnc, jupyter\nJUPYTER_PORT = 443\n", None, 15,
+     "noVNC and JupyterLab both on port 443"),
+    ("COUNT = 2\nKIND = jupyter, jupyter\n", None, 14, "named twice"),
+    ("COUNT = 2\nJUPYTER_PORT = 5901\n", None, 14, "JupyterLab port must be"),
+    ("COUNT = 2\nIDLE_STOP = 45\n", None, 14, "is not a duration"),
+    ("COUNT = 2\nIDLE_STOP = 30s\n", None, 14, "a duration from 1m to 7 days"),
     ("COUNT = 2\nEXTENDS = bsae\n", None, 12, "no [desktops bsae] to extend (did you mean"),
 ])
 def test_mistakes_name_file_line_section_and_key(tmp_path: Path, extra: str,
@@ -105,6 +111,15 @@ def test_mistakes_name_file_line_section_and_key(tmp_path: Path, extra: str,
     text = str(caught.value)
     assert f"{path}:{line}:" in text, text
     assert message in text, text
+
+
+def test_jupyter_kinds_ports_and_idle_stop(tmp_path: Path) -> None:
+    template = build(config(tmp_path, "COUNT = 2\nKIND = novnc ,jupyter\nJUPYTER_PORT = 8443\n"
+                                      "IDLE_STOP = 1h30m\n"))
+    assert template.kind == "novnc,jupyter" and template.jupyter_port == 8443
+    assert template.idle_stop == 5400
+    plain = build(config(tmp_path, "COUNT = 2\n"))
+    assert plain.kind == "novnc" and plain.jupyter_port == 8888 and plain.idle_stop is None
 
 
 def test_unknown_template_suggests_a_close_one(tmp_path: Path) -> None:

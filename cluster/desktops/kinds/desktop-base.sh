@@ -1,7 +1,10 @@
 # shellcheck shell=bash
 # Step 1 of every desktop kind's setup (then the kind's own step, then desktop-start.sh): the
 # helpers the kinds use, the session account, the settings every kind shares. Runs as root.
-# Inputs: desktop_user, desktop_name, timezone, auto_stop (absent: no daily power-off).
+# Inputs: desktop_user, desktop_name, timezone, auto_stop (absent: no daily power-off),
+# desktop_label (the desktop's number, shown on its screen and in the shell prompt; absent on a
+# cluster's master), idle_stop (seconds without a client on the kinds' pages before the desktop
+# powers off; absent: never).
 #
 # Layout on the desktop:
 #   /etc/sclust-desktop/            settings, one env file per daemon (a changed file restarts
@@ -17,10 +20,17 @@ DESKTOP_NAME=$(input desktop_name)
 TZONE=$(input timezone)
 AUTO_STOP=""
 if has_input auto_stop; then AUTO_STOP=$(input auto_stop); fi
+DESKTOP_LABEL=""
+if has_input desktop_label; then DESKTOP_LABEL=$(input desktop_label); fi
+IDLE_STOP=""
+# shellcheck disable=SC2034  # read by desktop-start.sh
+if has_input idle_stop; then IDLE_STOP=$(input idle_stop); fi
 CHANGED=()     # daemons whose files changed: restarted at the end
 DAEMONS=()     # the kind's daemons, in start order (declared with `daemon`)
 # shellcheck disable=SC2034  # read by desktop-start.sh
 WAIT_PORTS=()  # local ports that must answer before the setup reports
+# shellcheck disable=SC2034  # read by desktop-start.sh
+CLIENT_PORTS=()  # the pages students open: a connection there is a student using the desktop
 UNITS=/etc/systemd/system
 
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -98,16 +108,42 @@ fi
 id -u "$DESKTOP_USER" >/dev/null 2>&1 || useradd -m -s /bin/bash -c "desktop" "$DESKTOP_USER"
 install -d -m 755 "$ETC" "$LIB" "$LOG"
 
-# A certificate made on the desktop itself, once (browsers keep the exception across days);
-# cert_for GROUP: its key readable by GROUP (the unprivileged user serving HTTPS).
-cert_for() {
+# The desktop's number in the student's shell prompt (terminals of every kind): a line the
+# student's ~/.bashrc sources last, so it prefixes whatever prompt the image sets.
+if [ -n "$DESKTOP_LABEL" ]; then
+  put "$ETC/prompt.sh" 644 root:root <<'PROMPT'
+# sclust: this desktop's number before the prompt (the number is in /etc/sclust-desktop/label).
+if [ -n "${PS1:-}" ] && [ -r /etc/sclust-desktop/label ]; then
+  PS1="[desktop $(cat /etc/sclust-desktop/label)] $PS1"
+fi
+PROMPT
+  put "$ETC/label" 644 root:root session < <(printf '%s\n' "$DESKTOP_LABEL")
+  # As the student: their home is theirs (a .bashrc symlink must not lead root elsewhere).
+  home=$(getent passwd "$DESKTOP_USER" | cut -d: -f6)
+  if [ -n "$home" ] && [ -d "$home" ]; then
+    # shellcheck disable=SC2016  # expanded by the student's bash, with the arguments
+    setpriv --reuid="$DESKTOP_USER" --regid="$DESKTOP_USER" --init-groups -- bash -c \
+      'grep -qsF "$2" "$1" || printf "\n# the desktop number (sclust)\n[ ! -r %s ] || . %s\n" \
+         "$2" "$2" >> "$1"' _ "$home/.bashrc" "$ETC/prompt.sh"
+  fi
+fi
+
+# A certificate made on the desktop itself, once (browsers keep the exception across days),
+# shared by every kind the desktop serves. desktop_cert DAEMON...: those restart if it is new.
+desktop_cert() {
   local san
   if [ ! -s "$ETC/novnc.crt" ] || [ ! -s "$ETC/novnc.key" ]; then
     if [[ $DESKTOP_NAME =~ ^[0-9.]+$ ]]; then san="IP:$DESKTOP_NAME"; else san="DNS:$DESKTOP_NAME"; fi
     (umask 077; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
        -days 825 -subj "/CN=$DESKTOP_NAME" -addext "subjectAltName=$san" \
        -keyout "$ETC/novnc.key" -out "$ETC/novnc.crt" 2>/dev/null)
-    CHANGED+=("${@:2}")
+    CHANGED+=("$@")
   fi
-  chown "root:$1" "$ETC/novnc.key"; chmod 640 "$ETC/novnc.key"; chmod 644 "$ETC/novnc.crt"
+  chmod 644 "$ETC/novnc.crt"
+}
+# cert_for GROUP DAEMON...: the certificate, its key readable by GROUP (the unprivileged user
+# serving HTTPS).
+cert_for() {
+  desktop_cert "${@:2}"
+  chown "root:$1" "$ETC/novnc.key"; chmod 640 "$ETC/novnc.key"
 }

@@ -34,8 +34,53 @@ while :; do
   left=$((target - now)); sleep $((left < 30 ? left : 30))
 done
 PROGRAM
-# The kind's daemons, in start order, for the supervisor (and `sclust-desktop status`).
-put "$ETC/daemons" 644 root:root < <(printf '%s\n' "${DAEMONS[@]}")
+# --- idle stop: power off once no client used the desktop's pages for IDLE_STOP seconds -----
+if [ -n "$IDLE_STOP" ]; then
+  if ! have ss; then say "installing iproute2 (ss)"; install_packages iproute2 -- iproute; fi
+  # shellcheck disable=SC2034  # written by vars
+  CLIENT_PORTS_LIST="${CLIENT_PORTS[*]}"
+  put "$ETC/idlestop.env" 644 root:root idlestop < <(vars IDLE_STOP CLIENT_PORTS_LIST)
+  put "$LIB/run-idlestop" 755 root:root idlestop <<'PROGRAM'
+#!/bin/bash
+# Powers the desktop off when no client (a browser on noVNC or JupyterLab: an open page keeps
+# its websocket) has been connected to CLIENT_PORTS_LIST for IDLE_STOP seconds. An
+# instance-initiated shutdown stops the instance on EC2; `sclust desktops start` resumes it.
+set -eu
+. /etc/sclust-desktop/idlestop.env
+filter=""
+for port in $CLIENT_PORTS_LIST; do filter+="${filter:+ or }sport = :$port"; done
+connected() { [ -n "$(ss -Htn state established "( $filter )" 2>/dev/null)" ]; }
+last=$(date +%s)
+echo "$(date -Is) idle-stop after ${IDLE_STOP}s without a client on port(s) $CLIENT_PORTS_LIST"
+while :; do
+  now=$(date +%s)
+  if connected; then
+    last=$now
+  elif [ $((now - last)) -ge "$IDLE_STOP" ]; then
+    echo "$(date -Is) idle-stop: no client for ${IDLE_STOP}s: powering off"
+    poweroff || shutdown -h now
+    sleep 60; last=$(date +%s)
+  fi
+  sleep 10
+done
+PROGRAM
+  daemon idlestop "power off after $IDLE_STOP s without a client" ""
+elif [ -e "$ETC/idlestop.env" ]; then  # IDLE_STOP was on: off now
+  rm -f "$ETC/idlestop.env"
+  if systemd_runs; then
+    systemctl disable --now sclust-desktop-idlestop.service >/dev/null 2>&1 || true
+    rm -f "$UNITS/sclust-desktop-idlestop.service"
+  else
+    CHANGED+=(idlestop)  # the supervisor stops it, and no longer starts it
+  fi
+fi
+
+# The daemons, in start order, for the supervisor (and `sclust-desktop status`): those set up
+# before (a master may get noVNC and JupyterLab from two plugins) and then this run's.
+known=()
+# (idlestop is this run's to declare: it goes when IDLE_STOP does)
+if [ -s "$ETC/daemons" ]; then mapfile -t known < <(grep -vx idlestop "$ETC/daemons"); fi
+put "$ETC/daemons" 644 root:root < <(printf '%s\n' "${known[@]}" "${DAEMONS[@]}" | awk 'NF && !seen[$0]++')
 put "$LIB/sclust-desktop" 755 root:root <<'PROGRAM'
 #!/bin/bash
 # sclust-desktop start|restart NAME...|stop|status: the desktop's daemons where systemd is

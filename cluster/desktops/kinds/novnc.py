@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING
 
-from sclust.desktops.kinds import PACKAGE, DesktopKind
+from sclust.desktops.kinds import PACKAGE, DesktopKind, DesktopSpec
 from sclust.desktops.vncauth import MAX_LENGTH, generate_password, password_file
 from sclust.scripts import ScriptFile
 
@@ -45,6 +45,15 @@ class NoVNCKind(DesktopKind):
     def credential_inputs(self, credential: str) -> dict[str, str]:
         # The password file's 8 bytes (the form Xvnc reads), not the password in clear.
         return {"vnc_password_file": base64.b64encode(password_file(credential)).decode()}
+
+    def kind_inputs(self, port: int, spec: DesktopSpec) -> dict[str, str | int | None]:
+        inputs: dict[str, str | int | None] = {"port": port}
+        if spec.label is not None:  # the number as the session's wallpaper
+            from sclust.desktops.wallpaper import BACKGROUND_HEX, number_png
+
+            inputs["wallpaper_png"] = base64.b64encode(number_png(spec.label)).decode()
+            inputs["wallpaper_color"] = BACKGROUND_HEX
+        return inputs
 
     def port_problem(self, port: int) -> str | None:
         if not 1 <= port <= 65535 or port in (22, RFB_PORT):

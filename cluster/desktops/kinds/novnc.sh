@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # The noVNC kind's step (after desktop-base.sh, before desktop-start.sh): a VNC server on
 # 127.0.0.1 with the student's session, and noVNC over HTTPS on PORT as an unprivileged user.
-# Inputs: port, vnc_password_file (the 8-byte VNC password file, base64; never in clear).
+# Inputs: port, vnc_password_file (the 8-byte VNC password file, base64; never in clear),
+# wallpaper_png and wallpaper_color (the desktop's number as a picture; absent on a master).
 NOVNC_PORT=$(input port)
 RFB_PORT=5901
 find_xvnc() { first_of Xtigervnc Xvnc; }
@@ -36,6 +37,30 @@ put "$ETC/vnc.env" 644 root:root vnc < <(vars DESKTOP_USER XVNC DESKTOP_NAME RFB
 put "$ETC/session.env" 644 root:root session < <(vars DESKTOP_USER SESSION)
 put "$ETC/novnc.env" 644 root:root novnc < <(vars NOVNC_PORT WEBSOCKIFY RFB_PORT)
 cert_for sclust-novnc novnc
+
+# --- the desktop's number on its screen: the wallpaper and IceWM's taskbar ------------------
+# In the system's IceWM settings (root's directory; a file in the student's home could be a
+# symlink planted by the student).
+if [ -n "$DESKTOP_LABEL" ] && has_input wallpaper_png; then
+  put "$ETC/wallpaper.png" 644 root:root session < <(input wallpaper_png | base64 -d)
+  WALLPAPER_COLOR=$(input wallpaper_color)
+  icewm_etc=""
+  if have icewm; then
+    icewm_etc=$(grep -ao '/etc[A-Za-z0-9/]*/icewm' "$(command -v icewm)" | head -n 1 || true)
+  fi
+  if [ -n "$icewm_etc" ]; then
+    install -d -m 755 "$icewm_etc"
+    put "$icewm_etc/prefoverride" 644 root:root session <<PREFS
+# sclust: desktop $DESKTOP_LABEL shows its number (taskbar and wallpaper)
+WorkspaceNames="$DESKTOP_LABEL"
+TaskBarShowWorkspaces=1
+DesktopBackgroundColor="$WALLPAPER_COLOR"
+DesktopBackgroundImage="$ETC/wallpaper.png"
+DesktopBackgroundCenter=1
+DesktopBackgroundScaled=0
+PREFS
+  fi
+fi
 
 # --- the daemons' programs (the same under systemd and under the supervisor) ----------------
 put "$LIB/run-vnc" 755 root:root vnc <<PROGRAM
@@ -85,5 +110,6 @@ daemon vnc "VNC server on display :1 (localhost only)" ""
 daemon session "desktop session of $DESKTOP_USER" "sclust-desktop-vnc.service"
 daemon novnc "noVNC over HTTPS on port $NOVNC_PORT" ""
 WAIT_PORTS+=("$RFB_PORT" "$NOVNC_PORT")
+CLIENT_PORTS+=("$NOVNC_PORT")
 echo "port $NOVNC_PORT"
 echo "cert-sha256 $(openssl x509 -in "$ETC/novnc.crt" -noout -fingerprint -sha256 | cut -d= -f2)"
