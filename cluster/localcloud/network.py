@@ -120,6 +120,16 @@ def create_host_network(
         f"route add {PRIVATE_RANGE} dev eth0",
         f"route add {PUBLIC_RANGE} dev eth0",
     ], netns=ns)
+    forget_neighbors([private_ip])
+
+
+def forget_neighbors(addresses: list[str]) -> None:
+    """Drop the machine's ARP entries for addresses that now belong to a new veth (a host
+    started again, an Elastic IP moved): a remembered MAC of a deleted veth would swallow
+    packets until the entry expires (up to ~45 s)."""
+    if addresses:
+        ip_batch([f"neigh flush to {a} dev {BRIDGE_NAME}" for a in sorted(addresses)],
+                 check=False)
 
 
 def delete_host_network(journal: Journal, instance_id: str) -> None:
@@ -142,6 +152,7 @@ def set_public_addresses(instance_id: str, old: set[str], new: set[str]) -> None
     commands += [f"addr add {a}/32 dev lo" for a in sorted(new - old)]
     if commands:
         ip_batch(commands, check=False, netns=ns)
+    forget_neighbors(sorted(new - old))
 
 
 def leftover_network() -> list[str]:
