@@ -79,7 +79,8 @@ demo() {
 tests() {
   .venv/bin/ruff check .
   # Every script sclust ships or runs, and our own.
-  git ls-files -z '*.sh' .ci/run | xargs -0 shellcheck -x
+  git ls-files -z '*.sh' .ci/run .ci/typecheck | xargs -0 shellcheck -x
+  .ci/typecheck
   .venv/bin/python -m pytest -q -ra "$@"
 }
 

@@ -14,12 +14,16 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sclust.localcloud import cleanup
 from sclust.localcloud.auth import Credentials, ensure_credentials
 from sclust.localcloud.hosts import Host
 from sclust.localcloud.journal import Journal
 from sclust.localcloud.settings import MACHINE_LOCK, DaemonSettings, Layout
+
+if TYPE_CHECKING:
+    from sclust.localcloud.cloud import Cloud
 
 log = logging.getLogger("sclust.localcloud")
 DEFAULT_PORT = 5757
@@ -98,7 +102,7 @@ def serve(layout: Layout, port: int) -> int:
     return 1 if left else 0
 
 
-def run_endpoint(layout: Layout, cloud: object, region: str, port: int,
+def run_endpoint(layout: Layout, cloud: Cloud, region: str, port: int,
                  credentials: Credentials) -> None:
     """Serve until SIGTERM/SIGINT or a signed POST /_sclust/shutdown."""
     from werkzeug.serving import make_server
@@ -126,7 +130,7 @@ def run_endpoint(layout: Layout, cloud: object, region: str, port: int,
     if for_hosts is not None:
         threading.Thread(target=for_hosts.serve_forever, name="http-hosts",
                          daemon=True).start()
-        cloud.tell_hosts_endpoint(  # type: ignore[attr-defined]
+        cloud.tell_hosts_endpoint(
             f"http://{BRIDGE_PRIVATE_IP}:{server.server_address[1]}", region)
     # No secret here: the credentials are in their own 0600 file.
     layout.endpoint_file.write_text(json.dumps({"url": url, "region": region,

@@ -348,7 +348,7 @@ def install(cloud: Cloud) -> None:
         cloud.transition_started(instance.id)
         return "stopping"
 
-    cloud.mark_failed = mark_failed  # type: ignore[method-assign]
+    cloud.mark_failed = mark_failed
     cloud.guest_shutdown = guest_shutdown
     cloud.state_class = InstanceState
 
@@ -360,17 +360,17 @@ def install(cloud: Cloud) -> None:
     EC2Backend.run_instances = run_instances
     from moto.ec2.models.instances import Instance
 
-    Instance.setup_defaults = setup_defaults  # type: ignore[method-assign]
-    EC2Backend.attach_volume = attach_volume  # type: ignore[method-assign]
-    EC2Backend.get_reservations_by_instance_ids = get_reservations_by_instance_ids  # type: ignore[method-assign]
-    EC2Backend.describe_instances = describe_instances  # type: ignore[method-assign]
-    EC2Backend.get_multi_instances_by_id = get_multi_instances_by_id  # type: ignore[method-assign]
-    EC2Backend.all_instances = all_instances  # type: ignore[method-assign]
-    EC2Backend.all_running_instances = all_running_instances  # type: ignore[method-assign]
-    InstanceResponse.describe_instances = hiding_new(InstanceResponse.describe_instances)  # type: ignore[method-assign]
-    InstanceResponse.describe_instance_status = hiding_new(  # type: ignore[method-assign]
+    Instance.setup_defaults = setup_defaults
+    EC2Backend.attach_volume = attach_volume
+    EC2Backend.get_reservations_by_instance_ids = get_reservations_by_instance_ids
+    EC2Backend.describe_instances = describe_instances
+    EC2Backend.get_multi_instances_by_id = get_multi_instances_by_id
+    EC2Backend.all_instances = all_instances
+    EC2Backend.all_running_instances = all_running_instances
+    InstanceResponse.describe_instances = hiding_new(InstanceResponse.describe_instances)
+    InstanceResponse.describe_instance_status = hiding_new(
         InstanceResponse.describe_instance_status)
-    EC2Backend.create_image = create_image  # type: ignore[method-assign]
+    EC2Backend.create_image = create_image
 
     EC2Backend.start_instances = start_instances
     EC2Backend.stop_instances = stop_instances
