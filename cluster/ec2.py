@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.parsers
 
 from sclust.cloud import (
     LIVE_STATES,
@@ -46,6 +47,12 @@ NOT_YET_VISIBLE = "InvalidInstanceID.NotFound"
 
 
 ERROR_ADVICE: dict[str, str] = {
+    "ExpiredToken": "your temporary credentials expired: `aws sso login --profile PROFILE`, or "
+                    "a new session token",
+    "ExpiredTokenException": "your temporary credentials expired: `aws sso login --profile "
+                             "PROFILE`, or a new session token",
+    "RequestExpired": "your clock or temporary credentials are off: check the time and renew "
+                      "the credentials",
     "InstanceLimitExceeded": "you reached the region's instance limit: ask AWS for more in the "
     "Service Quotas console (EC2 > Running On-Demand instances), or use fewer or smaller nodes",
     "VcpuLimitExceeded": "you reached the region's vCPU limit for this instance family: ask AWS "
@@ -97,6 +104,19 @@ def ec2_errors(doing: str) -> Iterator[None]:
     except botocore.exceptions.EndpointConnectionError as error:
         endpoint = error.kwargs.get("endpoint_url")
         raise CloudError(f"{doing}: cannot reach EC2 at {endpoint}") from None
+    except (botocore.exceptions.TokenRetrievalError, botocore.exceptions.SSOError,
+            botocore.exceptions.UnauthorizedSSOTokenError) as error:
+        raise CloudError(
+            f"{doing}: the AWS SSO session has expired or was never started ({error}): run "
+            "`aws sso login --profile PROFILE` with your config's AWS_PROFILE") from None
+    except (botocore.parsers.ResponseParserError, KeyError, TypeError):
+        # botocore reads an HTML page as an empty answer: the expected fields are missing.
+        log.debug("%s: unreadable answer", doing, exc_info=True)  # the log keeps the details
+        raise CloudError(
+            f"{doing}: the endpoint answered something that is not an EC2 response: check "
+            "AWS_ENDPOINT_URL / AWS_REGION_HOST in [aws info]") from None
+    except botocore.exceptions.BotoCoreError as error:  # timeouts, TLS, closed connections
+        raise CloudError(f"{doing}: {error}") from None
 
 
 def tags_of(resource: dict[str, Any]) -> dict[str, str]:
