@@ -8,6 +8,8 @@ values (number, Name, student), so those are one call per desktop.
 
 from __future__ import annotations
 
+import logging
+
 from sclust.cloud import Address as ElasticIp
 from sclust.cloud import Cloud, LaunchSpec, Rule
 from sclust.config import Permission
@@ -32,6 +34,8 @@ from sclust.errors import CloudError
 NUMBERS_PER_LAUNCH = 80
 EIP_QUOTA_NAME = "EC2-VPC Elastic IPs"
 EIP_QUOTA_CODE = "L-0263D0A3"
+
+log = logging.getLogger(__name__)
 
 
 def elastic_ip(address: Address) -> ElasticIp:
@@ -74,14 +78,31 @@ class DesktopsCloud:
         if groups:
             found.group_id = groups[0].group_id
             found.settings = CourseSettings.from_tags(groups[0].tags, course)
-        found.desktops = [desktop_from(i) for i in instances]
-        found.addresses = [address_from(a) for a in addresses
-                           if a.tags.get(TAG_COURSE) == course]
+        # Tags are untrusted: a desktop is an instance sclust launched into the course's group,
+        # and an address is the course's only while free or on one of its desktops. Others
+        # tagged for the course are left alone, never terminated or released.
+        ours = [i for i in instances
+                if found.group_id is None or found.group_id in i.security_groups]
+        strangers = [i.instance_id for i in instances if i not in ours]
+        found.desktops = [desktop_from(i) for i in ours]
+        desktop_ids = {d.instance_id for d in found.desktops}
+        tagged = [address_from(a) for a in addresses if a.tags.get(TAG_COURSE) == course]
+        found.addresses = [a for a in tagged
+                           if not a.instance_id or a.instance_id in desktop_ids]
+        strangers += [a.public_ip for a in tagged if a not in found.addresses]
+        if strangers:
+            log.warning("course %s: leaving alone what is tagged for it but is not its own: %s",
+                        course, ", ".join(strangers))
         by_instance = {a.instance_id: a for a in found.addresses if a.instance_id}
         for desktop in found.desktops:
             desktop.elastic_ip = by_instance.get(desktop.instance_id)
         found.desktops.sort(key=lambda d: d.number)
         return found
+
+    def tagged_addresses(self, course: str) -> list[Address]:
+        """Every address tagged for COURSE, as the cloud has it now (no trust implied)."""
+        return [address_from(a) for a in self.cloud.describe_addresses()
+                if a.tags.get(TAG_COURSE) == course]
 
     def describe(self, instance_ids: list[str]) -> list[Desktop]:
         return [desktop_from(i) for i in self.cloud.describe_instances(instance_ids)]

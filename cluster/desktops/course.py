@@ -384,8 +384,12 @@ class Desktops:
             self.progress.step(f"terminating {len(ids)} desktop(s) of {name}")
             self.cloud.terminate_instances(ids)
             self.wait_for(ids, "terminated", f"{len(ids)} desktop(s) to terminate")
-        # Associations end with the instances on EC2; look again before releasing.
-        addresses = self.dcloud.find(name).addresses if ids else course.addresses
+        # Associations end with the instances on EC2: look again before releasing, but only
+        # at the addresses that were the course's own before (never a stranger's).
+        addresses = course.addresses
+        if ids:
+            now = {a.allocation_id: a for a in self.dcloud.tagged_addresses(name)}
+            addresses = [now[a.allocation_id] for a in addresses if a.allocation_id in now]
         if addresses:
             self.progress.step(f"releasing {len(addresses)} Elastic IP(s)")
         for address in addresses:

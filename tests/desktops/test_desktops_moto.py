@@ -257,3 +257,23 @@ def test_ec2_calls_per_desktop_do_not_depend_on_the_course_size(endpoint: str, t
                                             "CreateTags") else 0) for op in per_desktop}
     assert two["RunInstances"] == three["RunInstances"] == 1
     assert sum(two.values()) - 3 * 2 <= 10, two
+
+
+def test_terminate_leaves_alone_what_is_tagged_for_the_course_but_not_its_own(
+        endpoint: str, tmp_path: Path) -> None:
+    path = course_config(tmp_path, count=2)
+    sclust(path, "desktops", "start", "course", "--no-setup")
+    client = ec2(endpoint)
+    tag = [{"Key": "sclust:desktops", "Value": "course"}]
+    stranger = client.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1,
+                                    InstanceType="t3.micro")["Instances"][0]["InstanceId"]
+    client.create_tags(Resources=[stranger], Tags=tag)
+    foreign = client.allocate_address(Domain="vpc")
+    client.create_tags(Resources=[foreign["AllocationId"]], Tags=tag)
+    client.associate_address(AllocationId=foreign["AllocationId"], InstanceId=stranger)
+
+    sclust(path, "desktops", "terminate", "course", "--yes")
+    left = {a["AllocationId"] for a in client.describe_addresses()["Addresses"]}
+    assert left == {foreign["AllocationId"]}
+    state = client.describe_instances(InstanceIds=[stranger])["Reservations"][0]["Instances"][0]
+    assert state["State"]["Name"] == "running"
