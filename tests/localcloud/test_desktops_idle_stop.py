@@ -31,7 +31,7 @@ def test_a_desktop_without_a_client_stops_itself_and_one_in_use_stays(cloud,
 
         [desktops idle]
         KEYNAME = {cloud.key_name}
-        IMAGE_ID = ami-12345678
+        IMAGE_ID = ami-0localstarcluster
         INSTANCE_TYPE = t3.medium
         COUNT = 2
         AVAILABILITY_ZONE = {cloud.zone}

@@ -46,7 +46,7 @@ def course(local_cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
 
         [desktops lab]
         KEYNAME = {cloud.key_name}
-        IMAGE_ID = ami-12345678
+        IMAGE_ID = ami-0localstarcluster
         INSTANCE_TYPE = t3.medium
         COUNT = 2
         AVAILABILITY_ZONE = {cloud.zone}
