@@ -21,12 +21,12 @@ def test_a_launch_and_a_removal_run_together(cloud: LocalCloud, tmp_path: Path) 
 
     config = load_config(cluster_config(cloud, tmp_path, "ov", "LOGIN_USER = ubuntu\n", size=2))
     aws = EC2(AwsSettings(region="us-east-1", endpoint_url=cloud.url,
-                            access_key_id="testing", secret_access_key="testing"))
+            access_key_id=cloud.access_key, secret_access_key=cloud.secret_key))
     manager = ClusterManager(aws, Progress(quiet=True),
                              key_file=lambda _: tmp_path / "cloud-key.pem")
     info = manager.start("ov", config.template())
     try:
-        operations = Operations(threading.Event(), lambda: aws.cluster_nodes("ov"))
+        operations = Operations(threading.Event(), lambda: manager.cluster_nodes("ov"))
         manager.setup_guard = operations
         configurator = manager.configurator(info)
         master = configurator.connection(info.master)
