@@ -10,13 +10,12 @@ import csv
 import datetime
 import io
 import json
-import textwrap
 import time
 import zoneinfo
 from pathlib import Path
 
 import pytest
-from desktops_helpers import next_minute, wait_session
+from desktops_helpers import course_config, next_minute, wait_session
 from localcloud_helpers import describe, wait_state
 
 from sclust.desktops.rfb import VncAuthFailed, https_get, open_session
@@ -28,27 +27,10 @@ LIB = "/usr/local/lib/sclust-desktop"
 
 @pytest.fixture
 def course(cloud, tmp_path: Path):
-    key = tmp_path / "cloud-key.pem"
-    key.write_text(cloud.key_pem)
-    key.chmod(0o600)
     # Installed on every desktop, but hours away: the test fires it on one desktop itself.
     later = (datetime.datetime.now(zoneinfo.ZoneInfo(TIMEZONE))
              + datetime.timedelta(hours=6)).strftime("%H:%M")
-    config = tmp_path / "config"
-    config.write_text(textwrap.dedent(f"""\
-        [global]
-        CLOUD = local
-
-        [key {cloud.key_name}]
-        KEY_LOCATION = {key}
-
-        [desktops course]
-        KEYNAME = {cloud.key_name}
-        IMAGE_ID = ami-0localstarcluster
-        INSTANCE_TYPE = g4dn.xlarge
-        COUNT = 3
-        AVAILABILITY_ZONE = {cloud.zone}
-        LOGIN_USER = ubuntu
+    config = course_config(cloud, tmp_path, "course", 3, f"""\
         AUTO_STOP = {later}
         TIMEZONE = {TIMEZONE}
         PLUGINS = tools, helpers
@@ -60,7 +42,7 @@ def course(cloud, tmp_path: Path):
         [plugin helpers]
         SETUP_CLASS = users.CreateUsers
         USERNAMES = tutor
-        """))
+        """, instance_type="g4dn.xlarge")
     ctx = {"config": config, "env": {"SCLUST_LOCAL_DIR": str(cloud.state_dir)},
            "cloud": cloud, "tmp": tmp_path, "auto_stop": later}
     yield ctx

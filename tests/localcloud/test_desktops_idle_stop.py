@@ -6,11 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import textwrap
 import time
 from pathlib import Path
 
-from desktops_helpers import wait_session
+from desktops_helpers import course_config, wait_session
 from localcloud_helpers import wait_state
 
 from tests.conftest import run_sclust
@@ -18,26 +17,7 @@ from tests.conftest import run_sclust
 
 def test_a_desktop_without_a_client_stops_itself_and_one_in_use_stays(cloud,
                                                                        tmp_path: Path) -> None:
-    key = tmp_path / "cloud-key.pem"
-    key.write_text(cloud.key_pem)
-    key.chmod(0o600)
-    config = tmp_path / "config"
-    config.write_text(textwrap.dedent(f"""\
-        [global]
-        CLOUD = local
-
-        [key {cloud.key_name}]
-        KEY_LOCATION = {key}
-
-        [desktops idle]
-        KEYNAME = {cloud.key_name}
-        IMAGE_ID = ami-0localstarcluster
-        INSTANCE_TYPE = t3.medium
-        COUNT = 2
-        AVAILABILITY_ZONE = {cloud.zone}
-        LOGIN_USER = ubuntu
-        IDLE_STOP = 2m
-        """))
+    config = course_config(cloud, tmp_path, "idle", 2, "IDLE_STOP = 2m\n")
     env = {"SCLUST_LOCAL_DIR": str(cloud.state_dir)}
 
     def sclust(*args: str):

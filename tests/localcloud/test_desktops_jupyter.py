@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import ssl
-import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -22,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from desktops_helpers import wait_session
+from desktops_helpers import course_config, wait_session
 
 from tests.conftest import require, run_sclust
 
@@ -33,27 +32,8 @@ JUPYTER_PORT = 8443
 def course(local_cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     cloud = local_cloud
     tmp = tmp_path_factory.mktemp("jupyter-course")
-    key = tmp / "cloud-key.pem"
-    key.write_text(cloud.key_pem)
-    key.chmod(0o600)
-    config = tmp / "config"
-    config.write_text(textwrap.dedent(f"""\
-        [global]
-        CLOUD = local
-
-        [key {cloud.key_name}]
-        KEY_LOCATION = {key}
-
-        [desktops lab]
-        KEYNAME = {cloud.key_name}
-        IMAGE_ID = ami-0localstarcluster
-        INSTANCE_TYPE = t3.medium
-        COUNT = 2
-        AVAILABILITY_ZONE = {cloud.zone}
-        LOGIN_USER = ubuntu
-        KIND = novnc, jupyter
-        JUPYTER_PORT = {JUPYTER_PORT}
-        """))
+    config = course_config(cloud, tmp, "lab", 2,
+                           f"KIND = novnc, jupyter\nJUPYTER_PORT = {JUPYTER_PORT}\n")
     # The course's own SCLUST_HOME (passwords, host keys): each test has its own otherwise.
     ctx = {"config": config, "env": {"SCLUST_LOCAL_DIR": str(cloud.state_dir),
                                      "SCLUST_HOME": str(tmp / "sclust-home")},
