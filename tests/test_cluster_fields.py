@@ -6,12 +6,11 @@ from __future__ import annotations
 from dataclasses import fields
 from pathlib import Path
 
-from conftest import cluster_config
-
 from sclust.config import ClusterTemplate, load_config
 from sclust.errors import ConfigError
 from sclust.schema import CLUSTER_KEYS, STRUCTURED_CLUSTER_KEYS, ClusterOptions
 from sclust.state import ClusterSettings
+from tests.conftest import cluster_config
 
 # A value other than the default for each plain option, as a user would write it.
 NON_DEFAULTS = {

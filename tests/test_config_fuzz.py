@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import REPO, write_key
 
 from sclust.cli import main
+from tests.conftest import REPO, write_key
 
 SEED = 20261130
 MUTANTS = 300

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import cluster_config
 
 from sclust.cli import main
+from tests.conftest import cluster_config
 
 
 def validate(path: Path) -> tuple[int, str]:

@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import cluster_config, run_sclust
+
+from tests.conftest import cluster_config, run_sclust
 
 
 class HtmlPage(BaseHTTPRequestHandler):

@@ -11,7 +11,7 @@ from sclust.ssh import HostKeyMismatch, PinnedHostKeys
 
 
 def ed25519_key(tmp_path: Path, name: str) -> paramiko.PKey:
-    from conftest import write_key
+    from tests.conftest import write_key
 
     return paramiko.Ed25519Key.from_private_key_file(str(write_key(tmp_path / name)))
 

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import cluster_config
 
 from sclust.cli import main
 from sclust.config import load_config
 from sclust.errors import ConfigError
 from sclust.names import check_name, child_path
 from sclust.paths import known_hosts_file
+from tests.conftest import cluster_config
 
 HOSTILE = ["", "-x", "../../victim", "a/b", "a b", "a\nb", "$(id)", "a;b", "a|b", "a&b",
            "x" * 300, "node-", "`id`"]

@@ -10,7 +10,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO, write_key
+
+from tests.conftest import REPO, write_key
 
 
 @pytest.fixture(scope="module")

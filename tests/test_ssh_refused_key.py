@@ -9,10 +9,10 @@ from pathlib import Path
 
 import paramiko
 import pytest
-from conftest import write_key
 
 from sclust import ssh
 from sclust.errors import SclustError
+from tests.conftest import write_key
 
 
 class RefuseEveryKey(paramiko.ServerInterface):
