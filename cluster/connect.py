@@ -9,6 +9,7 @@ from sclust.config import Config
 
 if TYPE_CHECKING:
     from sclust.cloud import Cloud
+    from sclust.desktops.schedules import Schedules
 
 
 def open_cloud(config: Config, region: str | None = None) -> Cloud:
@@ -30,3 +31,15 @@ def open_cloud(config: Config, region: str | None = None) -> Cloud:
     from sclust.ec2 import EC2
 
     return EC2(aws, region)
+
+
+def open_schedules(cloud: Cloud) -> Schedules | None:
+    """EventBridge Scheduler beside CLOUD (the same credentials and endpoint), for courses'
+    calendars; None for a Cloud that is not EC2's."""
+    from sclust.ec2 import EC2
+
+    if not isinstance(cloud, EC2):
+        return None
+    from sclust.eventbridge import EventBridgeSchedules
+
+    return EventBridgeSchedules(cloud)

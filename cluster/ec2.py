@@ -251,8 +251,17 @@ class EC2:
             self.client = session.client(
                 "ec2", endpoint_url=aws.endpoint_url, config=config, verify=aws.verify_certs
             )
+        self._session, self._config, self._aws = session, config, aws
         self.region: str = self.client.meta.region_name
         self.sleep: Callable[[float], None] = time.sleep
+
+    def client_for(self, service: str) -> Any:
+        """A boto3 client of another service (scheduler, iam) with this one's credentials,
+        region, endpoint and retries: for the modules that speak those services."""
+        with ec2_errors(f"connecting to {service}"):
+            return self._session.client(service, region_name=self.region,
+                                        endpoint_url=self._aws.endpoint_url,
+                                        config=self._config, verify=self._aws.verify_certs)
 
     def _paginate(self, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

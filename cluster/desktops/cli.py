@@ -22,14 +22,16 @@ NUMBERS_HELP = "Desktop numbers: 3, 1,4, 2-5 (default: all)."
 
 
 def desktops_of(app: AppContext) -> Desktops:
-    from sclust.connect import open_cloud
+    from sclust.connect import open_cloud, open_schedules
     from sclust.desktops.course import Desktops
     from sclust.progress import Progress
 
     config = app.config
-    desktops = Desktops(open_cloud(config, app.region), Progress(),
+    cloud = open_cloud(config, app.region)
+    desktops = Desktops(cloud, Progress(),
                         key_file=lambda name: config.key_pair(name).location,
-                        refresh_interval=config.refresh_interval)
+                        refresh_interval=config.refresh_interval,
+                        schedules=open_schedules(cloud), prices=prices_or_none(app))
     app.plugin_sources.append(desktops)  # its plugin outcomes are reported after the command
     return desktops
 
@@ -123,6 +125,130 @@ def list_command(app: AppContext, name: str, as_json: bool) -> None:
         click.echo(json.dumps(rows(course, prices), indent=2))
         return
     print_course(course, prices)
+    echo_budget(course, prices)
+
+
+def echo_budget(course: object, prices: PriceTable | None) -> None:
+    """Spend so far, the projection to the end of the calendar, the budget's warning."""
+    from sclust.desktops.budget import budget_view
+    from sclust.desktops.state import Course
+    from sclust.errors import SclustError
+
+    assert isinstance(course, Course)
+    if prices is None or not course.desktops:
+        return
+    try:
+        view = budget_view(course, prices)
+    except SclustError as error:  # e.g. an instance type the table lacks
+        click.echo(f"sclust: warning: no projection: {error}", err=True)
+        return
+    line = (f"spent ${view.spent:,.2f}; projected ${view.projected:,.2f} by "
+            f"{view.horizon:%Y-%m-%d %H:%M %Z}")
+    if view.budget is not None:
+        line += f" (budget ${view.budget:,.2f}, {view.fraction:.0%} spent"
+        if view.cap_at is not None:
+            line += f"; reached {view.cap_at:%Y-%m-%d %H:%M %Z}"
+        line += ")"
+    click.echo(line)
+    if view.warning:
+        click.echo(f"sclust: warning: desktops {course.name}: {view.warning}", err=True)
+
+
+@desktops.command("budget")
+@click.argument("name", type=COURSE_NAME)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a line.")
+@click.pass_obj
+def budget_command(app: AppContext, name: str, as_json: bool) -> None:
+    """Spend so far of NAME, its projection to the end of the calendar (SCHEDULE_END, else
+    this week's last class; without SCHEDULE: today's AUTO_STOP), BUDGET and when the
+    projection reaches it. Warns from 80 % of the budget."""
+    from sclust.desktops.budget import budget_view
+    from sclust.desktops.cost import load_prices
+
+    course = desktops_of(app).get(name)
+    prices = load_prices(app.config)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(budget_view(course, prices).to_json(), indent=2))
+        return
+    echo_budget(course, prices)
+
+
+@desktops.group("schedule")
+def schedule_group() -> None:
+    """A course's calendar in the cloud: EventBridge Scheduler schedules (made by `desktops
+    start` from SCHEDULE, TIMEZONE, SCHEDULE_LEAD, SCHEDULE_END and BUDGET_ACTION = stop)
+    that start and stop the desktops with no machine of yours on."""
+
+
+@schedule_group.command("list")
+@click.argument("name", type=COURSE_NAME)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+@click.pass_obj
+def schedule_list(app: AppContext, name: str, as_json: bool) -> None:
+    """The schedules of course NAME as the scheduler has them."""
+    manager = desktops_of(app)
+    if manager.schedules is None:
+        from sclust.errors import SclustError
+
+        raise SclustError("this cloud has no scheduler")
+    found = manager.schedules.list(name)
+    if as_json:
+        import json
+
+        click.echo(json.dumps([{
+            "name": s.name, "action": s.action, "expression": s.expression,
+            "timezone": s.zone, "state": s.state, "desktops": len(s.instance_ids),
+            "end": s.end.isoformat() if s.end else None, "description": s.why}
+            for s in found], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"schedules of desktops {name}", title_justify="left")
+    for column in ("name", "action", "when", "zone", "desktops", "until", "state"):
+        table.add_column(column)
+    for s in found:
+        table.add_row(s.name, s.action, s.expression, s.zone, str(len(s.instance_ids)),
+                      f"{s.end:%Y-%m-%d %H:%M}" if s.end else "-", s.state)
+    table.caption = f"{len(found)} schedule(s)"
+    Console(width=160).print(table)
+
+
+@schedule_group.command("apply")
+@click.argument("name", type=COURSE_NAME)
+@click.option("-t", "--template", "template_name", metavar="TEMPLATE",
+              help="[desktops TEMPLATE] whose SCHEDULE/BUDGET to use (default: the course's).")
+@click.pass_obj
+def schedule_apply(app: AppContext, name: str, template_name: str | None) -> None:
+    """Make NAME's schedules what its template says now (e.g. after editing SCHEDULE or
+    BUDGET), with no start of the desktops; the budget's stop is computed again."""
+    manager = desktops_of(app)
+    course = manager.get(name)
+    settings = course.require_settings()
+    template = template_of(app, template_name or settings.template, check_key_file=False)
+    manager.update_calendar(course, template)
+    planned = manager.apply_schedules(course)
+    click.echo(f"desktops {name!r}: {len(planned)} schedule(s)")
+
+
+@schedule_group.command("remove")
+@click.argument("name", type=COURSE_NAME)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def schedule_remove(app: AppContext, name: str, yes: bool) -> None:
+    """Delete NAME's schedules (and the role they used): the desktops stay as they are and
+    start/stop only by hand (and AUTO_STOP) until `schedule apply`."""
+    from sclust.context import confirm
+
+    confirm(f"Delete the schedules of {name!r}?", yes)
+    manager = desktops_of(app)
+    if manager.schedules is None:
+        from sclust.errors import SclustError
+
+        raise SclustError("this cloud has no scheduler")
+    click.echo(f"deleted {manager.schedules.remove(name)} schedule(s) of {name!r}")
 
 
 @desktops.command("roster")
