@@ -85,8 +85,11 @@ def status(as_json: bool, state_dir: Path | None) -> None:
               help="Refuse key pairs, AMIs, types, subnets, volume zones that do not exist.")
 @click.option("--consistency-delay", type=click.FloatRange(0, 600), default=None,
               metavar="SECONDS", help="How long new instances stay invisible to describes.")
+@click.option("--clock-offset", type=click.FloatRange(-366 * 86400, 366 * 86400), default=None,
+              metavar="SECONDS", help="Move the scheduler's clock (EventBridge Scheduler "
+              "schedules run at machine time + SECONDS): to test a calendar now.")
 @click.option("--state-dir", type=click.Path(path_type=Path), default=None, help=STATE_DIR_HELP)
-def set_(validation: bool | None, consistency_delay: float | None,
+def set_(validation: bool | None, consistency_delay: float | None, clock_offset: float | None,
          state_dir: Path | None) -> None:
     """Show (no option) or change the running cloud's AWS-like strictness; `up` reads the
     same from SCLUST_LOCAL_VALIDATION and SCLUST_LOCAL_CONSISTENCY_DELAY."""
@@ -97,9 +100,12 @@ def set_(validation: bool | None, consistency_delay: float | None,
         changes["validation"] = validation
     if consistency_delay is not None:
         changes["consistency_delay"] = consistency_delay
+    if clock_offset is not None:
+        changes["clock_offset"] = clock_offset
     settings = configure(state_dir, **changes)
     click.echo(f"validation {'on' if settings['validation'] else 'off'}, "
-               f"consistency delay {settings['consistency_delay']:g} s")
+               f"consistency delay {settings['consistency_delay']:g} s, "
+               f"scheduler clock offset {settings.get('clock_offset', 0):g} s")
 
 
 @local.group()

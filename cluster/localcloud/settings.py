@@ -85,10 +85,14 @@ class Behaviour:
       instance types and subnets that do not exist; AttachVolume refuses another zone's volume.
     - `consistency_delay` (SCLUST_LOCAL_CONSISTENCY_DELAY, seconds, default 1.0; 0 = off): a new
       instance is missing from DescribeInstances/DescribeInstanceStatus for that long, and
-      asking for it by id answers InvalidInstanceID.NotFound."""
+      asking for it by id answers InvalidInstanceID.NotFound.
+    - `clock_offset` (seconds, default 0; changeable only while it runs): added to the clock
+      of the EventBridge Scheduler runner (sclust.localcloud.schedules) alone, so that a test
+      reaches a schedule's time without waiting for it."""
 
     validation: bool = True
     consistency_delay: float = DEFAULT_CONSISTENCY_DELAY
+    clock_offset: float = 0.0
 
     @classmethod
     def from_env(cls) -> Behaviour:
@@ -100,13 +104,17 @@ class Behaviour:
         )
 
     def update(self, changes: dict[str, object]) -> None:
-        """Apply {'validation': bool, 'consistency_delay': seconds}; ValueError if invalid."""
+        """Apply {'validation': bool, 'consistency_delay': seconds, 'clock_offset': seconds};
+        ValueError if invalid."""
         for key, value in changes.items():
             if key == "validation" and isinstance(value, bool):
                 self.validation = value
             elif key == "consistency_delay" and isinstance(value, (int, float)) \
                     and not isinstance(value, bool) and 0 <= value <= 600:
                 self.consistency_delay = float(value)
+            elif key == "clock_offset" and isinstance(value, (int, float)) \
+                    and not isinstance(value, bool) and abs(value) <= 366 * 86400:
+                self.clock_offset = float(value)
             else:
                 raise ValueError(f"unknown setting or bad value: {key}={value!r}")
 
