@@ -285,6 +285,52 @@ def roster_command(app: AppContext, name: str, html_file: str | None,
                        err=True)
 
 
+@desktops.command("wall")
+@click.argument("name", type=COURSE_NAME)
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), required=True,
+              help="Write the page here (thumbnails embedded: one file).")
+@click.option("--watch", type=click.IntRange(min=2), is_flag=False, flag_value=10,
+              default=None, metavar="[SECONDS]",
+              help="Take the screens again every SECONDS (default 10) until Ctrl-C; the page "
+                   "reloads itself as often.")
+@click.option("--width", type=click.IntRange(80, 1600), default=320, show_default=True,
+              help="Width of each thumbnail in pixels.")
+@click.pass_obj
+def wall_command(app: AppContext, name: str, html_file: str, watch: int | None,
+                 width: int) -> None:
+    """The instructor's wall: a page with a thumbnail of every student's screen (number,
+    student, state), taken view-only over VNC — no key or click ever reaches a desktop.
+
+    \b
+    Open the page in a browser; with --watch it refreshes itself:
+      sclust desktops wall course --html wall.html --watch 15
+    Needs the passwords on this machine (the view-only one is derived from each).
+    """
+    import time
+    from pathlib import Path
+
+    from sclust.desktops.wall import collect, novnc_port_of, wall_html
+    from sclust.files import write_private
+
+    manager = desktops_of(app)
+    while True:
+        course = manager.get(name)
+        port = novnc_port_of(course)
+        with manager.progress.waiting(f"taking the screens of {name}") as update:
+            shots = collect(course, manager.passwords(name), port, width, update)
+        # 0600: the page shows what students are doing.
+        write_private(Path(html_file), wall_html(course, shots, refresh=watch))
+        taken = sum(s.png is not None for s in shots)
+        click.echo(f"wrote {html_file}: {taken} of {len(shots)} screen(s)")
+        for shot in shots:
+            if shot.problem and shot.desktop.state == "running":
+                click.echo(f"sclust: warning: desktop {shot.desktop.name}: {shot.problem}",
+                           err=True)
+        if not watch:
+            return
+        time.sleep(watch)
+
+
 @desktops.command("stop")
 @click.argument("name", type=COURSE_NAME)
 @click.argument("numbers", nargs=-1)
