@@ -131,12 +131,13 @@ def budget_view(course: Course, prices: PriceTable, now: datetime | None = None
                       for a, b, n in running_windows(course, now, then) if a < then)
         return spent + fixed * hours + hourly * running
 
-    horizon = default_horizon(course, now)
+    horizon = default_horizon(course, now).astimezone(timezone.utc)
     view = BudgetView(settings.budget, spent, cost_until(horizon), horizon, None,
                       settings.budget_action)
     if settings.budget is not None:
-        view.cap_at = cap_time(course, now, settings.budget, spent, fixed, hourly,
-                               course_end(settings))
+        cap = cap_time(course, now, settings.budget, spent, fixed, hourly,
+                       course_end(settings))
+        view.cap_at = cap.astimezone(timezone.utc) if cap else None
     return view
 
 
