@@ -447,20 +447,34 @@ def terminate_one(app: AppContext, tag: str, yes: bool, skip_plugins: bool) -> N
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_app
 def listclusters(app: AppContext, tags: tuple[str, ...], as_json: bool) -> None:
-    """List clusters (or just TAG…): state, zone, and every node with its addresses."""
+    """List clusters (or just TAG…): state, zone, every node with its addresses, and what
+    the cluster has cost so far and will by the end of today (warns from 80 % of BUDGET)."""
+    from sclust.clustercost import cluster_spend
+    from sclust.desktops.cli import prices_or_none
     from sclust.report import cluster_json, print_cluster
 
     manager = app.manager()
     clusters = [manager.get(tag) for tag in tags] if tags else manager.list_clusters()
+    prices = prices_or_none(app)
+    spends = {c.tag: cluster_spend(c, prices) if prices else None for c in clusters}
     if as_json:
         import json
 
-        click.echo(json.dumps([cluster_json(c) for c in clusters], indent=2))
+        listed = []
+        for info in clusters:
+            data = cluster_json(info)
+            spend = spends[info.tag]
+            data["cost"] = spend.to_json() if spend else None
+            listed.append(data)
+        click.echo(json.dumps(listed, indent=2))
         return
     if not clusters:
         click.echo("no clusters")
     for info in clusters:
-        print_cluster(info)
+        print_cluster(info, spends[info.tag])
+        spend = spends[info.tag]
+        if spend is not None and spend.warning:
+            click.echo(f"sclust: warning: cluster {info.tag}: {spend.warning}", err=True)
 
 
 @main.command()

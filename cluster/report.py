@@ -9,6 +9,7 @@ from sclust.state import ClusterInfo, Node
 
 if TYPE_CHECKING:
     from sclust.cluster import ClusterManager
+    from sclust.clustercost import ClusterSpend
 
 
 def uptime(node: Node) -> str:
@@ -47,7 +48,7 @@ def cluster_json(info: ClusterInfo) -> dict[str, Any]:
     }
 
 
-def print_cluster(info: ClusterInfo) -> None:
+def print_cluster(info: ClusterInfo, spend: ClusterSpend | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -65,6 +66,13 @@ def print_cluster(info: ClusterInfo) -> None:
         table.add_row(node.alias, node.state, node.instance_id, kind, node.public_ip or "-",
                       node.private_ip or "-", uptime(node))
     table.caption = f"{len(nodes)} node(s)"
+    if spend is not None:
+        table.caption += (f"; spent ≈ ${spend.spent:,.2f}, projected ${spend.projected:,.2f} "
+                          f"by {spend.horizon.astimezone():%Y-%m-%d %H:%M}")
+        if spend.budget is not None:
+            table.caption += f" (budget ${spend.budget:,.2f})"
+        if spend.unpriced:
+            table.caption += f"; no price for {', '.join(spend.unpriced)}"
     Console(width=120).print(table)
 
 

@@ -111,6 +111,9 @@ class ClusterOptions:
     ssh_cidr: str = option("SSH_CIDR", v.as_cidr, "0.0.0.0/0", about="who may reach port 22")
     scheduler: str = option("SCHEDULER", v.as_choice(*SCHEDULERS), "sge",
                             about="the batch scheduler set up across the nodes")
+    budget: float | None = option("BUDGET", v.as_price,
+                                  about="the cluster's cap in the price table's currency: "
+                                        "listclusters shows spend and warns from 80 %")
 
 
 def option_keys(options: type) -> dict[str, KeySpec]:
