@@ -33,6 +33,7 @@ NON_DEFAULTS = {
     "ROOT_VOLUME_SIZE": ("40", 40),
     "SSH_CIDR": ("10.0.0.0/8", "10.0.0.0/8"),
     "SCHEDULER": ("sge", "sge"),
+    "BUDGET": ("250.5", 250.5),
 }
 
 

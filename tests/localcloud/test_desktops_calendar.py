@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import zoneinfo
+from collections.abc import Callable
 from pathlib import Path
 
 from desktops_helpers import course_config
@@ -21,6 +22,16 @@ ZONE = zoneinfo.ZoneInfo("Europe/Madrid")
 def offset_to(moment: dt.datetime) -> float:
     """The clock offset that makes the scheduler's now MOMENT."""
     return (moment - dt.datetime.now(dt.timezone.utc)).total_seconds()
+
+
+def runner(config: Path, env: dict[str, str]) -> Callable[..., str]:
+    """`sclust -c CONFIG ARGS…` on the local cloud: its stdout, failing the test on an error."""
+    def sclust(*args: str) -> str:
+        result = run_sclust("-c", str(config), *args, env=env, timeout=300)
+        assert result.returncode == 0, f"sclust {' '.join(args)}:\n{result.stderr}"
+        return result.stdout
+
+    return sclust
 
 
 def next_wednesday(hour: int, minute: int, second: int) -> dt.datetime:
@@ -37,11 +48,7 @@ def test_the_local_cloud_stops_after_class_and_starts_before_the_next(cloud,
         TIMEZONE = Europe/Madrid
         """)
     env = {"SCLUST_LOCAL_DIR": str(cloud.state_dir)}
-
-    def sclust(*args: str) -> str:
-        result = run_sclust("-c", str(config), *args, env=env, timeout=300)
-        assert result.returncode == 0, f"sclust {' '.join(args)}:\n{result.stderr}"
-        return result.stdout
+    sclust = runner(config, env)
 
     try:
         sclust("desktops", "start", "cal", "--no-setup")
@@ -75,11 +82,7 @@ def test_a_budget_that_stops_stops_the_desktops_at_the_cap(cloud, tmp_path: Path
         BUDGET_ACTION = stop
         """)
     env = {"SCLUST_LOCAL_DIR": str(cloud.state_dir)}
-
-    def sclust(*args: str) -> str:
-        result = run_sclust("-c", str(config), *args, env=env, timeout=300)
-        assert result.returncode == 0, f"sclust {' '.join(args)}:\n{result.stderr}"
-        return result.stdout
+    sclust = runner(config, env)
 
     try:
         sclust("desktops", "start", "cap", "--no-setup")
