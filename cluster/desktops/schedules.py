@@ -24,7 +24,10 @@ from sclust.errors import SclustError
 TARGETS = {"start": "arn:aws:scheduler:::aws-sdk:ec2:startInstances",
            "stop": "arn:aws:scheduler:::aws-sdk:ec2:stopInstances"}
 ACTIONS = {arn: action for action, arn in TARGETS.items()}
-IDS_PER_CALL = 1000  # StartInstances/StopInstances take up to 1000 ids (the input's 8 KiB too)
+# A target's Input holds 8192 characters: ~23 per id, so 300 ids per schedule (more desktops:
+# one more schedule per 300, named …-2, …-3).
+IDS_PER_SCHEDULE = 300
+SOONEST = timedelta(minutes=1)  # an at() in the past is refused: a cap already reached is now
 
 
 @dataclass
@@ -82,7 +85,12 @@ def course_schedules(course: str, settings: CourseSettings, instance_ids: list[s
     planned: list[PlannedSchedule] = []
     if not instance_ids:
         return planned
-    ids = sorted(instance_ids)[:IDS_PER_CALL]
+    ids = sorted(instance_ids)
+    chunks = [ids[i:i + IDS_PER_SCHEDULE] for i in range(0, len(ids), IDS_PER_SCHEDULE)]
+
+    def named(base: str, index: int) -> str:
+        return base if index == 0 else f"{base}-{index + 1}"
+
     end = course_end(settings)
     stopping = cap is not None and settings.budget_action == "stop"
     if settings.schedule:
@@ -97,11 +105,15 @@ def course_schedules(course: str, settings: CourseSettings, instance_ids: list[s
             last = end
             if entry.action == "start" and stopping and cap is not None:
                 last = cap if last is None else min(cap, last)
-            planned.append(PlannedSchedule(
-                f"{course}-{entry.action}-{counts[entry.action]}", entry.action,
-                entry.expression, settings.timezone, ids, last, why="class"))
+            for index, chunk in enumerate(chunks):
+                planned.append(PlannedSchedule(
+                    named(f"{course}-{entry.action}-{counts[entry.action]}", index),
+                    entry.action, entry.expression, settings.timezone, chunk, last,
+                    why="class"))
     if stopping and cap is not None:
-        at = cap.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-        planned.append(PlannedSchedule(f"{course}-budget-stop", "stop", f"at({at})", "UTC",
-                                       ids, why="budget cap"))
+        soonest = datetime.now(timezone.utc) + SOONEST
+        at = max(cap, soonest).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        for index, chunk in enumerate(chunks):
+            planned.append(PlannedSchedule(named(f"{course}-budget-stop", index), "stop",
+                                           f"at({at})", "UTC", chunk, why="budget cap"))
     return planned

@@ -186,3 +186,17 @@ def test_a_budget_that_stops_ends_the_calendar_at_the_cap(
         - __import__("datetime").datetime.now(__import__("datetime").timezone.utc)
     ).total_seconds() < 3 * 3600
     sclust(path, "desktops", "terminate", "course", "--yes")
+
+
+def test_a_large_course_splits_its_ids_to_fit_a_schedules_input() -> None:
+    from sclust.desktops.schedules import course_schedules
+    from sclust.desktops.state import CourseSettings
+
+    settings = CourseSettings(template="t", keyname="k", image_id="ami-1",
+                              instance_type="t3.medium", schedule="Mon-Fri 08:30-18:00")
+    ids = [f"i-{n:017x}" for n in range(650)]
+    planned = course_schedules("big", settings, ids)
+    assert [p.name for p in planned] == ["big-start-1", "big-start-1-2", "big-start-1-3",
+                                         "big-stop-1", "big-stop-1-2", "big-stop-1-3"]
+    assert sorted(i for p in planned[:3] for i in p.instance_ids) == sorted(ids)
+    assert all(len(json.dumps({"InstanceIds": p.instance_ids})) <= 8192 for p in planned)
