@@ -197,3 +197,19 @@ def test_the_view_only_password_shows_the_screen_and_types_nothing(desktop,
         xterm.terminate()
         xterm.wait(10)
         desktop.password_path.write_bytes(password_file(PASSWORD))
+
+
+def test_the_wall_takes_a_png_view_only_and_falls_back_for_an_older_desktop(desktop) -> None:
+    from sclust.desktops.wall import capture
+
+    try:
+        desktop.password_path.write_bytes(password_file(PASSWORD, view_password(PASSWORD)))
+        png, width, height, view_only = capture("127.0.0.1", desktop.port, PASSWORD, width=64)
+        assert png.startswith(b"\x89PNG") and (width, height, view_only) == (64, 40, True)
+        # A desktop set up before view-only passwords (an 8-byte file): its own password.
+        desktop.password_path.write_bytes(password_file(PASSWORD))
+        assert capture("127.0.0.1", desktop.port, PASSWORD, width=64)[3] is False
+        with pytest.raises(VncAuthFailed):
+            capture("127.0.0.1", desktop.port, "Wr0ngpw9", width=64)
+    finally:
+        desktop.password_path.write_bytes(password_file(PASSWORD))
