@@ -80,3 +80,29 @@ if answer.get("message"):
     sys.stderr.write("mount.nfs: %s\n" % answer["message"])
 sys.exit(0 if answer.get("ok") else 32)
 '''
+
+MOUNT_VOLUME_SHIM = "#!/usr/bin/python3 -IS\n" + r'''"""mount.ext4
+(and ext3, ext2) of sclust's local cloud. A host has no privilege to mount a block
+device; the daemon mounts the attached volume here, after checking that the device is one
+of this host's volumes."""
+PROG = "mount"
+''' + _CLIENT + r'''
+import os
+argv = sys.argv[1:]
+if len(argv) < 2:
+    sys.stderr.write("usage: mount.ext4 device dir [-sfnv] [-o options]\n")
+    sys.exit(1)
+device, target = os.path.realpath(argv[0]), os.path.realpath(argv[1])
+options = ""
+if "-o" in argv[2:]:
+    i = argv.index("-o", 2)
+    options = argv[i + 1] if i + 1 < len(argv) else ""
+if not os.path.isdir(target):
+    sys.stderr.write("mount: %s: mount point does not exist.\n" % target)
+    sys.exit(32)
+answer = ask({"op": "mount_volume", "device": device, "target": target, "options": options,
+              "fstype": os.path.basename(sys.argv[0]).partition(".")[2] or "ext4"})
+if answer.get("message"):
+    sys.stderr.write("mount: %s: %s\n" % (target, answer["message"]))
+sys.exit(0 if answer.get("ok") else 32)
+'''
