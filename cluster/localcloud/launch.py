@@ -119,8 +119,8 @@ def build_root(host_dir: Path, base: int, image_src: str, nfs_socket: str, netns
         k.mount(nfs_socket, f"{r}/run/sclust/nfs.sock", None, k.MS_BIND)
     seed = f"{r}/run/sclust/seed"
     shutil.copytree(host_dir / "seed", seed)
-    for path in [seed, *(str(p) for p in Path(seed).iterdir())]:
-        os.chown(path, base, base)
+    for entry in [seed, *(str(p) for p in Path(seed).iterdir())]:
+        os.chown(entry, base, base)
     return root
 
 
@@ -212,8 +212,8 @@ def enter_and_run(root: Path, base: int) -> int:
         except BaseException as error:  # noqa: BLE001
             print(f"launch: {error}", file=sys.stderr, flush=True)
         os._exit(127)
-    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
+    for ignored in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
+        signal.signal(ignored, signal.SIG_IGN)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 3):
         os.dup2(null, fd)

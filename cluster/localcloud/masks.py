@@ -24,7 +24,7 @@ KEEP_TOP = {"bin", "etc", "lib", "lib32", "lib64", "libx32", "opt", "sbin", "usr
             # mounted over at boot, or emptied below
             "dev", "proc", "sys", "run", "tmp", "home", "root", "mnt", "media", "srv"}
 EMPTY_DIRS = ("home", "mnt", "media", "srv", "root", "var/mail", "var/backups",
-              "var/spool/cron", "var/spool/mail", "var/lib/sudo", "etc/ssl/private",
+              "var/spool/cron", "var/spool/mail", "var/tmp", "var/lib/sudo", "etc/ssl/private",
               "var/cache/debconf")
 SKELETON_DIRS = ("var/log",)  # opaque, with the machine's subdirectories (empty)
 SANITIZED = ("etc/shadow", "etc/gshadow")
