@@ -178,6 +178,7 @@ def _make_dev(dev: str, base: int) -> None:
     k.mount("dev", dev, "tmpfs", k.MS_NOSUID, f"mode=755,size=4m,uid={base},gid={base}")
     for name, (major, minor) in DEVICES.items():
         os.mknod(f"{dev}/{name}", 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+        os.chmod(f"{dev}/{name}", 0o666)  # mknod's mode went through the umask
         os.chown(f"{dev}/{name}", base, base)
     for name, mode in (("pts", 0o755), ("shm", 0o1777)):
         os.mkdir(f"{dev}/{name}")

@@ -73,8 +73,16 @@ def make_node(host: Host, device_path: str, loop_device: str) -> None:
             os.mknod(name, 0o660 | stat.S_IFBLK, rdev, dir_fd=dev)
         except FileExistsError:
             raise LocalCloudError(f"{device_path} already exists in the host") from None
-        # root:disk of the host, as udev does
-        os.chown(name, HOST_ID_BASE, HOST_ID_BASE + DISK_GID, dir_fd=dev, follow_symlinks=False)
+        # root:disk of the host, 0660, as udev does (mknod's mode went through the umask).
+        # On the node itself, never on what the name may have become since (O_NOFOLLOW).
+        node = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dev)
+        try:
+            if not stat.S_ISBLK(os.fstat(node).st_mode):
+                raise LocalCloudError(f"{device_path} was replaced in the host")
+            os.chown(f"/proc/self/fd/{node}", HOST_ID_BASE, HOST_ID_BASE + DISK_GID)
+            os.chmod(f"/proc/self/fd/{node}", 0o660)
+        finally:
+            os.close(node)
     finally:
         os.close(dev)
 
