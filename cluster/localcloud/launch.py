@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -42,6 +41,12 @@ DEVICES = {
 # Kernel interfaces a host could read too much from or write to: hidden behind /dev/null.
 PROC_MASKS = ("kcore", "keys", "timer_list", "sysrq-trigger", "kallsyms")
 TTY_GID = 5
+WAITER = "/usr/bin/perl"
+# Exit as the init did: its status, or the signal that ended it (as `unshare --fork` does).
+WAIT_SCRIPT = ('my $pid = shift; waitpid($pid, 0); my $status = $?;'
+               ' if ($status & 127) { $SIG{$_} = "DEFAULT" for keys %SIG;'
+               ' kill($status & 127, $$); sleep 1; exit(128 + ($status & 127)); }'
+               ' exit($status >> 8);')
 
 
 def main() -> int:
@@ -213,16 +218,16 @@ def enter_and_run(root: Path, base: int) -> int:
         except BaseException as error:  # noqa: BLE001
             print(f"launch: {error}", file=sys.stderr, flush=True)
         os._exit(127)
-    for ignored in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
-        signal.signal(ignored, signal.SIG_IGN)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 3):
         os.dup2(null, fd)
+    # Wait for the init as a much smaller program than this interpreter (one waits per host,
+    # for the host's whole life): the child stays ours across exec. Debian's perl is Essential.
+    if os.path.exists(WAITER):
+        os.execv(WAITER, [WAITER, "-e", WAIT_SCRIPT, str(pid)])
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        signal.signal(sig, signal.SIG_DFL)
-        os.kill(os.getpid(), sig)
+        os.kill(os.getpid(), os.WTERMSIG(status))
     return os.waitstatus_to_exitcode(status)
 
 
