@@ -477,8 +477,11 @@ class Cloud:
                 volumes.detach_loop(self.journal, loop)
         for volume_id, (device, size) in wanted.items():
             if volume_id in host.volumes:
+                volumes.grow_volume_file(self.layout.volumes_dir, volume_id, size,
+                                         host.volumes[volume_id][0])
                 continue
             backing = volumes.ensure_volume_file(self.layout.volumes_dir, volume_id, size)
+            volumes.grow_volume_file(self.layout.volumes_dir, volume_id, size, None)
             loop = volumes.attach_loop(self.journal, backing)
             try:
                 volumes.make_node(host, device, loop)

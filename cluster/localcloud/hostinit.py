@@ -7,7 +7,12 @@ import shutil
 from pathlib import Path
 
 from sclust.localcloud import masks
-from sclust.localcloud.nfs_shims import EXPORTFS_SHIM, MOUNT_NFS_SHIM, MOUNT_VOLUME_SHIM
+from sclust.localcloud.nfs_shims import (
+    EXPORTFS_SHIM,
+    MOUNT_NFS_SHIM,
+    MOUNT_VOLUME_SHIM,
+    RESIZE2FS_SHIM,
+)
 from sclust.localcloud.power_shims import POWER_SHIM
 
 # The host's init, run as PID 1 and as root of the host (see launch.py, which built its root,
@@ -118,6 +123,12 @@ def write_image_layer(image_dir: Path, private_dirs: tuple[Path, ...] = ()) -> N
     (sbin / "mount.ext4").chmod(0o755)
     for name in ("mount.ext3", "mount.ext2"):
         (sbin / name).symlink_to("mount.ext4")
+    # Online growth of a mounted volume, likewise (resize2fs of an unmounted one is the real).
+    local_sbin = image_dir / "usr" / "local" / "sbin"
+    local_sbin.mkdir(parents=True, mode=0o755)
+    (image_dir / "usr" / "local").chmod(0o755)
+    (local_sbin / "resize2fs").write_text(RESIZE2FS_SHIM)
+    (local_sbin / "resize2fs").chmod(0o755)
     # The machine's poweroff & co. are systemctl, useless without systemd as PID 1.
     (sbin / "poweroff").write_text(POWER_SHIM)
     (sbin / "poweroff").chmod(0o755)

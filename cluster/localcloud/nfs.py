@@ -109,6 +109,8 @@ class NfsService:
             return self.mount(host, request)
         if op == "mount_volume":
             return volmount.mount_volume(host, request)
+        if op == "resize_volume":
+            return volmount.resize_volume(host, request)
         return {"ok": False, "message": f"unknown request {op!r}"}
 
     def load_exports(self, host: Host) -> dict[str, Any]:

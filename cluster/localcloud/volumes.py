@@ -45,6 +45,19 @@ def ensure_volume_file(volumes_dir: Path, volume_id: str, size_gib: int) -> Path
     return path
 
 
+def grow_volume_file(volumes_dir: Path, volume_id: str, size_gib: int,
+                     loop_device: str | None) -> bool:
+    """ModifyVolume to a larger size: the file grows (sparse), and an attached loop device
+    learns its new capacity, as an EBS volume's device does. True if it grew."""
+    path = volume_file(volumes_dir, volume_id)
+    if not path.exists() or path.stat().st_size >= size_gib * GIB:
+        return False
+    os.truncate(path, size_gib * GIB)
+    if loop_device is not None:
+        subprocess.run(["losetup", "--set-capacity", loop_device], capture_output=True)
+    return True
+
+
 def attach_loop(journal: Journal, backing: Path) -> str:
     """A new loop device over `backing`; returns /dev/loopN."""
     proc = subprocess.run(["losetup", "--find", "--show", str(backing)],
