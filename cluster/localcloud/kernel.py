@@ -112,6 +112,12 @@ def open_in_root(root_fd: int, path: str, flags: int, mode: int = 0) -> int:
     return _check(_libc.syscall(SYS_OPENAT2, root_fd, _b(path), buf, len(how)), f"open {path}")
 
 
+def set_parent_death_signal(sig: int) -> bool:
+    """prctl(PR_SET_PDEATHSIG): `sig` when the parent ends (kept across exec)."""
+    pr_set_pdeathsig = 1
+    return _check(_libc.prctl(pr_set_pdeathsig, sig, 0, 0, 0), "prctl") == 0
+
+
 def errno_message() -> str:
     err = ctypes.get_errno()
     return os.strerror(err)

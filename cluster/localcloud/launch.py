@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -233,6 +234,9 @@ def enter_and_run(root: Path, base: int) -> int:
 
 def _become_init() -> None:
     """PID 1 of the host: its own /proc, then the root switch, then the host's init."""
+    # If the launcher dies (killed by hand, a crash), the host dies with it, never orphaned.
+    if k.set_parent_death_signal(signal.SIGKILL) and os.getppid() == 1:
+        os._exit(1)
     # pivot_root refuses a new root that is locked (as every mount half 1 made is, seen from
     # this user namespace): switch to a copy of the tree made here, whose top is not.
     tree = k.open_tree(".", k.OPEN_TREE_CLONE | k.OPEN_TREE_CLOEXEC | k.AT_RECURSIVE)
