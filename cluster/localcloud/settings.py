@@ -23,6 +23,9 @@ DEFAULT_EIP_LIMIT = 5
 DEFAULT_MIN_TRANSITION = 0.5
 # How long a new instance stays invisible to DescribeInstances (EC2 is eventually consistent).
 DEFAULT_CONSISTENCY_DELAY = 1.0
+# Root of every host is this uid (and gid) of the machine, its user N is HOST_ID_BASE + N: the
+# hosts' user namespaces map 0…65535 there (launch.py). Far above any account of the machine.
+HOST_ID_BASE = 1_000_000_000
 # One local cloud per machine: its bridge and routes are machine-wide.
 MACHINE_LOCK = Path("/run/sclust-localcloud.lock")
 
