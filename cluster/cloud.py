@@ -40,6 +40,8 @@ class Instance:
     state_reason: str = ""  # e.g. "User initiated (2026-11-30 10:00:00 GMT)"
     tags: dict[str, str] = field(default_factory=dict)
     security_groups: tuple[str, ...] = ()  # group ids
+    key_name: str = ""
+    subnet_id: str = ""
 
     @property
     def address(self) -> str | None:
@@ -90,6 +92,8 @@ class Volume:
     state: str
     size: int
     attachments: list[Attachment] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    created: datetime | None = None
 
 
 @dataclass

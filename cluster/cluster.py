@@ -378,10 +378,16 @@ class ClusterManager:
 
     def add_nodes(
         self, tag: str, count: int, aliases: list[str], spot_bid: float | None = None,
-        instance_type: str | None = None, configure: bool = True,
+        instance_type: str | None = None, configure: bool = True, image_id: str | None = None,
     ) -> list[Node]:
+        """Launch and set up COUNT nodes (or one per alias), of INSTANCE_TYPE and IMAGE_ID when
+        given (StarCluster's addnode -I/-i) instead of the cluster's."""
         info = self.get(tag)
         self.require_settings(info)
+        if image_id is not None:
+            # Refused before anything launches: a typo must not leave half a node group.
+            image = self.cloud.describe_image(image_id)
+            self.progress.step(f"new nodes from {image.image_id} ({image.name or 'no name'})")
         if info.master is None or info.master.state != "running":
             raise SclustError(f"cluster {tag!r} has no running master: `sclust start -x {tag}`")
         if aliases:
@@ -393,7 +399,7 @@ class ClusterManager:
             count = len(aliases)
         launcher = self.launcher
         launched = launcher.launch_workers(info, count, list(aliases), launcher.user_data(info),
-                                           spot_bid, instance_type)
+                                           spot_bid, instance_type, image_id)
         after = self.finish_launch(tag, launched)
         added = [n for n in after.workers if n.instance_id in launched]
         if configure:
@@ -490,10 +496,10 @@ class ClusterManager:
     def forget_cluster_keys(self, tag: str) -> None:
         """Drop every host key pinned for TAG, and the login user found for it."""
         from sclust.paths import known_hosts_file
-        from sclust.ssh import login_user_file
+        from sclust.ssh import login_user_file, shell_user_file
 
         known = known_hosts_file(self.cloud.region, tag)
-        for path in (known, login_user_file(known)):
+        for path in (known, login_user_file(known), shell_user_file(known)):
             path.unlink(missing_ok=True)
 
     def forget_host_keys(self, info: ClusterInfo, nodes: list[Node]) -> None:

@@ -83,7 +83,9 @@ def translate(error: botocore.exceptions.ClientError, doing: str) -> CloudError:
     text = f"{doing}: {code}: {message}" + (f" — {advice}" if advice else "")
     if code in ("InsufficientInstanceCapacity", "InsufficientCapacity"):
         return CapacityError(text)
-    return CloudError(text)
+    failure = CloudError(text)
+    failure.code = str(code)
+    return failure
 
 
 @contextmanager
@@ -147,6 +149,8 @@ def instance_from(instance: dict[str, Any]) -> Instance:
         state_reason=instance.get("StateTransitionReason") or "",
         tags=tags_of(instance),
         security_groups=instance_groups(instance),
+        key_name=instance.get("KeyName") or "",
+        subnet_id=instance.get("SubnetId") or "",
     )
 
 
@@ -170,6 +174,7 @@ def volume_from(volume: dict[str, Any]) -> Volume:
         state=volume.get("State", ""), size=int(volume.get("Size", 0) or 0),
         attachments=[Attachment(a["InstanceId"], a.get("Device", ""))
                      for a in volume.get("Attachments", [])],
+        tags=tags_of(volume), created=volume.get("CreateTime"),
     )
 
 

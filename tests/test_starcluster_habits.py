@@ -67,8 +67,9 @@ def test_confirm_flag_is_yes(config: Path, moto_server: str, command: list[str],
 
 
 def test_addnode_letters_are_starcluster_s(config: Path) -> None:
-    status, output = invoke("-c", str(config), "addnode", "demo", "-i", "ami-0123abcd")
-    assert status == 1 and "--image-id ami-0123abcd: new nodes use the cluster's" in output
+    # -i is the AMI (tests/test_starcluster_utilities.py launches from it), -I the type.
+    status, output = invoke("-c", str(config), "addnode", "demo", "-i", "t3.micro")
+    assert status == 1 and "--image-id: 't3.micro' is not an AMI id" in output
     status, output = invoke("-c", str(config), "addnode", "demo", "-I", "t3 micro")
     assert status == 1 and "--instance-type: 't3 micro'" in output
 
