@@ -456,7 +456,8 @@ def listclusters(app: AppContext, tags: tuple[str, ...], as_json: bool,
     from sclust.report import cluster_json, print_cluster
 
     manager = app.manager()
-    clusters = [manager.get(tag) for tag in tags] if tags else manager.list_clusters()
+    clusters = [manager.get(tag, adopt=False) for tag in tags] if tags else (
+        manager.list_clusters())
     status = {c.tag: cluster_ssh_status(app, c) for c in clusters} if ssh_status else {}
     if as_json:
         import json

@@ -131,7 +131,14 @@ class ClusterManager:
     # ---- lookups ---------------------------------------------------------------------------
 
     def list_clusters(self, tag: str | None = None) -> list[ClusterInfo]:
-        return find_clusters(self.cloud, tag)
+        """sclust's clusters and those StarCluster started (listed as they are: adopting one
+        waits until a command acts on it)."""
+        from sclust.adoption import find_starcluster
+
+        clusters = find_clusters(self.cloud, tag)
+        known = {c.tag for c in clusters}
+        clusters += [f.info() for f in find_starcluster(self.cloud, tag) if f.tag not in known]
+        return sorted(clusters, key=lambda c: c.tag)
 
     def cluster_nodes(self, tag: str) -> list[Node]:
         """The cluster's live nodes in one describe call (what the load balancer polls)."""
@@ -139,12 +146,26 @@ class ClusterManager:
 
         return cluster_nodes(self.cloud, tag)
 
-    def get(self, tag: str) -> ClusterInfo:
+    def get(self, tag: str, adopt: bool = True) -> ClusterInfo:
+        """Cluster TAG; one StarCluster started is adopted first (sclust records its settings
+        and node tags) unless ADOPT is False (a listing only looks)."""
         found = find_clusters(self.cloud, tag)
+        if not found:
+            from sclust.adoption import adopt as record
+            from sclust.adoption import find_starcluster
+
+            started = find_starcluster(self.cloud, tag)
+            if started and not adopt:
+                return started[0].info()
+            if started:
+                self.progress.step(f"{tag!r} was started by StarCluster (group "
+                                   f"{started[0].group.name}): recording sclust's settings on it")
+                record(self.cloud, started[0])
+                found = find_clusters(self.cloud, tag) or [started[0].info()]
         if not found:
             from sclust.config import did_you_mean
 
-            hint = did_you_mean(tag, [c.tag for c in find_clusters(self.cloud)])
+            hint = did_you_mean(tag, [c.tag for c in self.list_clusters()])
             raise ClusterNotFound(f"no cluster named {tag!r} in {self.cloud.region}{hint}")
         return found[0]
 
