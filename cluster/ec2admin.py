@@ -128,9 +128,28 @@ class EC2Admin(EC2):
         with ec2_errors(f"detaching {volume_id}"):
             self.client.detach_volume(VolumeId=volume_id, Force=force)
 
-    def grow_volume(self, volume_id: str, size: int) -> None:
+    def grow_volume(self, volume_id: str, size: int, timeout: float = 600) -> None:
+        """ModifyVolume to SIZE, then wait until the instance can see it (the modification
+        is `optimizing` or `completed`): only then can a file system grow into it."""
         with ec2_errors(f"growing {volume_id} to {size} GiB"):
             self.client.modify_volume(VolumeId=volume_id, Size=size)
+        deadline = time.monotonic() + timeout
+        interval = 1.0
+        while True:
+            with ec2_errors(f"reading the modification of {volume_id}"):
+                changes = self.client.describe_volumes_modifications(
+                    VolumeIds=[volume_id]).get("VolumesModifications", [])
+            states = {c.get("ModificationState") for c in changes
+                      if c.get("TargetSize") == size}
+            if states & {"optimizing", "completed"} or not changes:
+                return
+            if "failed" in states:
+                raise CloudError(f"EC2 failed to grow {volume_id} to {size} GiB")
+            if time.monotonic() > deadline:
+                raise WaitTimeout(f"timed out after {timeout:.0f} s waiting for {volume_id} "
+                                  f"to grow (modification {', '.join(map(str, states))})")
+            self.sleep(interval)
+            interval = min(interval * 1.5, 10)
 
     def wait_for_volume(self, volume_id: str, state: str, timeout: float = 300,
                         attached: bool | None = None) -> Volume:

@@ -162,16 +162,18 @@ def resizevolume(app: AppContext, volume_id: str, size: int, image_id: str | Non
     """Grow VOLUME_ID to SIZE GiB and its ext4 file system with it.
 
     Attached to a running instance: resize2fs runs there, online. Detached: on a short-lived
-    helper instance in its zone (terminated afterwards)."""
+    helper instance in its zone (terminated afterwards). SIZE equal to the volume's size grows
+    the file system only (a retry)."""
     from sclust.progress import Progress
     from sclust.volumeops import grow_volume
 
     cloud = admin(app)
     volume = one_volume(cloud, volume_id)
-    if size <= volume.size:
-        raise SclustError(f"{volume_id} is {volume.size} GiB: the new size must be larger "
-                          "(EBS volumes only grow)")
-    confirm(f"Grow {volume_id} from {volume.size} to {size} GiB (it cannot shrink back)?", yes)
+    if size < volume.size:
+        raise SclustError(f"{volume_id} is {volume.size} GiB: EBS volumes only grow")
+    if size > volume.size:
+        confirm(f"Grow {volume_id} from {volume.size} to {size} GiB (it cannot shrink back)?",
+                yes)
     progress = Progress()
     if volume.attachments:
         connection = attached_connection(app, cloud, volume.attachments[0].instance_id)

@@ -104,21 +104,28 @@ def template_volumes(config: Config) -> dict[str, list[str]]:
 def grow_volume(cloud: CloudAdmin, volume: Volume, size: int, helper: HelperSpec | None,
                 attached_connection: Connection | None, progress: Progress) -> None:
     """Grow VOLUME to SIZE GiB, then its file system: on the instance it is attached to
-    (ATTACHED_CONNECTION, resize2fs online) or on a helper host when it is detached."""
-    if size <= volume.size:
-        raise SclustError(f"{volume.volume_id} is {volume.size} GiB: the new size must be "
-                          "larger (EBS volumes only grow)")
-    cloud.grow_volume(volume.volume_id, size)
-    progress.step(f"{volume.volume_id}: {volume.size} → {size} GiB")
-    if attached_connection is not None:
-        device = volume.attachments[0].device or HELPER_DEVICE
-        spec = VolumeSpec(name="v", volume_id=volume.volume_id, mount_path="/x", device=device)
-        attached_connection.run_script(ScriptRun().add(
-            FS_STEP, volume_devices=device_candidates(spec), volume_action="grow"),
-            timeout=1800)
-        return
-    assert helper is not None
-    with helper_host(cloud, helper, f"resizevolume {volume.volume_id}", progress) as (
-            instance, connection):
-        attached_to_helper(cloud, connection, volume.volume_id, instance.instance_id, "grow",
-                           "", progress)
+    (ATTACHED_CONNECTION, resize2fs online) or on a helper host when it is detached. SIZE
+    equal to the volume's: the file system only (a retry after the file system failed)."""
+    if size < volume.size:
+        raise SclustError(f"{volume.volume_id} is {volume.size} GiB: EBS volumes only grow")
+    if size > volume.size:
+        cloud.grow_volume(volume.volume_id, size)
+        progress.step(f"{volume.volume_id}: {volume.size} → {size} GiB")
+    try:
+        if attached_connection is not None:
+            device = volume.attachments[0].device or HELPER_DEVICE
+            spec = VolumeSpec(name="v", volume_id=volume.volume_id, mount_path="/x",
+                              device=device)
+            attached_connection.run_script(ScriptRun().add(
+                FS_STEP, volume_devices=device_candidates(spec), volume_action="grow"),
+                timeout=1800)
+            return
+        assert helper is not None
+        with helper_host(cloud, helper, f"resizevolume {volume.volume_id}", progress) as (
+                instance, connection):
+            attached_to_helper(cloud, connection, volume.volume_id, instance.instance_id,
+                               "grow", "", progress)
+    except Exception as error:
+        raise SclustError(f"{volume.volume_id} is {size} GiB but its file system was not grown "
+                          f"({error}); `sclust resizevolume {volume.volume_id} {size}` grows "
+                          "the file system only") from error

@@ -287,13 +287,24 @@ def test_removevolume_refuses_a_volume_a_template_uses(tmp_path, key_file, cloud
     assert json.loads(result.output)[0]["templates"] == "[cluster small], [cluster child]"
 
 
-def test_resizevolume_only_grows(cli, admin_cloud) -> None:
+def test_resizevolume_only_grows(cli, admin_cloud, tmp_path, key_file, cloud) -> None:
+    template_for(tmp_path, key_file, cloud)
     volume = admin_cloud.create_volume(4, "us-east-1a", {})
-    status, output = cli("resizevolume", volume.volume_id, "4", "-y")
-    assert status == 1 and "must be larger" in output
+    status, output = cli("resizevolume", volume.volume_id, "3", "-y")
+    assert status == 1 and "EBS volumes only grow" in output
+    # Detached: grown, then its file system on a helper (unreachable on moto: the helper is
+    # terminated, and the message says how to grow the file system alone).
+    status, output = cli("resizevolume", volume.volume_id, "6", "-y")
+    assert status == 1
+    assert f"{volume.volume_id} is 6 GiB but its file system was not grown" in output
+    assert f"`sclust resizevolume {volume.volume_id} 6` grows the file system only" in output
+    helpers = [i for r in cloud.client.describe_instances(Filters=[
+        {"Name": "tag-key", "Values": ["sclust:helper"]}])["Reservations"]
+        for i in r["Instances"]]
+    assert helpers and all(i["State"]["Name"] == "terminated" for i in helpers)
     status, output = cli("res", "vol-nothing1", "8", "-y")
     assert status == 1 and "vol-nothing1" in output
-    assert admin_cloud.describe_volumes([volume.volume_id])[0].size == 4
+    assert admin_cloud.describe_volumes([volume.volume_id])[0].size == 6
 
 
 # ---- images ----------------------------------------------------------------------------------
@@ -345,3 +356,9 @@ def test_wait_for_image_shows_progress(tmp_path, key_file, cloud, manager, admin
     image = ebs_image(admin_cloud, info.master.instance_id, "progress image", None, True,
                       Progress(quiet=True))
     assert image.state == "available" and image.tags["Name"] == "progress image"
+
+
+def test_grow_volume_waits_for_ec2_then_reports_the_new_size(admin_cloud) -> None:
+    volume = admin_cloud.create_volume(4, "us-east-1a", {"Name": "grow"})
+    admin_cloud.grow_volume(volume.volume_id, 9)
+    assert admin_cloud.describe_volumes([volume.volume_id])[0].size == 9
