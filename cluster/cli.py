@@ -447,8 +447,8 @@ def terminate_one(app: AppContext, tag: str, yes: bool, skip_plugins: bool) -> N
 @click.argument("tags", nargs=-1, type=CLUSTER_TAG, metavar="[TAG]...")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("-s", "--show-ssh-status", "ssh_status", is_flag=True,
-              help="Also check that each running node answers SSH (all nodes at once, "
-                   "at most 8 s each).")
+              help="Also check that each running node answers SSH (all nodes at once; a "
+                   "node's connection times out after 8 s).")
 @pass_app
 def listclusters(app: AppContext, tags: tuple[str, ...], as_json: bool,
                  ssh_status: bool) -> None:
