@@ -30,7 +30,8 @@ LOGIN_CANDIDATES = ("ubuntu", "ec2-user", "centos", "rocky", "admin", "debian", 
                     "root")
 LOGIN_CHECK = b"sclust-login-ok"
 # An image's answer to root: Please login as the user "ubuntu" rather than the user "root".
-LOGIN_AS = re.compile(r'login as the user \\?"?([a-z_][a-z0-9_-]{0,31})\\?"?', re.IGNORECASE)
+LOGIN_AS = re.compile(r'login as the user \\?"?([a-z_][a-z0-9_-]{0,31})\\?"?(?=[\s.]|$)',
+                      re.IGNORECASE)
 AUTH_GRACE = 15.0  # seconds a refused key is retried before it is reported
 
 

@@ -126,3 +126,18 @@ def complete(config: Path, *words: str) -> list[str]:
 def test_shell_completion_of_templates(config: Path) -> None:
     assert complete(config, "validate", "sm") == ["small"]
     assert complete(config, "start", "demo", "-c", "") == ["small"]
+
+
+@pytest.mark.parametrize("answer, user", [
+    ('Please login as the user "ubuntu" rather than the user "root".', "ubuntu"),
+    ('Please login as the user \\"ec2-user\\" rather than the user \\"root\\".', "ec2-user"),
+    ("Please login as the user admin rather than the user root.", "admin"),
+    ('Please login as the user "x;rm -rf /" rather than the user "root".', None),
+])
+def test_the_user_an_image_names_for_root_logins(answer: str, user: str | None) -> None:
+    """sshmaster's default when root is refused: the user the image's answer names (cloud-init
+    on Ubuntu, Amazon Linux, Debian), never something that is not a plain user name."""
+    from sclust.ssh import LOGIN_AS
+
+    match = LOGIN_AS.search(answer)
+    assert (match.group(1) if match else None) == user
