@@ -124,9 +124,12 @@ class EC2Admin(EC2):
         with ec2_errors(f"deleting {volume_id}"):
             self.client.delete_volume(VolumeId=volume_id)
 
-    def detach_volume(self, volume_id: str, force: bool = False) -> None:
+    def detach_volume(self, volume_id: str, instance_id: str | None = None,
+                      force: bool = False) -> None:
+        """Detach VOLUME_ID (from INSTANCE_ID: moto needs it named; EC2 does not)."""
         with ec2_errors(f"detaching {volume_id}"):
-            self.client.detach_volume(VolumeId=volume_id, Force=force)
+            self.client.detach_volume(VolumeId=volume_id, Force=force,
+                                      **({"InstanceId": instance_id} if instance_id else {}))
 
     def grow_volume(self, volume_id: str, size: int, timeout: float = 600) -> None:
         """ModifyVolume to SIZE, then wait until the instance can see it (the modification

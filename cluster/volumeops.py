@@ -52,7 +52,7 @@ def attached_to_helper(cloud: CloudAdmin, connection: Connection, volume_id: str
     progress.step(f"{'formatting' if action == 'format' else 'growing'} {volume_id} (ext4)")
     result = connection.run_script(fs_script(volume_id, action, label), timeout=1800)
     log.info("%s", result.stdout.strip())
-    cloud.detach_volume(volume_id)
+    cloud.detach_volume(volume_id, instance_id)
     cloud.wait_for_volume(volume_id, "available", attached=False)
 
 

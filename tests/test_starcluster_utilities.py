@@ -362,3 +362,16 @@ def test_grow_volume_waits_for_ec2_then_reports_the_new_size(admin_cloud) -> Non
     volume = admin_cloud.create_volume(4, "us-east-1a", {"Name": "grow"})
     admin_cloud.grow_volume(volume.volume_id, 9)
     assert admin_cloud.describe_volumes([volume.volume_id])[0].size == 9
+
+
+def test_a_volume_attached_then_detached_is_available_again(tmp_path, key_file, cloud, manager,
+                                                            admin_cloud) -> None:
+    info = manager.start("att", template_for(tmp_path, key_file, cloud, size=1),
+                         configure=False)
+    volume = admin_cloud.create_volume(1, info.master.zone, {"Name": "moving"})
+    admin_cloud.attach_volume(volume.volume_id, info.master.instance_id, "/dev/sdz")
+    attached = admin_cloud.wait_for_volume(volume.volume_id, "in-use", attached=True)
+    assert attached.attachments[0].instance_id == info.master.instance_id
+    admin_cloud.detach_volume(volume.volume_id, info.master.instance_id)
+    assert admin_cloud.wait_for_volume(volume.volume_id, "available",
+                                       attached=False).attachments == []

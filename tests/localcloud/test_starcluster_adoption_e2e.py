@@ -54,9 +54,10 @@ def test_a_starcluster_cluster_is_taken_over(cloud, tmp_path: Path) -> None:
         listed = json.loads(sclust("listclusters", "--json").stdout)
         legacy = next(c for c in listed if c["tag"] == "legacy")
         assert [n["alias"] for n in legacy["nodes"]] == ["master", "node001"]
-        assert sclust("sshmaster", "legacy", "whoami").stdout.strip() == "root"
-        added = sclust("addnode", "legacy")
-        assert "was started by StarCluster" in added.stderr + added.stdout
+        # The first command that acts on it records sclust's settings: here sshmaster.
+        first = sclust("sshmaster", "legacy", "whoami")
+        assert first.stdout.strip() == "root" and "was started by StarCluster" in first.stderr
+        sclust("addnode", "legacy")
         # Every node is set up as sclust's own: hosts, NFS home, SGE with all three.
         assert sclust("sshmaster", "legacy", "getent hosts node002 >/dev/null && echo ok"
                       ).stdout.strip() == "ok"
