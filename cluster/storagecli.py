@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sclust.context import AppContext, confirm, pass_app
+from sclust.context import TEMPLATE_NAME, AppContext, confirm, pass_app
 from sclust.errors import SclustError
 from sclust.utilcli import JSON, admin, check_instance_id, emit
 
@@ -332,5 +332,43 @@ def ebsimage(app: AppContext, instance_id: str, name: str, description: str | No
                f"NODE_IMAGE_ID = {image.image_id}")
 
 
-COMMANDS = [createvolume, listvolumes, resizevolume, removevolume, listimages, showimage,
+@click.group()
+def image() -> None:
+    """Images made for sclust's templates (beyond StarCluster; see `image build`)."""
+
+
+@image.command("build")
+@click.argument("template_name", metavar="TEMPLATE", type=TEMPLATE_NAME)
+@click.option("-n", "--name", help="Name of the AMI (default: sclust-TEMPLATE-DATE).")
+@click.option("-I", "--instance-type",
+              help="Instance type of the builder (default: the template's node type).")
+@click.option("--timeout", type=click.IntRange(60), default=3600, show_default=True,
+              help="Seconds to wait for the image to be available.")
+@pass_app
+def build(app: AppContext, template_name: str, name: str | None, instance_type: str | None,
+          timeout: int) -> None:
+    """Build an AMI for TEMPLATE: a builder instance from its NODE_IMAGE_ID gets Grid Engine
+    and its package plugins' packages installed, then becomes an AMI (the builder is
+    terminated afterwards). A cluster started with NODE_IMAGE_ID = that AMI installs nothing
+    at boot."""
+    from datetime import datetime
+
+    from sclust.imagebuild import build_image
+    from sclust.progress import Progress
+
+    template = app.config.template(template_name)
+    cloud = admin(app)
+    zone = template.availability_zone or cloud.subnet_for(template.subnet_id, None).zone
+    spec = helper_spec(app, zone, template.node_image_id,
+                       instance_type or template.node_instance_type, template.key.name)
+    spec.login_user = template.login_user
+    name = name or f"sclust-{template.name}-{datetime.now():%Y%m%d-%H%M%S}"
+    if not re.match(r"^[A-Za-z0-9()\[\]./'@_ -]{3,128}$", name):
+        raise SclustError(f"--name {name!r}: 3 to 128 letters, digits, spaces and ()[]./'@_-")
+    built = build_image(cloud, template, spec, name, Progress(), timeout)
+    click.echo(f"built {built.image_id} ({name}) for [cluster {template.name}]; use it:\n"
+               f"NODE_IMAGE_ID = {built.image_id}")
+
+
+COMMANDS = [image, createvolume, listvolumes, resizevolume, removevolume, listimages, showimage,
             removeimage, ebsimage]

@@ -375,3 +375,39 @@ def test_a_volume_attached_then_detached_is_available_again(tmp_path, key_file, 
     admin_cloud.detach_volume(volume.volume_id, info.master.instance_id)
     assert admin_cloud.wait_for_volume(volume.volume_id, "available",
                                        attached=False).attachments == []
+
+
+# ---- image build (item 5) --------------------------------------------------------------------
+
+
+def test_image_build_installs_the_queue_and_package_plugins(tmp_path, key_file) -> None:
+    from sclust.config import load_config
+    from sclust.imagebuild import install_run
+
+    config = cluster_config(tmp_path, key_file, extra="PLUGINS = tools, mpi, pip\n")
+    with config.open("a") as out:
+        out.write("\n[plugin tools]\nSETUP_CLASS = starcluster.plugins.pkginstaller."
+                  "PackageInstaller\nPACKAGES = htop, git\n"
+                  "\n[plugin mpi]\nSETUP_CLASS = starcluster.plugins.mpich2.MPICH2Setup\n"
+                  "\n[plugin pip]\nSETUP_CLASS = starcluster.plugins.pypkginstaller."
+                  "PyPkgInstaller\nPACKAGES = numpy\n")
+    run, what = install_run(load_config(config).template("small"))
+    assert what == ["Grid Engine", "htop, git, mpich"]  # pip packages stay for boot time
+    assert [s.path for s in run.steps] == ["scripts/common.sh", "scripts/packages.sh",
+                                           "scripts/packages.sh"]
+    assert run.inputs["packages"].split() == ["htop", "git", "mpich"]
+
+
+def test_image_build_that_fails_leaves_no_builder_and_no_image(cli, tmp_path, key_file,
+                                                               cloud) -> None:
+    template_for(tmp_path, key_file, cloud)
+    groups = {g["GroupId"] for g in cloud.client.describe_security_groups()["SecurityGroups"]}
+    status, output = cli("image", "build", "small", "-n", "never built")
+    assert status == 1 and "refusing to connect" in output  # moto's helper is unreachable
+    builders = [i for r in cloud.client.describe_instances(Filters=[
+        {"Name": "tag-key", "Values": ["sclust:helper"]}])["Reservations"]
+        for i in r["Instances"]]
+    assert builders and all(i["State"]["Name"] == "terminated" for i in builders)
+    assert {g["GroupId"] for g in
+            cloud.client.describe_security_groups()["SecurityGroups"]} == groups
+    assert cloud.client.describe_images(Owners=["self"])["Images"] == []

@@ -98,3 +98,30 @@ def test_ebsimage_of_a_customized_node_carries_it_to_a_new_cluster(cloud,
             run_sclust("-c", str(config), "terminate", tag, "-y", env=env, timeout=300)
         if image_id:
             sclust(config, env, "removeimage", image_id, "-y")
+
+
+def test_image_build_then_a_cluster_from_it_has_the_queue(cloud, tmp_path: Path) -> None:
+    env = {"SCLUST_LOCAL_DIR": str(cloud.state_dir)}
+    config = cluster_config(cloud, tmp_path, "built", "LOGIN_USER = root\n", size=2)
+    image_id = None
+    try:
+        made = sclust(config, env, "image", "build", "built", "-n", "built image")
+        image_id = re.search(r"built (ami-\w+)", made.stdout).group(1)
+        shown = json.loads(sclust(config, env, "showimage", image_id, "--json").stdout)
+        assert shown["state"] == "available"
+        assert shown["tags"]["sclust:built-for-template"] == "built"
+        assert "installing Grid Engine on the builder" in made.stderr
+        # The builder is gone.
+        live = cloud.ec2.describe_instances(Filters=[
+            {"Name": "tag-key", "Values": ["sclust:helper"]},
+            {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]
+        assert live == []
+        config.write_text(config.read_text().replace(f"NODE_IMAGE_ID = {IMAGE}",
+                                                     f"NODE_IMAGE_ID = {image_id}"))
+        sclust(config, env, "start", "fromimg")
+        exec_hosts = sclust(config, env, "sshmaster", "fromimg", "qconf -sel").stdout.split()
+        assert sorted(exec_hosts) == ["master", "node001"]
+    finally:
+        run_sclust("-c", str(config), "terminate", "fromimg", "-y", env=env, timeout=300)
+        if image_id:
+            sclust(config, env, "removeimage", image_id, "-y")
