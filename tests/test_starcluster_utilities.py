@@ -411,3 +411,48 @@ def test_image_build_that_fails_leaves_no_builder_and_no_image(cli, tmp_path, ke
     assert {g["GroupId"] for g in
             cloud.client.describe_security_groups()["SecurityGroups"]} == groups
     assert cloud.client.describe_images(Owners=["self"])["Images"] == []
+
+
+def test_createvolume_interrupted_terminates_the_helper_and_names_the_volume(
+        moto_server, tmp_path, key_file, cloud) -> None:
+    """The real CLI, sent SIGINT while it waits for its helper instance (EC2 calls slowed by
+    a proxy): exit 130, the helper terminated, its group deleted, the volume kept and named."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+    from tests.ec2proxy import ec2_proxy
+
+    template_for(tmp_path, key_file, cloud)
+    config = cluster_config(tmp_path, key_file)
+    groups = {g["GroupId"] for g in cloud.client.describe_security_groups()["SecurityGroups"]}
+    with ec2_proxy(moto_server, delay=(0.1, 0.2), seed=1) as (url, state):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sclust.cli", "-c", str(config), "createvolume", "2",
+             "us-east-1a", "-n", "cut"], cwd=REPO, text=True, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env={**os.environ, "AWS_ENDPOINT_URL": url})
+        launched: list[str] = []
+
+        def interrupt(total: int, action: str) -> None:
+            if action == "RunInstances":
+                launched.append(action)
+            elif launched and action == "DescribeInstances" and process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                state.on_call = None
+
+        state.on_call = interrupt
+        _, err = process.communicate(timeout=120)
+        state.wait_idle()
+    assert process.returncode == 130, err
+    volume = [v for v in cloud.client.describe_volumes()["Volumes"]
+              if {"Key": "Name", "Value": "cut"} in v.get("Tags", [])][0]
+    assert f"{volume['VolumeId']} (2 GiB, us-east-1a) was created but not formatted" in err
+    assert "Traceback" not in err
+    helpers = [i for r in cloud.client.describe_instances(Filters=[
+        {"Name": "tag-key", "Values": ["sclust:helper"]}])["Reservations"]
+        for i in r["Instances"]]
+    assert len(helpers) == 1 and helpers[0]["State"]["Name"] == "terminated"
+    assert {g["GroupId"] for g in
+            cloud.client.describe_security_groups()["SecurityGroups"]} == groups
