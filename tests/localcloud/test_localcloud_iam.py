@@ -22,7 +22,7 @@ from iam_helpers import (
     make_user,
     policy,
 )
-from localcloud_helpers import IMAGE, launch, ssh_to, strictness, terminate
+from localcloud_helpers import IMAGE, launch, ssh_to, strictness, terminate, wait_state
 
 ACCOUNT = "123456789012"
 
@@ -58,6 +58,7 @@ def test_a_user_may_only_what_its_policy_allows(cloud):
                for r in x["Instances"]}
         assert {mine["InstanceId"], theirs["InstanceId"]} <= ids
         ec2.stop_instances(InstanceIds=[mine["InstanceId"]])
+        wait_state(cloud, [mine["InstanceId"]], "stopped")
         ec2.start_instances(InstanceIds=[mine["InstanceId"]])
         with pytest.raises(ClientError) as refused:
             ec2.stop_instances(InstanceIds=[theirs["InstanceId"]])
@@ -136,11 +137,11 @@ def test_unknown_wrong_forged_and_expired_credentials_are_refused(cloud):
         {"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"}))
     try:
         sts = cloud.client("sts")
-        creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="t")["Credentials"]
+        creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="tester")["Credentials"]
         session = Keys(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
         client_as(cloud, session).describe_instances()
         who = client_as(cloud, session, "sts").get_caller_identity()
-        assert who["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/session-role/t"
+        assert who["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/session-role/tester"
         with pytest.raises(ClientError) as refused:
             client_as(cloud, session).describe_volumes()  # not in the role's policy
         assert code_of(refused) == "UnauthorizedOperation"
