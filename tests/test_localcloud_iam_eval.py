@@ -227,3 +227,40 @@ def test_statement_without_action_or_resource_matches_nothing():
     assert evaluate([policy({"Effect": "Allow", "Action": "*"})],
                     Check("ec2:StopInstances", "*")) == "ImplicitDeny"
     assert parse_policy({"Statement": []}) == []
+
+
+def test_policy_variables_in_resources_and_conditions():
+    home = {"Version": "2012-10-17", "Statement": [
+        allow("s3:PutObject", "arn:aws:s3:::homes/${aws:username}/*"),
+        allow("ec2:StopInstances", condition={
+            "StringEquals": {"aws:ResourceTag/owner": "${aws:username}"}})]}
+    ana = {"aws:username": "ana"}
+    assert evaluate([home], Check("s3:PutObject", "arn:aws:s3:::homes/ana/x", ana)) == "Allow"
+    assert evaluate([home], Check("s3:PutObject", "arn:aws:s3:::homes/bob/x",
+                                  ana)) == "ImplicitDeny"
+    # No value for the variable: nothing matches (not even a literal "${aws:username}").
+    assert evaluate([home], Check("s3:PutObject", "arn:aws:s3:::homes/${aws:username}/x",
+                                  {})) == "ImplicitDeny"
+    assert evaluate([home], Check("ec2:StopInstances", INSTANCE,
+                                  {**ana, "aws:ResourceTag/owner": "ana"})) == "Allow"
+    assert evaluate([home], Check("ec2:StopInstances", INSTANCE,
+                                  {**ana, "aws:ResourceTag/owner": "bob"})) == "ImplicitDeny"
+    # A default, and the escapes ${*} ${?} ${$}.
+    default = {"Version": "2012-10-17", "Statement": [
+        allow("s3:GetObject", "arn:aws:s3:::b/${aws:username, 'guest'}/${*}")]}
+    assert evaluate([default], Check("s3:GetObject", "arn:aws:s3:::b/guest/*")) == "Allow"
+    assert evaluate([default], Check("s3:GetObject", "arn:aws:s3:::b/guest/x")) == "ImplicitDeny"
+    # The 2008 language has no variables: the text is literal.
+    old = {"Version": "2008-10-17", "Statement": [
+        allow("s3:PutObject", "arn:aws:s3:::homes/${aws:username}/*")]}
+    assert evaluate([old], Check("s3:PutObject", "arn:aws:s3:::homes/ana/x", ana)) == \
+        "ImplicitDeny"
+
+
+def test_a_variable_s_value_is_literal_text_not_a_wildcard():
+    p = {"Version": "2012-10-17", "Statement": [
+        allow("s3:GetObject", "arn:aws:s3:::b/${aws:username}/x",
+              condition={"StringEquals": {"aws:ResourceTag/owner": "${aws:username}"}})]}
+    star = {"aws:username": "a*", "aws:ResourceTag/owner": "a*"}
+    assert evaluate([p], Check("s3:GetObject", "arn:aws:s3:::b/a*/x", star)) == "Allow"
+    assert evaluate([p], Check("s3:GetObject", "arn:aws:s3:::b/abc/x", star)) == "ImplicitDeny"

@@ -80,6 +80,19 @@ def test_run_instances_checks_every_resource_and_tagging_at_creation():
     assert tagging.context["aws:TagKeys"] == ["course"]
 
 
+def test_giving_an_instance_a_role_needs_pass_role():
+    requests = Ec2Requests("us-east-1", ACCOUNT, lambda i: {},
+                           lambda p: [f"arn:aws:iam::{ACCOUNT}:role/r-of-{p}"])
+    params = form_params({"QUERY_STRING": ""}, urlencode({
+        "Action": "RunInstances", "ImageId": "ami-1", "MinCount": "1", "MaxCount": "1",
+        "IamInstanceProfile.Name": "prof"}).encode())
+    (passing,) = [c for c in requests.checks(params) if c.action == "iam:PassRole"]
+    assert passing.resource == f"arn:aws:iam::{ACCOUNT}:role/r-of-prof"
+    assert passing.context["iam:PassedToService"] == "ec2.amazonaws.com"
+    assert not [c for c in ec2(Action="RunInstances", ImageId="ami-1", MinCount="1",
+                               MaxCount="1") if c.action == "iam:PassRole"]
+
+
 def test_unmapped_actions_ask_for_star():
     (check,) = ec2(Action="CreateVpc", CidrBlock="10.0.0.0/16")
     assert check.resource == "*" and check.action == "ec2:CreateVpc"
@@ -157,6 +170,7 @@ def test_identities_of_root_users_and_sessions():
     who = identity.resolve(key["AccessKeyId"], None, ROOT)
     assert who.kind == "user" and who.arn == f"arn:aws:iam::{ACCOUNT}:user/ana"
     assert who.secret == key["SecretAccessKey"] and len(who.policies) == 4
+    assert who.context()["aws:username"] == "ana"
     iam.update_access_key(UserName="ana", AccessKeyId=key["AccessKeyId"], Status="Inactive")
     with pytest.raises(AuthError) as refused:
         identity.resolve(key["AccessKeyId"], None, ROOT)
@@ -170,6 +184,9 @@ def test_identities_of_root_users_and_sessions():
     who = identity.resolve(session.access_key_id, session.session_token, ROOT)
     assert who.kind == "session" and who.name == "reader" and who.policies == [S3_READ]
     assert who.arn == f"arn:aws:sts::{ACCOUNT}:assumed-role/reader/i-0aaa"
+    assert who.context()["ec2:SourceInstanceARN"] == \
+        f"arn:aws:ec2:us-east-1:{ACCOUNT}:instance/i-0aaa"
+    assert who.context()["aws:PrincipalArn"] == role["Arn"]
     for token in (None, "forged" + session.session_token[6:]):
         with pytest.raises(AuthError) as refused:
             identity.resolve(session.access_key_id, token, ROOT)

@@ -18,6 +18,17 @@ Response = tuple[str, list[tuple[str, str]], bytes]
 ALWAYS_ALLOWED = {("sts", "GetCallerIdentity")}
 
 
+def roles_of_profile(account: str, profile: str) -> list[str]:
+    """ARNs of the roles of an instance profile given by name or ARN (none if unknown)."""
+    iam = iam_backend(account)
+    try:
+        found = iam.get_instance_profile_by_arn(profile) if profile.startswith("arn:") \
+            else iam.get_instance_profile(profile)
+    except Exception:
+        return []
+    return [role.arn for role in found.roles]
+
+
 def checks_of(service: str, environ: Mapping[str, Any], body: bytes, region: str,
               account: str, ec2_tags: Any) -> tuple[str, list[iam_eval.Check]]:
     """(action name, checks) of a request to `service`."""
@@ -31,7 +42,8 @@ def checks_of(service: str, environ: Mapping[str, Any], body: bytes, region: str
     params = iam_requests.form_params(environ, body)
     action = (params.get("Action") or ["Unknown"])[0]
     if service == "ec2":
-        requests = iam_requests.Ec2Requests(region, account, ec2_tags)
+        requests = iam_requests.Ec2Requests(
+            region, account, ec2_tags, lambda profile: roles_of_profile(account, profile))
         return f"ec2:{action}", requests.checks(params)
     if service == "iam":
         return f"iam:{action}", iam_requests.iam_checks(params, account)
@@ -47,6 +59,9 @@ def refusal_of(identity: Identity, service: str, environ: Mapping[str, Any], bod
     if identity.is_root:
         return None
     action, checks = checks_of(service, environ, body, region, identity.account, ec2_tags)
+    # The principal's own keys hold for every check (and fill ${aws:username} & co.).
+    checks = [iam_eval.Check(c.action, c.resource, {**identity.context(), **c.context})
+              for c in checks]
     if (service, action.split(":", 1)[-1]) in ALWAYS_ALLOWED:
         return None
     try:

@@ -35,6 +35,11 @@ class Check:
 def parse_policy(document: str | Mapping[str, Any]) -> list[dict[str, Any]]:
     """The statements of a policy document (JSON text, URL-encoded JSON as IAM returns it,
     or already parsed)."""
+    return _parse(document)[1]
+
+
+def _parse(document: str | Mapping[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """(Version, statements) of a policy document."""
     if isinstance(document, str):
         text = document.strip()
         if text.startswith("%"):
@@ -52,7 +57,7 @@ def parse_policy(document: str | Mapping[str, Any]) -> list[dict[str, Any]]:
         statements = [statements]
     if not isinstance(statements, list) or not all(isinstance(s, dict) for s in statements):
         raise PolicyError("Statement must be an object or a list of objects")
-    return statements
+    return str(data.get("Version", "")), statements
 
 
 def evaluate(policies: Iterable[str | Mapping[str, Any]], check: Check) -> Decision:
@@ -60,8 +65,11 @@ def evaluate(policies: Iterable[str | Mapping[str, Any]], check: Check) -> Decis
     allowed = False
     context = {k.lower(): _as_list(v) for k, v in check.context.items()}
     for policy in policies:
-        for statement in parse_policy(policy):
-            if not _statement_matches(statement, check, context):
+        version, statements = _parse(policy)
+        # Policy variables (${aws:username}…) only in the 2012-10-17 language, as on AWS.
+        variables = version == "2012-10-17"
+        for statement in statements:
+            if not _statement_matches(statement, check, context, variables):
                 continue
             effect = statement.get("Effect")
             if effect == "Deny":
@@ -98,8 +106,30 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_UNMATCHABLE = "\x00no-such-value\x00"
+
+
+def _substitute(text: str, context: Mapping[str, list[str]]) -> str:
+    """${key} → the request's value of key (${key, 'default'} when absent); ${*}, ${?}, ${$}
+    are the characters themselves. A variable without a value matches nothing."""
+    def value(match: re.Match[str]) -> str:
+        inner = match.group(1).strip()
+        if inner in ("*", "?", "$"):
+            return _MARK.get(inner, inner)
+        key, _, default = inner.partition(",")
+        found = context.get(key.strip().lower())
+        if found and len(found) == 1:
+            return "".join(_MARK.get(c, c) for c in found[0])
+        default = default.strip()
+        if len(default) >= 2 and default[0] == default[-1] == "'":
+            return "".join(_MARK.get(c, c) for c in default[1:-1])
+        return _UNMATCHABLE
+    return _VARIABLE.sub(value, text)
+
+
 def _statement_matches(statement: Mapping[str, Any], check: Check,
-                       context: Mapping[str, list[str]]) -> bool:
+                       context: Mapping[str, list[str]], variables: bool = False) -> bool:
     if "Action" in statement:
         if not any(_wildcard(p, check.action, ignore_case=True)
                    for p in _as_list(statement["Action"])):
@@ -110,23 +140,46 @@ def _statement_matches(statement: Mapping[str, Any], check: Check,
             return False
     else:
         return False
+    def patterns(name: str) -> list[str]:
+        found = _as_list(statement[name])
+        return [_substitute(p, context) for p in found] if variables else found
+
     if "Resource" in statement:
-        if not any(_wildcard(p, check.resource) for p in _as_list(statement["Resource"])):
+        if not any(_wildcard(p, check.resource) for p in patterns("Resource")):
             return False
     elif "NotResource" in statement:
-        if any(_wildcard(p, check.resource) for p in _as_list(statement["NotResource"])):
+        if any(_wildcard(p, check.resource) for p in patterns("NotResource")):
             return False
     else:
         return False
     conditions = statement.get("Condition", {})
     if not isinstance(conditions, Mapping):
         raise PolicyError("Condition must be an object")
-    return all(_condition(op, keys, context) for op, keys in conditions.items())
+    for operator, keys in conditions.items():
+        if variables and isinstance(keys, Mapping):
+            keys = {k: [_substitute(v, context) for v in _as_list(values)]
+                    for k, values in keys.items()}
+        if not _condition(operator, keys, context):
+            return False
+    return True
+
+
+# A `*` or `?` that came from a policy variable (${*}, or a value) is a character, not a
+# wildcard: substitution marks it with these private-use characters.
+_LITERAL = {"\ue000": "*", "\ue001": "?"}
+_MARK = {v: k for k, v in _LITERAL.items()}
+
+
+def _unmark(text: str) -> str:
+    for mark, char in _LITERAL.items():
+        text = text.replace(mark, char)
+    return text
 
 
 @lru_cache(maxsize=4096)
 def _pattern(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(_LITERAL.get(c, c))
+                    for c in pattern)
     return re.compile(regex, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
@@ -137,11 +190,11 @@ def _wildcard(pattern: str, value: str, ignore_case: bool = False) -> bool:
 # --- conditions --------------------------------------------------------------------------------
 
 def _equals(policy: str, value: str) -> bool:
-    return policy == value
+    return _unmark(policy) == value
 
 
 def _equals_ignore_case(policy: str, value: str) -> bool:
-    return policy.lower() == value.lower()
+    return _unmark(policy).lower() == value.lower()
 
 
 def _like(policy: str, value: str) -> bool:

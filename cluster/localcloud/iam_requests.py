@@ -96,10 +96,13 @@ def _request_tags(tags: Mapping[str, str]) -> dict[str, Any]:
 class Ec2Requests:
     """The checks of one EC2 query-protocol request."""
 
-    def __init__(self, region: str, account: str, tags_of: Callable[[str], Mapping[str, str]]):
+    def __init__(self, region: str, account: str, tags_of: Callable[[str], Mapping[str, str]],
+                 roles_of_profile: Callable[[str], list[str]] | None = None):
         self.region = region
         self.account = account
         self.tags_of = tags_of
+        # instance profile name or ARN → ARNs of its roles (for iam:PassRole)
+        self.roles_of_profile = roles_of_profile or (lambda profile: [])
 
     def arn(self, kind: str, ident: str) -> str:
         account = "" if kind in _NO_ACCOUNT else self.account
@@ -173,6 +176,14 @@ class Ec2Requests:
         if not resources:
             resources = [("*", self.base())]
         checks = [Check(name, arn, context) for arn, context in resources]
+        # Giving an instance a role needs iam:PassRole on that role.
+        profile = _first(params, "IamInstanceProfile.Arn") or \
+            _first(params, "IamInstanceProfile.Name")
+        if profile and action in ("RunInstances", "AssociateIamInstanceProfile",
+                                  "ReplaceIamInstanceProfileAssociation"):
+            checks += [Check("iam:PassRole", role,
+                             {"iam:PassedToService": "ec2.amazonaws.com"})
+                       for role in self.roles_of_profile(profile)]
         # Tagging at creation also needs ec2:CreateTags on what is tagged.
         if action in _CREATED:
             for kind, tags in _tag_specs(params).items():

@@ -24,10 +24,25 @@ class Identity:
     name: str = ""  # the user's or the role's name
     policies: list[str] = field(default_factory=list)  # documents (JSON text)
     session_policy: str | None = None  # AssumeRole's Policy: intersects the role's
+    role_arn: str = ""  # of a session
+    source_instance: str = ""  # of a session IMDS gave an instance: its ARN
 
     @property
     def is_root(self) -> bool:
         return self.kind == "root"
+
+    def context(self) -> dict[str, str]:
+        """The condition keys of the principal (aws:username, aws:PrincipalArn, …)."""
+        found = {"aws:PrincipalAccount": self.account, "aws:SecureTransport": "false"}
+        if self.kind == "user":
+            found.update({"aws:username": self.name, "aws:PrincipalArn": self.arn,
+                          "aws:PrincipalType": "User"})
+        elif self.kind == "session":
+            found.update({"aws:PrincipalArn": self.role_arn,
+                          "aws:PrincipalType": "AssumedRole"})
+            if self.source_instance:
+                found["ec2:SourceInstanceARN"] = self.source_instance
+        return found
 
 
 def _documents(entity: Any) -> list[str]:
@@ -106,16 +121,21 @@ def resolve(access_key: str, session_token: str | None, root: Credentials,
         role = None
     policies = _documents(role) if role is not None else []
     return Identity("session", session.arn, session.secret_access_key, account, role_name,
-                    policies, session.policy or None)
+                    policies, session.policy or None, session.role_arn,
+                    getattr(session, "sclust_source_instance", ""))
 
 
-def issue_session(account: str, region: str, role_arn: str, session_name: str,
+def issue_session(account: str, region: str, role_arn: str, instance_id: str,
                   seconds: int) -> Any:
-    """New STS session credentials of a role (moto's AssumedRole: access_key_id,
-    secret_access_key, session_token, expiration), as EC2 makes for an instance profile."""
-    return sts_backend(account).assume_role(
-        region_name=region, role_session_name=session_name, role_arn=role_arn, policy="",
+    """New STS session credentials of a role for an instance (moto's AssumedRole:
+    access_key_id, secret_access_key, session_token, expiration), as EC2 makes for an
+    instance profile: the session is named after the instance, and requests signed with it
+    carry ec2:SourceInstanceARN."""
+    session = sts_backend(account).assume_role(
+        region_name=region, role_session_name=instance_id, role_arn=role_arn, policy="",
         duration=seconds, external_id=None)
+    session.sclust_source_instance = f"arn:aws:ec2:{region}:{account}:instance/{instance_id}"
+    return session
 
 
 def needs_new_session(issued: dt.datetime, now: dt.datetime, seconds: int) -> bool:
