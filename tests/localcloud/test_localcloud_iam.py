@@ -269,3 +269,81 @@ def test_a_host_uses_its_role_from_imds_and_is_refused_the_rest(cloud):
         for bucket in ("role-data", "role-secret"):
             s3.delete_object(Bucket=bucket, Key="hello.txt")
             s3.delete_bucket(Bucket=bucket)
+
+
+def test_launching_needs_tagging_and_pass_role_and_assuming_needs_trust(cloud):
+    make_instance_role(cloud, "worker", policy(
+        {"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"}))
+    launcher = policy(
+        {"Effect": "Allow", "Action": ["ec2:RunInstances", "ec2:Describe*"], "Resource": "*"},
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"})
+    keys = make_user(cloud, "launcher", launcher)
+    launched: list[dict] = []
+    arguments = {"ImageId": IMAGE, "MinCount": 1, "MaxCount": 1, "InstanceType": "t3.micro",
+                 "SubnetId": cloud.subnet_id, "KeyName": cloud.key_name}
+    try:
+        ec2 = client_as(cloud, keys)
+        # Tags at launch need ec2:CreateTags (with ec2:CreateAction), as on AWS.
+        with pytest.raises(ClientError) as refused:
+            ec2.run_instances(**arguments, **tagged("bio101"))
+        assert "ec2:CreateTags" in refused.value.response["Error"]["Message"]
+        # An instance profile needs iam:PassRole on its role.
+        with pytest.raises(ClientError) as refused:
+            ec2.run_instances(**arguments, IamInstanceProfile={"Name": "worker"})
+        assert code_of(refused) == "UnauthorizedOperation"
+        assert f"iam:PassRole on resource: arn:aws:iam::{ACCOUNT}:role/worker" in \
+            refused.value.response["Error"]["Message"]
+        cloud.client("iam").put_user_policy(
+            UserName="launcher", PolicyName="more", PolicyDocument=policy(
+                {"Effect": "Allow", "Action": "iam:PassRole",
+                 "Resource": f"arn:aws:iam::{ACCOUNT}:role/worker"},
+                {"Effect": "Allow", "Action": "ec2:CreateTags", "Resource": "*",
+                 "Condition": {"StringEquals": {"ec2:CreateAction": "RunInstances"}}}))
+        answer = ec2.run_instances(**arguments, IamInstanceProfile={"Name": "worker"},
+                                   **tagged("bio101"))
+        launched = answer["Instances"]
+        # ...but CreateTags outside a launch is still refused.
+        with pytest.raises(ClientError) as refused:
+            ec2.create_tags(Resources=[launched[0]["InstanceId"]],
+                            Tags=[{"Key": "course", "Value": "chem"}])
+        assert code_of(refused) == "UnauthorizedOperation"
+
+        # AssumeRole: the identity's policy and the role's trust policy must both agree.
+        sts = client_as(cloud, keys, "sts")
+        with pytest.raises(ClientError) as refused:
+            sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/worker",
+                            RoleSessionName="nope")  # trusted by EC2 only
+        assert code_of(refused) == "AccessDenied"
+        make_instance_role(cloud, "delegate", policy(
+            {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}),
+            trust={"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                 "Action": "sts:AssumeRole"}]})
+        creds = sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/delegate",
+                                RoleSessionName="ok")["Credentials"]
+        session = Keys(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+        client_as(cloud, session, "s3").list_buckets()
+        # Presigned with session credentials: the token travels in the URL.
+        import boto3
+        import botocore.config
+        import requests
+
+        presigner = boto3.client(
+            "s3", endpoint_url=cloud.url, region_name="us-east-1",
+            aws_access_key_id=session.access_key, aws_secret_access_key=session.secret_key,
+            aws_session_token=session.session_token,
+            config=botocore.config.Config(signature_version="s3v4"))
+        url = presigner.generate_presigned_url("list_buckets")
+        assert "X-Amz-Security-Token=" in url
+        assert requests.get(url, timeout=10).status_code == 200
+        forged = url.replace("X-Amz-Security-Token=", "X-Amz-Security-Token=x")
+        assert requests.get(forged, timeout=10).status_code == 403
+        with pytest.raises(ClientError) as refused:
+            client_as(cloud, session).describe_instances()
+        assert code_of(refused) == "UnauthorizedOperation"
+        delete_instance_role(cloud, "delegate")
+    finally:
+        delete_user(cloud, "launcher")
+        if launched:
+            terminate(cloud, launched)
+        delete_instance_role(cloud, "worker")
