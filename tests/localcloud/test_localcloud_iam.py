@@ -347,3 +347,27 @@ def test_launching_needs_tagging_and_pass_role_and_assuming_needs_trust(cloud):
         if launched:
             terminate(cloud, launched)
         delete_instance_role(cloud, "worker")
+
+
+def test_enforcement_is_switched_with_local_set(cloud):
+    from click.testing import CliRunner
+
+    from sclust.localcloud import control
+    from sclust.localcloud.cli import local
+
+    state = ["--state-dir", str(cloud.state_dir)]
+    assert control.configure(cloud.state_dir)["iam_enforcement"] is True  # the default
+    keys = make_user(cloud, "nobody", policy(
+        {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}))
+    try:
+        result = CliRunner().invoke(local, ["set", "--no-iam-enforcement", *state])
+        assert result.exit_code == 0 and "IAM enforcement off" in result.output
+        client_as(cloud, keys).describe_instances()
+        result = CliRunner().invoke(local, ["set", "--iam-enforcement", *state])
+        assert result.exit_code == 0 and "IAM enforcement on" in result.output
+        with pytest.raises(ClientError) as refused:
+            client_as(cloud, keys).describe_instances()
+        assert code_of(refused) == "UnauthorizedOperation"
+    finally:
+        control.configure(cloud.state_dir, iam_enforcement=True)
+        delete_user(cloud, "nobody")
