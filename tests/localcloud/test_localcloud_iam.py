@@ -124,6 +124,24 @@ def test_unknown_wrong_forged_and_expired_credentials_are_refused(cloud):
         with pytest.raises(ClientError) as refused:
             client_as(cloud, Keys("AKIANOSUCHKEY0000000", "x" * 40), "s3").list_buckets()
         assert code_of(refused) == "InvalidAccessKeyId"
+        # moto's state (it holds CreateKeyPair's private keys) and the daemon's controls are
+        # the local cloud's own business: refused to every IAM identity, even an allowed one.
+        import requests
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        for method, path, service in (("GET", "/moto-api/data.json", "ec2"),
+                                      ("GET", "/_sclust/status", "sclust"),
+                                      ("POST", "/_sclust/shutdown", "sclust")):
+            request = AWSRequest(method=method, url=cloud.url + path)
+            SigV4Auth(Credentials(keys.access_key, keys.secret_key), service,
+                      "us-east-1").add_auth(request)
+            answer = requests.request(method, cloud.url + path, headers=dict(request.headers),
+                                      timeout=10)
+            assert answer.status_code == 403, (path, answer.text[:200])
+            assert "PRIVATE KEY" not in answer.text
+        assert cloud.ec2.describe_instances() is not None  # still up
         # Deactivated keys stop working.
         iam = cloud.client("iam")
         iam.update_access_key(UserName="reader", AccessKeyId=keys.access_key, Status="Inactive")
