@@ -71,11 +71,15 @@ def refusal_of(identity: Identity, service: str, environ: Mapping[str, Any], bod
     except iam_eval.PolicyError as error:
         reason = f"because a policy of {identity.arn} cannot be read: {error}"
         return _deny(service, environ, identity, checks[0], reason)
-    if refused is None and action == "sts:AssumeRole":
-        if not _trusted(identity, checks[0].resource):
+    if action == "sts:AssumeRole":
+        # Same account, as AWS: a trust policy naming the caller itself suffices (unless the
+        # caller's policies deny it); one naming the account needs the caller's Allow too.
+        trust = _trust(identity, checks[0].resource)
+        if trust is None:
             return _deny(service, environ, identity, checks[0],
-                         "the role's trust policy does not allow it")
-        return None
+                         "because the role's trust policy does not allow it")
+        if trust == "named" and (refused is None or refused[1] != "ExplicitDeny"):
+            return None
     if refused is None:
         return None
     check, decision = refused
@@ -84,17 +88,20 @@ def refusal_of(identity: Identity, service: str, environ: Mapping[str, Any], bod
     return _deny(service, environ, identity, check, why)
 
 
-def _trusted(identity: Identity, role_arn: str) -> bool:
-    """The role's trust policy lets this identity (or its account) assume it."""
+def _trust(identity: Identity, role_arn: str) -> str | None:
+    """Whom the role's trust policy lets assume it: "named" (this identity itself), "account"
+    (its account, or anyone), or None."""
     try:
         role = iam_backend(identity.account).get_role_by_arn(role_arn)
     except Exception:
-        return False
-    principals = {identity.arn, f"arn:aws:iam::{identity.account}:root", identity.account, "*"}
+        return None
+    named = {identity.arn} | ({identity.role_arn} if identity.role_arn else set())
+    principals = {f"arn:aws:iam::{identity.account}:root", identity.account, "*"}
     try:
         statements = iam_eval.parse_policy(role.assume_role_policy_document)
     except iam_eval.PolicyError:
-        return False
+        return None
+    found = None
     for statement in statements:
         if statement.get("Effect") != "Allow":
             continue
@@ -104,12 +111,15 @@ def _trusted(identity: Identity, role_arn: str) -> bool:
             continue
         principal = statement.get("Principal", {})
         if principal == "*":
-            return True
+            found = "account"
+            continue
         aws = principal.get("AWS", []) if isinstance(principal, dict) else []
-        aws = [aws] if isinstance(aws, str) else aws
-        if principals & set(aws):
-            return True
-    return False
+        aws = set([aws] if isinstance(aws, str) else aws)
+        if named & aws:
+            return "named"
+        if principals & aws:
+            found = "account"
+    return found
 
 
 def _deny(service: str, environ: Mapping[str, Any], identity: Identity,

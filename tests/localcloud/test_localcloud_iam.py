@@ -360,6 +360,24 @@ def test_launching_needs_tagging_and_pass_role_and_assuming_needs_trust(cloud):
             client_as(cloud, session).describe_instances()
         assert code_of(refused) == "UnauthorizedOperation"
         delete_instance_role(cloud, "delegate")
+        # A trust policy naming the user itself suffices, without any identity policy.
+        plain = make_user(cloud, "plain", policy(
+            {"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"}))
+        make_instance_role(cloud, "named", policy(
+            {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}),
+            trust={"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/plain"},
+                 "Action": "sts:AssumeRole"}]})
+        try:
+            client_as(cloud, plain, "sts").assume_role(
+                RoleArn=f"arn:aws:iam::{ACCOUNT}:role/named", RoleSessionName="named")
+            with pytest.raises(ClientError) as refused:  # names plain, not launcher
+                sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/named",
+                                RoleSessionName="other")
+            assert code_of(refused) == "AccessDenied"
+        finally:
+            delete_user(cloud, "plain")
+            delete_instance_role(cloud, "named")
     finally:
         delete_user(cloud, "launcher")
         if launched:
