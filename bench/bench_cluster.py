@@ -8,9 +8,7 @@ independent of N.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -20,13 +18,7 @@ sys.path.insert(0, str(REPO))
 
 def main(sizes: tuple[int, ...] = (2, 5, 10, 20)) -> None:
     from sclust import configure
-    from sclust.cluster import ClusterManager
-    from sclust.config import AwsSettings, load_config
-    from sclust.ec2 import EC2
-    from sclust.keys import public_key_openssh
-    from sclust.localcloud import control
-    from sclust.progress import Progress
-    from tests.conftest import cluster_config, write_key
+    from tests.localcloud.localcloud_helpers import private_cloud
 
     commands: dict[str, int] = {}
     original_run = configure.Connection.run
@@ -43,31 +35,16 @@ def main(sizes: tuple[int, ...] = (2, 5, 10, 20)) -> None:
     configure.Connection.run = counting_run  # type: ignore[method-assign]
     configure.Connection.run_script = counting_run_script  # type: ignore[method-assign]
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["SCLUST_HOME"] = tmp
-        os.environ["SCLUST_LOCAL_PORT"] = "0"
-        endpoint = control.up(Path(tmp) / "local")
-        try:
-            cloud = EC2(AwsSettings(region=endpoint.region, endpoint_url=endpoint.url,
-                                    access_key_id=endpoint.access_key,
-                                    secret_access_key=endpoint.secret_key))
-            key = write_key(Path(tmp) / "k.pem")
-            cloud.import_key_pair("mykey", public_key_openssh(key))
-            for size in sizes:
-                config = load_config(cluster_config(Path(tmp), key, size=size,
-                                                    extra="LOGIN_USER = root\n"))
-                manager = ClusterManager(cloud, Progress(quiet=True),
-                                         key_file=lambda _: key)
-                commands.clear()
-                started = time.perf_counter()
-                manager.start(f"b{size}", config.template())
-                elapsed = time.perf_counter() - started
-                master = commands.pop("master", 0)
-                per_node = sorted(set(commands.values()))
-                rows.append((size, elapsed, master, per_node))
-                manager.terminate(f"b{size}")
-        finally:
-            control.down(Path(tmp) / "local")
+    with private_cloud() as private:
+        for size in sizes:
+            commands.clear()
+            started = time.perf_counter()
+            private.manager.start(f"b{size}", private.template(size))
+            elapsed = time.perf_counter() - started
+            master = commands.pop("master", 0)
+            per_node = sorted(set(commands.values()))
+            rows.append((size, elapsed, master, per_node))
+            private.manager.terminate(f"b{size}")
     print("| N (master included) | start until SGE ready | SSH commands: master | per node |")
     print("|---|---|---|---|")
     for size, elapsed, master, per_node in rows:

@@ -203,44 +203,67 @@ def machine_leftovers(state_dir: Path, daemon_running: bool = False) -> list[str
     return left
 
 
+@dataclass
+class PrivateCloud:
+    """A local cloud of a script's own (bench, captures): an EC2Admin on it, a key pair
+    `mykey` whose private key is `key`, and the manager of its clusters."""
+
+    cloud: Any
+    key: Path
+    directory: Path
+    manager: Any
+
+    def template(self, size: int, extra: str = "LOGIN_USER = root\n") -> Any:
+        """The test config's template for SIZE hosts, on one of the local cloud's images."""
+        from sclust.config import load_config
+        from tests.conftest import cluster_config
+
+        path = cluster_config(self.directory, self.key, size=size, extra=extra)
+        # One of the local cloud's images (it refuses AMIs it does not know, as EC2 does).
+        path.write_text(path.read_text().replace("ami-12345678", IMAGE))
+        return load_config(path).template()
+
+
 @contextmanager
-def private_cluster(tag: str, size: int, extra: str = "LOGIN_USER = root\n") -> Iterator[Any]:
-    """For scripts (bench, captures): a local cloud of their own in a temporary directory, a
-    started cluster TAG of SIZE hosts; yields (manager, info), then terminates and takes the
-    cloud down."""
+def private_cloud() -> Iterator[PrivateCloud]:
+    """A local cloud in a temporary directory (SCLUST_HOME too), taken down afterwards."""
     import os
     import tempfile
 
     from sclust.cluster import ClusterManager
-    from sclust.config import AwsSettings, load_config
-    from sclust.ec2 import EC2
+    from sclust.config import AwsSettings
+    from sclust.ec2admin import EC2Admin
     from sclust.keys import public_key_openssh
     from sclust.localcloud import control
     from sclust.progress import Progress
-    from tests.conftest import cluster_config, write_key
+    from tests.conftest import write_key
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["SCLUST_HOME"] = tmp
         os.environ["SCLUST_LOCAL_PORT"] = "0"
         endpoint = control.up(Path(tmp) / "local")
         try:
-            cloud = EC2(AwsSettings(region=endpoint.region, endpoint_url=endpoint.url,
-                                    access_key_id=endpoint.access_key,
-                                    secret_access_key=endpoint.secret_key))
+            cloud = EC2Admin(AwsSettings(region=endpoint.region, endpoint_url=endpoint.url,
+                                         access_key_id=endpoint.access_key,
+                                         secret_access_key=endpoint.secret_key))
             key = write_key(Path(tmp) / "k.pem")
             cloud.import_key_pair("mykey", public_key_openssh(key))
-            path = cluster_config(Path(tmp), key, size=size, extra=extra)
-            # One of the local cloud's images (it refuses AMIs it does not know, as EC2 does).
-            path.write_text(path.read_text().replace("ami-12345678", IMAGE))
-            config = load_config(path)
             manager = ClusterManager(cloud, Progress(quiet=True), key_file=lambda _: key)
-            info = manager.start(tag, config.template())
-            try:
-                yield manager, info
-            finally:
-                manager.terminate(tag)
+            yield PrivateCloud(cloud, key, Path(tmp), manager)
         finally:
             control.down(Path(tmp) / "local")
+
+
+@contextmanager
+def private_cluster(tag: str, size: int, extra: str = "LOGIN_USER = root\n") -> Iterator[Any]:
+    """A private cloud with a started cluster TAG of SIZE hosts; yields (manager, info), then
+    terminates it and takes the cloud down."""
+    with private_cloud() as private:
+        info = private.manager.start(tag, private.template(size, extra))
+        try:
+            yield private.manager, info
+        finally:
+            private.manager.terminate(tag)
 
 
 def cluster_config(cloud: LocalCloud, directory: Path, template: str, keys: str = "",
