@@ -716,6 +716,7 @@ def register_commands() -> None:
     from sclust.desktops.cli import cost, desktops
     from sclust.desktops.vnccli import vnc
     from sclust.elastic.cli import loadbalance, simulate
+    from sclust.iamcli import iam_policy
     from sclust.localcloud.cli import local
 
     main.add_command(local)
@@ -724,6 +725,7 @@ def register_commands() -> None:
     main.add_command(desktops)
     main.add_command(cost)
     main.add_command(vnc)
+    main.add_command(iam_policy)
 
 
 register_commands()

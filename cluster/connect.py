@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from sclust.config import Config
+from sclust.config import AwsSettings, Config
 
 if TYPE_CHECKING:
     from sclust.cloud import Cloud
+    from sclust.iam import IAM
 
 
-def open_cloud(config: Config, region: str | None = None) -> Cloud:
-    """A Cloud for CONFIG; `CLOUD = local` starts the local cloud if needed and uses its URL."""
+def aws_settings(config: Config) -> AwsSettings:
+    """CONFIG's [aws info]; `CLOUD = local` starts the local cloud if needed and uses its URL
+    and credentials."""
     aws = config.aws
     if config.cloud == "local":
         from sclust.localcloud import ensure_running
@@ -27,6 +29,18 @@ def open_cloud(config: Config, region: str | None = None) -> Cloud:
             region=aws.region or endpoint.region,
             endpoint_url=endpoint.url,
         )
+    return aws
+
+
+def open_cloud(config: Config, region: str | None = None) -> Cloud:
+    """A Cloud for CONFIG."""
     from sclust.ec2 import EC2
 
-    return EC2(aws, region)
+    return EC2(aws_settings(config), region)
+
+
+def open_iam(config: Config) -> IAM:
+    """IAM for CONFIG (the same credentials and endpoint as its cloud)."""
+    from sclust.iam import IAM
+
+    return IAM(aws_settings(config))

@@ -67,6 +67,7 @@ ERROR_ADVICE: dict[str, str] = {
     "`sclust createkey NAME -o FILE`, or import your public key in the EC2 console",
     "AuthFailure": "AWS rejected the credentials: check [aws info] or your AWS profile",
     "UnauthorizedOperation": "the credentials are not allowed to do this: check their IAM policy",
+    "AccessDenied": "the credentials are not allowed to do this: check their IAM policy",
     "RequestLimitExceeded": "EC2 kept throttling the requests; wait a minute and retry",
     "InvalidSubnetID.NotFound": "the subnet does not exist in this region: check SUBNET_ID",
     "InvalidVolume.NotFound": "the volume does not exist in this region: check VOLUME_ID",
@@ -218,39 +219,52 @@ def default_region() -> str:
     return DEFAULT_REGION
 
 
-class EC2:
-    """A region of EC2 (or of an EC2-compatible endpoint): sclust's `Cloud`."""
-
-    def __init__(self, aws: AwsSettings, region: str | None = None) -> None:
+def aws_session(aws: AwsSettings, region: str | None = None) -> boto3.Session:
+    """A boto3 session from [aws info] (anything unset: boto3's own chain), in REGION."""
+    session = boto3.Session(
+        aws_access_key_id=aws.access_key_id,
+        aws_secret_access_key=aws.secret_access_key,
+        aws_session_token=aws.session_token,
+        region_name=region or aws.region,
+        profile_name=aws.profile,
+    )
+    if session.region_name is None and aws.endpoint_url is None:
         session = boto3.Session(
             aws_access_key_id=aws.access_key_id,
             aws_secret_access_key=aws.secret_access_key,
             aws_session_token=aws.session_token,
-            region_name=region or aws.region,
+            region_name=default_region(),
             profile_name=aws.profile,
         )
-        if session.region_name is None and aws.endpoint_url is None:
-            session = boto3.Session(
-                aws_access_key_id=aws.access_key_id,
-                aws_secret_access_key=aws.secret_access_key,
-                aws_session_token=aws.session_token,
-                region_name=default_region(),
-                profile_name=aws.profile,
-            )
-        config = botocore.config.Config(
-            # botocore's standard mode backs off and retries throttling and transient errors.
-            # AWS_MAX_ATTEMPTS (boto3's own variable) still wins when set.
-            retries={"mode": "standard",
-                     "max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS", "6"))},
-            proxies={"https": aws.proxy, "http": aws.proxy} if aws.proxy else None,
-            connect_timeout=10,
-            read_timeout=60,
-        )
+    return session
+
+
+def aws_client(service: str, aws: AwsSettings, region: str | None = None) -> Any:
+    """A client of SERVICE (ec2, iam, efs…) as sclust configures every client: standard
+    retries, [aws info]'s proxy and endpoint, timeouts."""
+    config = botocore.config.Config(
+        # botocore's standard mode backs off and retries throttling and transient errors.
+        # AWS_MAX_ATTEMPTS (boto3's own variable) still wins when set.
+        retries={"mode": "standard",
+                 "max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS", "6"))},
+        proxies={"https": aws.proxy, "http": aws.proxy} if aws.proxy else None,
+        connect_timeout=10,
+        read_timeout=60,
+    )
+    # endpoint_url None lets boto3 apply AWS_ENDPOINT_URL and its own config chain.
+    return aws_session(aws, region).client(
+        service, endpoint_url=aws.endpoint_url, config=config, verify=aws.verify_certs)
+
+
+class EC2:
+    """A region of EC2 (or of an EC2-compatible endpoint): sclust's `Cloud`."""
+
+    def __init__(self, aws: AwsSettings, region: str | None = None) -> None:
         with ec2_errors("connecting to EC2"):
-            # endpoint_url None lets boto3 apply AWS_ENDPOINT_URL and its own config chain.
-            self.client = session.client(
-                "ec2", endpoint_url=aws.endpoint_url, config=config, verify=aws.verify_certs
-            )
+            self.client = aws_client("ec2", aws, region)
+        self.aws = aws
+        self._iam: Any = None
+        self._efs: Any = None
         self.region: str = self.client.meta.region_name
         self.sleep: Callable[[float], None] = time.sleep
 
@@ -466,6 +480,8 @@ class EC2:
                  "Tags": tag_list(spec.volume_tags or spec.tags)})
         if spec.user_data:
             kwargs["UserData"] = spec.user_data
+        if spec.iam_profile:
+            kwargs["IamInstanceProfile"] = {"Name": spec.iam_profile}
         if spec.root_volume_size:
             # The image's own root device: any other name adds a second disk.
             root = self.root_device(spec.image_id)
@@ -475,7 +491,7 @@ class EC2:
                         "DeleteOnTermination": True},
             }]
         with ec2_errors(f"launching {spec.count} × {spec.instance_type}"):
-            reply = self.client.run_instances(**kwargs)
+            reply = self.run_instances(kwargs, profile_wait=60 if spec.iam_profile else 0)
         instances = sorted((instance_from(i) for i in reply["Instances"]),
                            key=lambda i: i.launch_index)
         for instance in instances:
@@ -489,6 +505,24 @@ class EC2:
             for instance, each in named:
                 instance.tags.update(each)
         return instances
+
+    def run_instances(self, kwargs: dict[str, Any], profile_wait: float) -> dict[str, Any]:
+        """RunInstances; for PROFILE_WAIT seconds, EC2 not knowing the instance profile yet
+        (a new one takes seconds to reach EC2) is waited out, not an error."""
+        deadline, delay = time.monotonic() + profile_wait, 2.0
+        while True:
+            try:
+                return dict(self.client.run_instances(**kwargs))
+            except botocore.exceptions.ClientError as error:
+                message = str(error.response.get("Error", {}).get("Message", ""))
+                if (error_code(error) != "InvalidParameterValue"
+                        or "iamInstanceProfile" not in message
+                        or time.monotonic() + delay > deadline):
+                    raise
+                log.info("EC2 does not know the instance profile yet; retrying in %.0f s",
+                         delay)
+                self.sleep(delay)
+                delay = min(delay * 1.5, 10)
 
     def describe_instances(self, instance_ids: list[str]) -> list[Instance]:
         if not instance_ids:
@@ -668,6 +702,51 @@ class EC2:
             if value.isdigit():
                 return int(value)
         return 5  # EC2's default when the endpoint does not say
+
+    # ---- instance profiles (IAM: sclust.iam) -----------------------------------------------
+
+    @property
+    def iam(self) -> Any:
+        if self._iam is None:
+            from sclust.iam import IAM
+
+            self._iam = IAM(self.aws)
+        return self._iam
+
+    def ensure_instance_profile(self, name: str, owner: str, policy: dict[str, object]
+                                ) -> bool:
+        """Instance profile NAME: used if it exists (never changed), else created with a role
+        of the same name allowed POLICY, both tagged as OWNER's. True when created."""
+        if self.iam.profile(name) is not None:
+            return False
+        self.iam.create_profile(name, owner, policy)
+        return True
+
+    def remove_instance_profile(self, name: str, owner: str) -> bool:
+        """Delete profile NAME and its role if sclust created them for OWNER."""
+        return bool(self.iam.delete_profile_of(name, owner))
+
+    # ---- EFS (sclust.efs) ------------------------------------------------------------------
+
+    @property
+    def efs(self) -> Any:
+        if self._efs is None:
+            from sclust.efs import EFS
+
+            self._efs = EFS(self.aws, self.region)
+        return self._efs
+
+    def check_efs(self, fs_id: str) -> None:
+        """CloudError unless FS_ID exists and is available."""
+        self.efs.file_system(fs_id)
+
+    def ensure_efs_mount_target(self, fs_id: str, subnet_id: str, zone: str,
+                                group_id: str) -> bool:
+        """A mount target of FS_ID in ZONE open to GROUP_ID; True when one was created."""
+        return bool(self.efs.ensure_mount_target(fs_id, subnet_id, zone, group_id).created)
+
+    def release_efs(self, fs_id: str, group_id: str) -> int:
+        return int(self.efs.release(fs_id, group_id))
 
 
 def tag_filter(tag: str, value: str | None) -> dict[str, Any]:
