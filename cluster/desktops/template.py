@@ -64,6 +64,7 @@ class DesktopsTemplate:
     plugins: list[PluginSpec] = field(default_factory=list)
     availability_zone: str | None = None
     subnet_id: str | None = None
+    iam_profile: str | None = None
 
     def student(self, number: int) -> Student | None:
         """The student of desktop NUMBER (1-based), if the roster has one."""
@@ -161,7 +162,7 @@ def build(config: Config, name: str, errors: list[str], check_key_file: bool
         kind=kind, novnc_port=novnc_port, jupyter_port=jupyter_port,
         novnc_cidr=get("NOVNC_CIDR"), ssh_cidr=get("SSH_CIDR"),
         plugins=plugins, availability_zone=get("AVAILABILITY_ZONE"),
-        subnet_id=get("SUBNET_ID"),
+        subnet_id=get("SUBNET_ID"), iam_profile=get("IAM_PROFILE"),
     )
 
 

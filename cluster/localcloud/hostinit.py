@@ -27,6 +27,7 @@ mount -t tmpfs -o mode=755,size=4m dev "$R/dev"
 cd "$R/dev"
 mknod -m 666 null c 1 3; mknod -m 666 zero c 1 5; mknod -m 666 full c 1 7
 mknod -m 666 random c 1 8; mknod -m 666 urandom c 1 9; mknod -m 666 tty c 5 0
+mknod -m 666 fuse c 10 229  # FUSE file systems (s3fs), as on EC2
 mkdir -m 755 pts; mkdir -m 1777 shm
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts pts
 ln -s pts/ptmx ptmx; ln -s /proc/self/fd fd
