@@ -141,3 +141,33 @@ def test_config_mistakes_name_the_key(tmp_path, key_file, line: str, message: st
     with pytest.raises(ConfigError) as error:
         config.template("small", check_key_file=False)
     assert message in str(error.value) and f"{tmp_path / 'config'}:" in str(error.value)
+
+
+def test_nodes_mount_efs_before_homes_are_made_and_the_master_does_not_export_it(
+        tmp_path) -> None:
+    import subprocess
+
+    from sclust.scripts import rendered
+    from tests.test_cluster_scripts import SHELLCHECK, capture, node, settings
+
+    shared = settings()
+    shared.efs = ["fs-0123abcd:/home"]
+    shared.zone = "us-west-2b"
+    master, first = node("master", 0), node("node001", 1)
+    setup = capture([master, first], shared)
+    setup.setup()
+    for alias in ("master", "node001"):
+        run = [r for a, r in setup.sent if a == alias and "efs_paths" in r.inputs][0]
+        steps = [s.path.rsplit("/", 1)[-1] for s in run.steps]
+        assert steps.index("efs-mount.sh") < steps.index("user.sh")
+        assert run.inputs["efs_hosts"] == "fs-0123abcd.efs.us-west-2.amazonaws.com\n"
+        assert run.inputs["efs_paths"] == "/home\n"
+        script = tmp_path / f"{alias}.sh"
+        script.write_text(rendered(run))
+        assert SHELLCHECK
+        assert subprocess.run([SHELLCHECK, "-s", "bash", str(script)]).returncode == 0
+    master_run = [r for a, r in setup.sent if a == "master" and "shared_paths" in r.inputs][0]
+    assert "/home" not in master_run.inputs["shared_paths"].splitlines()
+    assert "/data" in master_run.inputs["shared_paths"].splitlines()
+    node_run = [r for a, r in setup.sent if a == "node001" and "nfs_paths" in r.inputs][0]
+    assert "/home" not in node_run.inputs["nfs_paths"].splitlines()
