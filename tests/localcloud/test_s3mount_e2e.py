@@ -110,3 +110,49 @@ def test_a_bucket_mounted_on_every_desktop_through_the_instances_role(course) ->
         iam.get_instance_profile(InstanceProfileName=PROFILE)
     with pytest.raises(iam.exceptions.NoSuchEntityException):
         iam.get_role(RoleName=PROFILE)
+
+
+def test_a_bucket_on_every_node_of_a_cluster_with_an_existing_profile(cloud, tmp_path) -> None:
+    """The profile exists (made by the account's admin): used as it is, kept at terminate."""
+    from iam_helpers import delete_instance_role, make_instance_role, policy
+    from localcloud_helpers import cluster_config
+
+    s3 = cloud.client("s3")
+    s3.create_bucket(Bucket="lab-data")
+    s3.put_object(Bucket="lab-data", Key="genome.txt", Body=b"ACGT\n")
+    make_instance_role(cloud, "lab-reader", policy(
+        {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+         "Resource": "arn:aws:s3:::lab-data"},
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::lab-data/*"}))
+    config = cluster_config(cloud, tmp_path, "lab", """\
+        LOGIN_USER = root
+        DISABLE_QUEUE = True
+        IAM_PROFILE = lab-reader
+        PLUGINS = data
+        """, """\
+        [plugin data]
+        SETUP_CLASS = s3mount.S3Mount
+        BUCKET = lab-data
+        MOUNT_PATH = /data
+        """, size=2)
+    ctx = {"config": config, "env": {"SCLUST_LOCAL_DIR": str(cloud.state_dir)}}
+    try:
+        started = sclust(ctx, "start", "lab")
+        assert "instance profile lab-reader exists: the instances use it as it is" in \
+            started.stdout
+        assert "s3://lab-data/ mounted read-only at /data on 2 node(s)" in started.stdout
+        s3.put_object(Bucket="lab-data", Key="later.txt", Body=b"after the mount\n")
+        for node in ("master", "node001"):
+            read = sclust(ctx, "sshnode", "lab", node, "cat /data/genome.txt /data/later.txt")
+            assert read.stdout == "ACGT\nafter the mount\n"
+            refused = sclust(ctx, "sshnode", "lab", node, "touch /data/mine", ok=False)
+            assert refused.returncode != 0
+            assert "Read-only file system" in refused.stderr + refused.stdout
+        sclust(ctx, "terminate", "lab", "--yes")
+        assert cloud.client("iam").get_instance_profile(InstanceProfileName="lab-reader")
+    finally:
+        run_sclust("-c", str(config), "terminate", "lab", "--yes", env=ctx["env"], timeout=300)
+        delete_instance_role(cloud, "lab-reader")
+        for key in ("genome.txt", "later.txt"):
+            s3.delete_object(Bucket="lab-data", Key=key)
+        s3.delete_bucket(Bucket="lab-data")
