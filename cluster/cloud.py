@@ -1,6 +1,7 @@
 """The Cloud seam: what cluster and desktop operations ask of a cloud, in the project's types.
 
-`sclust.ec2.EC2` is the implementation (the only module that imports boto3). Operations hold a
+`sclust.ec2.EC2` is the implementation (with `aws`, `iam` and `efs`, the only modules that import
+boto3). Operations hold a
 `Cloud` and never see a wire dict or a client: a second cloud implements this Protocol and
 `connect.open_cloud` picks it.
 """

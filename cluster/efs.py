@@ -17,8 +17,8 @@ from typing import Any
 
 import botocore.exceptions
 
+from sclust.aws import aws_client, ec2_errors, error_code, translate
 from sclust.config import AwsSettings
-from sclust.ec2 import aws_client, ec2_errors, error_code, translate
 from sclust.errors import CloudError
 
 log = logging.getLogger(__name__)

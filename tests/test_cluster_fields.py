@@ -33,6 +33,8 @@ NON_DEFAULTS = {
     "ROOT_VOLUME_SIZE": ("40", 40),
     "SSH_CIDR": ("10.0.0.0/8", "10.0.0.0/8"),
     "SCHEDULER": ("sge", "sge"),
+    "EFS": ("fs-0123abcd:/home", ["fs-0123abcd:/home"]),
+    "IAM_PROFILE": ("lab-reader", "lab-reader"),
 }
 
 

@@ -60,7 +60,7 @@ def test_a_bucket_mounted_on_every_desktop_through_the_instances_role(course) ->
     cloud = course["cloud"]
     assert "AWS_" not in course["config"].read_text()  # no keys in the config
     started = sclust(course, "desktops", "start", "data")
-    assert f"created instance profile and role {PROFILE} for desktops data" in started.stdout
+    assert f"created instance profile and role {PROFILE} for desktops data" in started.stderr
     for number in ("01", "02"):
         assert (f"plugin shared: desktop {number}: s3://course-data/ mounted read-only at "
                 f"/data on 1 node(s)") in started.stdout
@@ -139,7 +139,7 @@ def test_a_bucket_on_every_node_of_a_cluster_with_an_existing_profile(cloud, tmp
     try:
         started = sclust(ctx, "start", "lab")
         assert "instance profile lab-reader exists: the instances use it as it is" in \
-            started.stdout
+            started.stderr
         assert "s3://lab-data/ mounted read-only at /data on 2 node(s)" in started.stdout
         s3.put_object(Bucket="lab-data", Key="later.txt", Body=b"after the mount\n")
         for node in ("master", "node001"):
