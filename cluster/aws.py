@@ -150,3 +150,18 @@ def aws_client(service: str, aws: AwsSettings, region: str | None = None) -> Any
     # endpoint_url None lets boto3 apply AWS_ENDPOINT_URL and its own config chain.
     return aws_session(aws, region).client(
         service, endpoint_url=aws.endpoint_url, config=config, verify=aws.verify_certs)
+
+
+@contextmanager
+def wire_unlogged() -> Iterator[None]:
+    """Around a call whose answer holds a secret (a new access key): botocore and urllib3 log
+    no request or response, even with --debug."""
+    loggers = [logging.getLogger(name) for name in ("botocore", "boto3", "urllib3")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

@@ -17,7 +17,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from sclust.aws import aws_client, ec2_errors, error_code, translate
+from sclust.aws import aws_client, ec2_errors, error_code, translate, wire_unlogged
 from sclust.config import AwsSettings
 from sclust.errors import CloudError
 
@@ -78,7 +78,7 @@ class IAM:
             if len(existing) >= 2:
                 raise CloudError(f"IAM user {user} already has two access keys (IAM's limit): "
                                  "delete one in the IAM console, then ask again")
-            with ec2_errors(f"creating an access key of {user}"):
+            with ec2_errors(f"creating an access key of {user}"), wire_unlogged():
                 made = self.client.create_access_key(UserName=user)["AccessKey"]
             key = AccessKey(made["AccessKeyId"], made["SecretAccessKey"])
         return UserApplied(user, created, policy_name, key, existing)

@@ -126,6 +126,22 @@ def test_apply_makes_the_user_and_one_key_and_updates_the_policy() -> None:
 
 
 @mock_aws
+def test_the_new_secret_is_never_logged_even_with_debug(caplog: pytest.LogCaptureFixture
+                                                       ) -> None:
+    import logging
+
+    for name in ("botocore", "urllib3"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    with caplog.at_level(logging.DEBUG):
+        applied = IAM(AwsSettings(region="us-east-1")).apply_user(
+            "ana", "sclust-instructor-bio", instructor_policy("bio"))
+    assert applied.key is not None
+    assert "PutUserPolicy" in caplog.text or "put_user_policy" in caplog.text.lower()
+    assert applied.key.secret_access_key not in caplog.text
+    assert logging.getLogger("botocore").level == logging.DEBUG  # restored
+
+
+@mock_aws
 def test_a_profile_sclust_made_is_removed_with_its_owner_and_no_other() -> None:
     iam = IAM(AwsSettings(region="us-east-1"))
     iam.create_profile("data-role", "desktops bio", data_role_policy([("shared", False)]))
