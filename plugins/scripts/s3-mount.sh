@@ -68,4 +68,17 @@ if ! mountpoint -q -- "$mount_path" || ! ls -- "$mount_path" >/dev/null 2>>"$log
   echo "s3fs did not mount $bucket at $mount_path (the role may not allow s3:ListBucket)" >&2
   exit 1
 fi
+# Where systemd is not PID 1 (the local cloud), nothing mounts fstab at boot: rc.local does.
+if [ ! -d /run/systemd/system ]; then
+  [ -e /etc/rc.local ] || printf '#!/bin/sh -e\n\nexit 0\n' > /etc/rc.local
+  boot_line="mount -a -t fuse.s3fs || true"
+  if ! grep -qxF -- "$boot_line" /etc/rc.local; then
+    # Before the first `exit 0` (Debian's template ends with one), else at the end.
+    awk -v line="$boot_line" \
+      '!done && /^exit 0/ {print line; done=1} {print} END {if (!done) print line}' \
+      /etc/rc.local > /etc/rc.local.sclust && cat /etc/rc.local.sclust > /etc/rc.local
+    rm -f /etc/rc.local.sclust
+  fi
+  chmod 755 /etc/rc.local
+fi
 echo "mounted: $mount_path"

@@ -99,6 +99,14 @@ def test_a_bucket_mounted_on_every_desktop_through_the_instances_role(course) ->
     other = sclust(course, "desktops", "run", "data", "-n", "2", "cat /scratch/01.txt")
     assert "from 01" in other.stdout
 
+    # Overnight: stopped and started (no setup runs again), the mounts come back at boot.
+    sclust(course, "desktops", "stop", "data", "--yes")
+    sclust(course, "desktops", "start", "data")
+    again = sclust(course, "desktops", "run", "data",
+                   "grep -qx 'lecture notes' /data/week1/notes.txt && "
+                   "grep -qx 'from 01' /scratch/01.txt")
+    assert "2/2 succeeded" in again.stdout
+
     # No key on the desktops: the mounts sign with the role (iam_role=auto), fstab says so.
     kept = sclust(course, "desktops", "run", "data", "--sudo",
                   "grep -c 'iam_role=auto' /etc/fstab; ! grep -rlsE 'AKIA|ASIA' /etc/fstab "
