@@ -37,9 +37,10 @@ def iam_policy() -> None:
 def instructor(app: AppContext, name: str, is_cluster: bool, user: str | None,
                new_key: bool) -> None:
     """A policy that may only describe, and start, stop and reboot the instances tagged for
-    course NAME (or cluster NAME): enough for `sclust desktops list/start/stop NAME` (or
-    `sclust listclusters`, `stop`, `start -x`, `restart` without new nodes), and not for
-    RunInstances, TerminateInstances, nor any other course's instances.
+    course NAME (or cluster NAME): enough for `sclust desktops list/start/stop NAME` of the
+    desktops the course has (for a cluster: `listclusters`, `stop`, `start -x` and `restart`
+    of its nodes, as long as nothing needs repair), and not for RunInstances,
+    TerminateInstances, nor any other course's or cluster's instances.
 
     Without --apply, the policy is printed (JSON) for the IAM console or `aws iam
     put-user-policy`. With --apply, the secret access key is printed on standard output once
