@@ -33,6 +33,8 @@ def test_the_mount_script_on_a_host_with_a_role(cloud) -> None:
     s3 = cloud.client("s3")
     s3.create_bucket(Bucket="host-data")
     s3.put_object(Bucket="host-data", Key="before.txt", Body=b"before\n")
+    # HEAD says the object's size (the endpoint once answered 0: s3fs read empty files).
+    assert s3.head_object(Bucket="host-data", Key="before.txt")["ContentLength"] == 7
     make_instance_role(cloud, "host-reader", READER)
     instances = launch(cloud, IamInstanceProfile={"Name": "host-reader"})
     try:
