@@ -11,6 +11,7 @@ APT_PACKAGES=(python3 python3-venv python3-pip iproute2 util-linux mount procps 
               openssh-server openssh-client e2fsprogs
               gridengine-master gridengine-exec gridengine-client
               tigervnc-standalone-server novnc websockify icewm xterm openssl
+              s3fs  # the s3mount plugin: buckets mounted with the instances' role
               chromium chromium-driver  # the browser test of the desktops' pages
               systemd  # only for systemd-analyze in tests: it is not started
               shellcheck)

@@ -756,6 +756,7 @@ def register_commands() -> None:
     from sclust.desktops.cli import cost, desktops
     from sclust.desktops.vnccli import vnc
     from sclust.elastic.cli import loadbalance, simulate
+    from sclust.iamcli import iam_policy
     from sclust.localcloud.cli import local
     from sclust.storagecli import COMMANDS as STORAGE_COMMANDS
     from sclust.utilcli import COMMANDS as UTILITY_COMMANDS
@@ -768,6 +769,7 @@ def register_commands() -> None:
     main.add_command(desktops)
     main.add_command(cost)
     main.add_command(vnc)
+    main.add_command(iam_policy)
 
 
 register_commands()

@@ -1,6 +1,7 @@
 """The Cloud seam: what cluster and desktop operations ask of a cloud, in the project's types.
 
-`sclust.ec2.EC2` is the implementation (the only module that imports boto3). Operations hold a
+`sclust.ec2.EC2` is the implementation (with `aws`, `iam` and `efs`, the only modules that import
+boto3). Operations hold a
 `Cloud` and never see a wire dict or a client: a second cloud implements this Protocol and
 `connect.open_cloud` picks it.
 """
@@ -138,6 +139,7 @@ class LaunchSpec:
     spot_bid: float | None = None
     public_ip: bool | None = None  # None: the subnet's default
     stop_on_shutdown: bool = False  # a shutdown from inside stops (never terminates)
+    iam_profile: str | None = None  # instance profile name (IAM_PROFILE)
 
 
 class Cloud(Protocol):
@@ -196,3 +198,14 @@ class Cloud(Protocol):
     def associate_address(self, address: Address, instance_id: str) -> None: ...
     def release_address(self, address: Address) -> None: ...
     def address_quota(self) -> int: ...
+
+    # ---- instance profiles (IAM_PROFILE)
+    def ensure_instance_profile(self, name: str, owner: str, policy: dict[str, object]
+                                ) -> bool: ...
+    def remove_instance_profile(self, name: str, owner: str) -> bool: ...
+
+    # ---- EFS (a cluster's EFS = FS:PATH)
+    def check_efs(self, fs_id: str) -> None: ...
+    def ensure_efs_mount_target(self, fs_id: str, subnet_id: str, zone: str,
+                                group_id: str) -> bool: ...
+    def release_efs(self, fs_id: str, group_id: str) -> int: ...

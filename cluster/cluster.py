@@ -18,6 +18,7 @@ from sclust.errors import ClusterNotFound, ConfigError, SclustError
 from sclust.inventory import find_clusters, node_from
 from sclust.keys import check_key_pair
 from sclust.launching import Launcher, LaunchRecord
+from sclust.profiles import ensure_profile, remove_profile
 from sclust.progress import Progress
 from sclust.state import (
     TAG_ALIAS,
@@ -207,8 +208,19 @@ class ClusterManager:
                                "PUBLIC_IPS = True for them): sclust reaches the nodes by their "
                                "private ones")
         user_data = user_data_for(template.userdata_scripts)
+        for fs_id in {entry.split(":", 1)[0] for entry in settings.efs}:
+            self.cloud.check_efs(fs_id)  # before anything is made
+        if settings.iam_profile:
+            ensure_profile(self.cloud, self.progress, settings.iam_profile, f"cluster {tag}",
+                           settings.plugins)
         self.progress.step(f"creating security group for {tag} in {settings.zone}")
         group_id = self.launcher.create_group(tag, settings)
+        for fs_id in {entry.split(":", 1)[0] for entry in settings.efs}:
+            made = self.cloud.ensure_efs_mount_target(fs_id, subnet.subnet_id, subnet.zone,
+                                                      group_id)
+            what = "a mount target created" if made else "its mount target"
+            self.progress.step(f"EFS {fs_id}: {what} in {subnet.zone}, open to the cluster's "
+                               "group (NFS 2049)")
         info = ClusterInfo(tag, group_id, settings)
         pinned = bool(volume_zone or template.subnet_id or template.availability_zone)
         launched = self.launcher.launch_master(info, pinned, user_data)
@@ -388,11 +400,18 @@ class ClusterManager:
         if cancelled:
             self.progress.step(f"cancelled {cancelled} spot request(s)")
         self.wait_for(ids, "terminated")
+        settings = info.settings
+        if info.security_group_id and settings:
+            # Mount targets hold the group (their interfaces are in it): released first.
+            for fs_id in {entry.split(":", 1)[0] for entry in settings.efs}:
+                if self.cloud.release_efs(fs_id, info.security_group_id):
+                    self.progress.step(f"EFS {fs_id}: deleted the mount target sclust made")
         if info.security_group_id:
             self.progress.step(f"deleting security group of {tag}")
             self.cloud.delete_security_group(info.security_group_id)
         self.forget_cluster_keys(tag)
-        settings = info.settings
+        if settings:
+            remove_profile(self.cloud, self.progress, settings.iam_profile, f"cluster {tag}")
         return [v["volume_id"] for v in settings.volumes] if settings else []
 
     # ---- addnode, removenode ---------------------------------------------------------------

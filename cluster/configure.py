@@ -160,7 +160,8 @@ class Configurator:
         paths += [v["mount_path"] for v in self.settings.volumes]
         if not self.settings.disable_queue:
             paths += self.scheduler.shared_paths()
-        return paths
+        on_efs = steps.efs_paths(self.settings.efs)  # every node mounts those itself
+        return [p for p in paths if p not in on_efs]
 
     def remove_from_scheduler(self, gone: list[Node], force: bool) -> None:
         """Drain GONE hosts, refuse if jobs still run there (unless FORCE), then take them out
@@ -219,6 +220,7 @@ class Configurator:
         s = self.settings
         name = self.name(master)
         run = steps.identity(next(h for h in hosts if h.name == name), hosts)
+        run.extend(steps.efs_mounts(s.efs, s.zone))  # before homes are made (EFS /home)
         run.extend(steps.cluster_user(s.cluster_user, s.cluster_shell))
         run.extend(steps.root_key(None))
         run.extend(steps.master_user_home(s.cluster_user))
@@ -252,6 +254,7 @@ class Configurator:
             if not node.is_master:
                 run.extend(steps.identity(
                     next(h for h in hosts if h.name == self.name(node)), hosts))
+                run.extend(steps.efs_mounts(s.efs, s.zone))
                 run.extend(steps.cluster_user(s.cluster_user, s.cluster_shell, uid, gid))
                 run.extend(steps.root_key(root_key))
                 run.extend(steps.scratch(s.cluster_user))

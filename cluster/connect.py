@@ -5,30 +5,18 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from sclust.config import Config
+from sclust.config import AwsSettings, Config
 
 if TYPE_CHECKING:
     from sclust.cloud import Cloud
     from sclust.cloudadmin import CloudAdmin
     from sclust.desktops.schedules import Schedules
+    from sclust.iam import IAM
 
 
-def open_admin_cloud(config: Config, region: str | None = None) -> CloudAdmin:
-    """A CloudAdmin (the utility commands' calls too) for CONFIG, as `open_cloud`."""
-    from sclust.ec2admin import EC2Admin
-
-    return EC2Admin(aws_for(config), region)
-
-
-def open_cloud(config: Config, region: str | None = None) -> Cloud:
-    """A Cloud for CONFIG; `CLOUD = local` starts the local cloud if needed and uses its URL."""
-    from sclust.ec2 import EC2
-
-    return EC2(aws_for(config), region)
-
-
-def aws_for(config: Config):
-    """CONFIG's AWS settings; for `CLOUD = local`, the local cloud's (started if needed)."""
+def aws_settings(config: Config) -> AwsSettings:
+    """CONFIG's [aws info]; `CLOUD = local` starts the local cloud if needed and uses its URL
+    and credentials."""
     aws = config.aws
     if config.cloud == "local":
         from sclust.localcloud import ensure_running
@@ -44,6 +32,27 @@ def aws_for(config: Config):
             endpoint_url=endpoint.url,
         )
     return aws
+
+
+def open_cloud(config: Config, region: str | None = None) -> Cloud:
+    """A Cloud for CONFIG."""
+    from sclust.ec2 import EC2
+
+    return EC2(aws_settings(config), region)
+
+
+def open_admin_cloud(config: Config, region: str | None = None) -> CloudAdmin:
+    """A CloudAdmin (the utility commands' calls too) for CONFIG, as `open_cloud`."""
+    from sclust.ec2admin import EC2Admin
+
+    return EC2Admin(aws_settings(config), region)
+
+
+def open_iam(config: Config) -> IAM:
+    """IAM for CONFIG (the same credentials and endpoint as its cloud)."""
+    from sclust.iam import IAM
+
+    return IAM(aws_settings(config))
 
 
 def open_schedules(cloud: Cloud) -> Schedules | None:

@@ -11,23 +11,23 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
-import boto3
-import botocore.config
 import botocore.exceptions
-import botocore.parsers
 
+from sclust.aws import (
+    aws_client,
+    ec2_errors,
+    error_code,
+    translate,
+)
 from sclust.cloud import (
     LIVE_STATES,
     Address,
     Attachment,
-    CapacityError,
     Image,
     Instance,
     LaunchSpec,
@@ -46,91 +46,12 @@ FAILED_WHILE_STARTING = {"shutting-down", "terminated"}
 NOT_YET_VISIBLE = "InvalidInstanceID.NotFound"
 
 
-ERROR_ADVICE: dict[str, str] = {
-    "ExpiredToken": "your temporary credentials expired: `aws sso login --profile PROFILE`, or "
-                    "a new session token",
-    "ExpiredTokenException": "your temporary credentials expired: `aws sso login --profile "
-                             "PROFILE`, or a new session token",
-    "RequestExpired": "your clock or temporary credentials are off: check the time and renew "
-                      "the credentials",
-    "InstanceLimitExceeded": "you reached the region's instance limit: ask AWS for more in the "
-    "Service Quotas console (EC2 > Running On-Demand instances), or use fewer or smaller nodes",
-    "VcpuLimitExceeded": "you reached the region's vCPU limit for this instance family: ask AWS "
-    "for more in the Service Quotas console (EC2 > Running On-Demand instances), or use fewer or "
-    "smaller nodes",
-    "MaxSpotInstanceCountExceeded": "you reached the spot instance limit: ask AWS for more in "
-    "the Service Quotas console, or launch on-demand (no SPOT_BID)",
-    "InvalidAMIID.NotFound": "the AMI does not exist in this region (AMIs are per region): "
-    "check NODE_IMAGE_ID / MASTER_IMAGE_ID and AWS_REGION_NAME",
-    "InvalidAMIID.Malformed": "the AMI id is malformed: check NODE_IMAGE_ID / MASTER_IMAGE_ID",
-    "InvalidKeyPair.NotFound": "the key pair does not exist in this region: create it with "
-    "`sclust createkey NAME -o FILE`, or import your public key in the EC2 console",
-    "AuthFailure": "AWS rejected the credentials: check [aws info] or your AWS profile",
-    "UnauthorizedOperation": "the credentials are not allowed to do this: check their IAM policy",
-    "RequestLimitExceeded": "EC2 kept throttling the requests; wait a minute and retry",
-    "InvalidSubnetID.NotFound": "the subnet does not exist in this region: check SUBNET_ID",
-    "InvalidVolume.NotFound": "the volume does not exist in this region: check VOLUME_ID",
-    "InvalidParameterValue": "EC2 rejected a value",
-    "Unsupported": "EC2 does not offer this here (instance type or option in this zone)",
-}
-
-
-def translate(error: botocore.exceptions.ClientError, doing: str) -> CloudError:
-    """A botocore error -> CloudError whose message says what failed and what to do."""
-    code = error.response.get("Error", {}).get("Code", "Unknown")
-    message = error.response.get("Error", {}).get("Message", str(error))
-    advice = ERROR_ADVICE.get(code)
-    text = f"{doing}: {code}: {message}" + (f" — {advice}" if advice else "")
-    if code in ("InsufficientInstanceCapacity", "InsufficientCapacity"):
-        return CapacityError(text)
-    failure = CloudError(text)
-    failure.code = str(code)
-    return failure
-
-
-@contextmanager
-def ec2_errors(doing: str) -> Iterator[None]:
-    try:
-        yield
-    except botocore.exceptions.ClientError as error:
-        raise translate(error, doing) from error
-    except botocore.exceptions.NoCredentialsError:
-        raise CloudError(
-            f"{doing}: no AWS credentials: set them in [aws info], an AWS profile "
-            "(aws configure), or the environment"
-        ) from None
-    except botocore.exceptions.NoRegionError:
-        raise CloudError(
-            f"{doing}: no AWS region: set AWS_REGION_NAME in [aws info] or AWS_DEFAULT_REGION"
-        ) from None
-    except botocore.exceptions.EndpointConnectionError as error:
-        endpoint = error.kwargs.get("endpoint_url")
-        raise CloudError(f"{doing}: cannot reach EC2 at {endpoint}") from None
-    except (botocore.exceptions.TokenRetrievalError, botocore.exceptions.SSOError,
-            botocore.exceptions.UnauthorizedSSOTokenError) as error:
-        raise CloudError(
-            f"{doing}: the AWS SSO session has expired or was never started ({error}): run "
-            "`aws sso login --profile PROFILE` with your config's AWS_PROFILE") from None
-    except (botocore.parsers.ResponseParserError, KeyError, TypeError):
-        # botocore reads an HTML page as an empty answer: the expected fields are missing.
-        log.debug("%s: unreadable answer", doing, exc_info=True)  # the log keeps the details
-        raise CloudError(
-            f"{doing}: the endpoint answered something that is not an EC2 response: check "
-            "AWS_ENDPOINT_URL / AWS_REGION_HOST in [aws info]") from None
-    except botocore.exceptions.BotoCoreError as error:  # timeouts, TLS, closed connections
-        raise CloudError(f"{doing}: {error}") from None
-
-
 def tags_of(resource: dict[str, Any]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
 
 
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
-
-
-def error_code(error: botocore.exceptions.ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def instance_from(instance: dict[str, Any]) -> Instance:
@@ -210,53 +131,15 @@ def permission_keys(permission: dict[str, Any]) -> set[tuple[str, int | None, in
     return {(protocol, ports[0], ports[1], source) for source in sources}
 
 
-DEFAULT_REGION = "us-east-1"
-_region_defaulted: list[str] = []  # said once per process, however many clients open
-
-
-def default_region() -> str:
-    """StarCluster's region when none is set anywhere (-r, [aws info], environment, profile)."""
-    if not _region_defaulted:
-        log.warning("no region set (-r, [aws info] AWS_REGION_NAME, AWS_DEFAULT_REGION or an AWS "
-                    "profile): using %s, as StarCluster did", DEFAULT_REGION)
-        _region_defaulted.append(DEFAULT_REGION)
-    return DEFAULT_REGION
-
-
 class EC2:
     """A region of EC2 (or of an EC2-compatible endpoint): sclust's `Cloud`."""
 
     def __init__(self, aws: AwsSettings, region: str | None = None) -> None:
-        session = boto3.Session(
-            aws_access_key_id=aws.access_key_id,
-            aws_secret_access_key=aws.secret_access_key,
-            aws_session_token=aws.session_token,
-            region_name=region or aws.region,
-            profile_name=aws.profile,
-        )
-        if session.region_name is None and aws.endpoint_url is None:
-            session = boto3.Session(
-                aws_access_key_id=aws.access_key_id,
-                aws_secret_access_key=aws.secret_access_key,
-                aws_session_token=aws.session_token,
-                region_name=default_region(),
-                profile_name=aws.profile,
-            )
-        config = botocore.config.Config(
-            # botocore's standard mode backs off and retries throttling and transient errors.
-            # AWS_MAX_ATTEMPTS (boto3's own variable) still wins when set.
-            retries={"mode": "standard",
-                     "max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS", "6"))},
-            proxies={"https": aws.proxy, "http": aws.proxy} if aws.proxy else None,
-            connect_timeout=10,
-            read_timeout=60,
-        )
         with ec2_errors("connecting to EC2"):
-            # endpoint_url None lets boto3 apply AWS_ENDPOINT_URL and its own config chain.
-            self.client = session.client(
-                "ec2", endpoint_url=aws.endpoint_url, config=config, verify=aws.verify_certs
-            )
-        self._session, self._config, self._aws = session, config, aws
+            self.client = aws_client("ec2", aws, region)
+        self.aws = aws
+        self._iam: Any = None
+        self._efs: Any = None
         self.region: str = self.client.meta.region_name
         self.sleep: Callable[[float], None] = time.sleep
 
@@ -264,9 +147,7 @@ class EC2:
         """A boto3 client of another service (scheduler, iam) with this one's credentials,
         region, endpoint and retries: for the modules that speak those services."""
         with ec2_errors(f"connecting to {service}"):
-            return self._session.client(service, region_name=self.region,
-                                        endpoint_url=self._aws.endpoint_url,
-                                        config=self._config, verify=self._aws.verify_certs)
+            return aws_client(service, self.aws, self.region)
 
     def _paginate(self, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -490,6 +371,8 @@ class EC2:
                  "Tags": tag_list(spec.volume_tags or spec.tags)})
         if spec.user_data:
             kwargs["UserData"] = spec.user_data
+        if spec.iam_profile:
+            kwargs["IamInstanceProfile"] = {"Name": spec.iam_profile}
         if spec.root_volume_size:
             # The image's own root device: any other name adds a second disk.
             root = self.root_device(spec.image_id)
@@ -499,7 +382,7 @@ class EC2:
                         "DeleteOnTermination": True},
             }]
         with ec2_errors(f"launching {spec.count} × {spec.instance_type}"):
-            reply = self.client.run_instances(**kwargs)
+            reply = self.run_instances(kwargs, profile_wait=60 if spec.iam_profile else 0)
         instances = sorted((instance_from(i) for i in reply["Instances"]),
                            key=lambda i: i.launch_index)
         for instance in instances:
@@ -513,6 +396,24 @@ class EC2:
             for instance, each in named:
                 instance.tags.update(each)
         return instances
+
+    def run_instances(self, kwargs: dict[str, Any], profile_wait: float) -> dict[str, Any]:
+        """RunInstances; for PROFILE_WAIT seconds, EC2 not knowing the instance profile yet
+        (a new one takes seconds to reach EC2) is waited out, not an error."""
+        deadline, delay = time.monotonic() + profile_wait, 2.0
+        while True:
+            try:
+                return dict(self.client.run_instances(**kwargs))
+            except botocore.exceptions.ClientError as error:
+                message = str(error.response.get("Error", {}).get("Message", ""))
+                if (error_code(error) != "InvalidParameterValue"
+                        or "iamInstanceProfile" not in message
+                        or time.monotonic() + delay > deadline):
+                    raise
+                log.info("EC2 does not know the instance profile yet; retrying in %.0f s",
+                         delay)
+                self.sleep(delay)
+                delay = min(delay * 1.5, 10)
 
     def describe_instances(self, instance_ids: list[str]) -> list[Instance]:
         if not instance_ids:
@@ -700,6 +601,51 @@ class EC2:
             if value.isdigit():
                 return int(value)
         return 5  # EC2's default when the endpoint does not say
+
+    # ---- instance profiles (IAM: sclust.iam) -----------------------------------------------
+
+    @property
+    def iam(self) -> Any:
+        if self._iam is None:
+            from sclust.iam import IAM
+
+            self._iam = IAM(self.aws)
+        return self._iam
+
+    def ensure_instance_profile(self, name: str, owner: str, policy: dict[str, object]
+                                ) -> bool:
+        """Instance profile NAME: used if it exists (never changed), else created with a role
+        of the same name allowed POLICY, both tagged as OWNER's. True when created."""
+        if self.iam.profile(name) is not None:
+            return False
+        self.iam.create_profile(name, owner, policy)
+        return True
+
+    def remove_instance_profile(self, name: str, owner: str) -> bool:
+        """Delete profile NAME and its role if sclust created them for OWNER."""
+        return bool(self.iam.delete_profile_of(name, owner))
+
+    # ---- EFS (sclust.efs) ------------------------------------------------------------------
+
+    @property
+    def efs(self) -> Any:
+        if self._efs is None:
+            from sclust.efs import EFS
+
+            self._efs = EFS(self.aws, self.region)
+        return self._efs
+
+    def check_efs(self, fs_id: str) -> None:
+        """CloudError unless FS_ID exists and is available."""
+        self.efs.file_system(fs_id)
+
+    def ensure_efs_mount_target(self, fs_id: str, subnet_id: str, zone: str,
+                                group_id: str) -> bool:
+        """A mount target of FS_ID in ZONE open to GROUP_ID; True when one was created."""
+        return bool(self.efs.ensure_mount_target(fs_id, subnet_id, zone, group_id).created)
+
+    def release_efs(self, fs_id: str, group_id: str) -> int:
+        return int(self.efs.release(fs_id, group_id))
 
 
 def tag_filter(tag: str, value: str | None) -> dict[str, Any]:

@@ -62,9 +62,12 @@ def alias_batches(aliases: list[str]) -> list[list[str]]:
 
 
 def group_rules(settings: ClusterSettings) -> list[Rule]:
-    """A cluster group's rules: open within, SSH from SSH_CIDR, and the [permission]s."""
+    """A cluster group's rules: open within, SSH from SSH_CIDR, NFS from within for EFS
+    mount targets (they join the group), and the [permission]s."""
     rules = [Rule(source_group="self"),
              Rule("tcp", 22, 22, cidr=settings.ssh_cidr, description="ssh")]
+    if settings.efs:
+        rules.append(Rule("tcp", 2049, 2049, source_group="self", description="EFS (NFS)"))
     rules += [Rule(p["protocol"], p["from_port"], p["to_port"], cidr=p["cidr"],
                    description=p["name"]) for p in settings.permissions]
     return rules
@@ -191,7 +194,7 @@ class Launcher:
             security_group_id=info.security_group_id, tags=tags,
             volume_tags={TAG_CLUSTER: info.tag}, each_tags=each, user_data=user_data,
             root_volume_size=settings.root_volume_size, spot_bid=spot_bid,
-            public_ip=settings.public_ips,
+            public_ip=settings.public_ips, iam_profile=settings.iam_profile,
         )
 
     def launch(self, spec: LaunchSpec) -> list[str]:

@@ -9,6 +9,7 @@ never shell text. Phases (see `sclust.configure`):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sclust.config import Volume
@@ -119,6 +120,23 @@ def nfs_mounts(server: str, paths: list[str], background: tuple[str, ...] = ()) 
 def nfs_wait() -> ScriptRun:
     """The end of a phase that used `nfs_mounts`: every background mount succeeded."""
     return ScriptRun().add(step("nfs-wait"))
+
+
+def efs_mounts(entries: list[str], zone: str | None) -> ScriptRun:
+    """Mount the template's EFS entries (`fs-…:/path`) on this node, from the file system's
+    DNS name in the cluster's region (the mount target of the node's zone answers)."""
+    if not entries:
+        return ScriptRun()
+    from sclust.efs import efs_host
+
+    region = re.sub(r"[a-z]$", "", zone or "")
+    pairs = [entry.split(":", 1) for entry in entries]
+    return ScriptRun().add(step("efs-mount"), efs_hosts=[efs_host(f, region) for f, _ in pairs],
+                           efs_paths=[path for _, path in pairs])
+
+
+def efs_paths(entries: list[str]) -> list[str]:
+    return [entry.split(":", 1)[1] for entry in entries]
 
 
 def scratch(user: str) -> ScriptRun:

@@ -114,6 +114,12 @@ class ClusterOptions:
     budget: float | None = option("BUDGET", v.as_price,
                                   about="the cluster's cap in the price table's currency: "
                                         "listclusters shows spend and warns from 80 %")
+    efs: list[str] = option("EFS", v.as_efs_list, [],
+                            about="EFS file systems mounted on every node: fs-0123abcd:/home, …")
+    iam_profile: str | None = option(
+        "IAM_PROFILE", v.as_iam_name,
+        about="instance profile of every node (made with its role if missing; see "
+              "docs/data.md)")
 
 
 def option_keys(options: type) -> dict[str, KeySpec]:
@@ -189,6 +195,8 @@ DESKTOPS_KEYS: dict[str, KeySpec] = {
     "PLUGINS": KeySpec(v.as_list, default=[]),
     "AVAILABILITY_ZONE": KeySpec(v.as_str),
     "SUBNET_ID": KeySpec(v.as_str),
+    "IAM_PROFILE": KeySpec(v.as_iam_name, help="instance profile of every desktop (made with "
+                           "its role if missing; see docs/data.md)"),
 }
 
 PRICES_KEYS: dict[str, KeySpec] = {

@@ -135,6 +135,44 @@ def as_mount_path(value: str) -> str:
     return value.rstrip("/")
 
 
+IAM_NAME = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,128}$")
+BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def as_iam_name(value: str) -> str:
+    """An IAM role or instance profile name (IAM's own rule)."""
+    if not IAM_NAME.match(value):
+        raise ValueError(f"{value[:80]!r} is not an IAM name (letters, digits and +=,.@_-, at "
+                         "most 128)")
+    return value
+
+
+def as_bucket(value: str) -> str:
+    """An S3 bucket name (S3's rule for new buckets: 3-63 of a-z 0-9 . -)."""
+    if not BUCKET.match(value) or ".." in value:
+        raise ValueError(f"{value[:80]!r} is not an S3 bucket name (3-63 lowercase letters, "
+                         "digits, dots and hyphens)")
+    return value
+
+
+EFS_ID = re.compile(r"^fs-[0-9a-f]{8,40}$")
+
+
+def as_efs_list(value: str) -> list[str]:
+    """`fs-0123abcd:/home, fs-4567ef01:/shared`: EFS file systems and where nodes mount them."""
+    entries, paths = [], set()
+    for item in split_list(value):
+        fs_id, colon, path = item.partition(":")
+        if not colon or not EFS_ID.match(fs_id):
+            raise ValueError(f"{item[:80]!r} is not FILE_SYSTEM_ID:PATH (fs-0123abcd:/home)")
+        path = as_mount_path(path)
+        if path in paths:
+            raise ValueError(f"{path} is given twice")
+        paths.add(path)
+        entries.append(f"{fs_id}:{path}")
+    return entries
+
+
 def as_device(value: str) -> str:
     """An EBS attachment name as StarCluster took it (/dev/sdX), or its xvd spelling."""
     if not re.match(r"^/dev/(sd|xvd)[a-z]$", value):

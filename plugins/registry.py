@@ -51,7 +51,8 @@ NO_EQUIVALENT = {
     "ipcluster.IPClusterStop": "IPython.parallel of IPython 0.13–2.x: not carried yet",
     "ipcluster.IPClusterRestartEngines": "IPython.parallel of IPython 0.13–2.x: not carried yet",
     "boto": "boto 2 (Python 2) on the nodes; install boto3 with pypkginstaller",
-    "s3fs": "s3fs-fuse from source on the nodes; install the s3fs package with pkginstaller",
+    "s3fs": "s3fs-fuse from source on the nodes, with keys: use s3mount.S3Mount (the "
+            "instances' role, IAM_PROFILE)",
     "sge": "",
 }
 HOOKS = ("run", "on_add_node", "on_remove_node", "on_restart", "on_shutdown")

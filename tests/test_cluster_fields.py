@@ -34,6 +34,8 @@ NON_DEFAULTS = {
     "SSH_CIDR": ("10.0.0.0/8", "10.0.0.0/8"),
     "SCHEDULER": ("sge", "sge"),
     "BUDGET": ("250.5", 250.5),
+    "EFS": ("fs-0123abcd:/home", ["fs-0123abcd:/home"]),
+    "IAM_PROFILE": ("lab-reader", "lab-reader"),
 }
 
 

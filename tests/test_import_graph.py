@@ -93,9 +93,11 @@ def test_no_import_circles() -> None:
 
 
 # The one module of each seam's implementation that may import a client library.
-# EventBridge Scheduler (a course's calendar) gets its boto3 client from sclust.ec2.
-ONLY_IMPORTER = {"boto3": {"sclust.ec2"}, "botocore": {"sclust.ec2", "sclust.eventbridge"},
-                 "paramiko": {"sclust.ssh"}}
+# AWS: the client factory and error translation (aws), and one module per service it calls;
+# EventBridge Scheduler (a course's calendar) gets its client from sclust.ec2.
+AWS_MODULES = ("sclust.aws", "sclust.ec2", "sclust.iam", "sclust.efs")
+ONLY_IMPORTER = {"boto3": AWS_MODULES, "botocore": (*AWS_MODULES, "sclust.eventbridge"),
+                 "paramiko": ("sclust.ssh",)}
 
 
 def test_only_the_cloud_and_ssh_implementations_import_boto3_and_paramiko() -> None:

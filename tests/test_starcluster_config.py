@@ -549,13 +549,13 @@ def test_one_volume_in_two_partitions_is_fine(tmp_path: Path, key_file: Path) ->
 def test_no_region_anywhere_is_us_east_1_said_once(monkeypatch: pytest.MonkeyPatch,
                                                    caplog: pytest.LogCaptureFixture,
                                                    tmp_path: Path) -> None:
-    from sclust import ec2
+    from sclust import aws, ec2
     from sclust.config import AwsSettings
 
     for variable in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setattr(ec2, "_region_defaulted", [])
+    monkeypatch.setattr(aws, "_region_defaulted", [])
     first = ec2.EC2(AwsSettings(access_key_id="a", secret_access_key="b"))
     second = ec2.EC2(AwsSettings(access_key_id="a", secret_access_key="b"))
     assert first.region == second.region == "us-east-1"

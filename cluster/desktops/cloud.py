@@ -154,7 +154,7 @@ class DesktopsCloud:
                 volume_tags={**settings.tags, TAG_COURSE: course},
                 root_volume_size=settings.volume_size,
                 # AUTO_STOP powers the desktop off from inside: that must mean stop.
-                stop_on_shutdown=True,
+                stop_on_shutdown=True, iam_profile=settings.iam_profile,
             )
             ids += [i.instance_id for i in self.cloud.launch(spec)]
         return ids

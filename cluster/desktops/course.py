@@ -32,6 +32,7 @@ from sclust.desktops.template import DesktopsTemplate
 from sclust.errors import SclustError, WaitTimeout
 from sclust.keys import check_key_pair
 from sclust.paths import known_hosts_file
+from sclust.profiles import ensure_profile, remove_profile
 from sclust.progress import Progress
 from sclust.scripts import ScriptFile, ScriptRun
 from sclust.ssh import Connection, PinnedHostKeys, Result, fan_out, raise_failures
@@ -107,6 +108,11 @@ class Desktops:
             check_address_quota(self.dcloud, course, len(needed))
         ports = [port for kind in kinds for port in kind.ports(settings)]
         if course.group_id is None:
+            if settings.iam_profile:
+                from dataclasses import asdict
+
+                ensure_profile(self.cloud, self.progress, settings.iam_profile,
+                               f"desktops {name}", [asdict(p) for p in template.plugins])
             titles = " and ".join(kind.title for kind in kinds)
             self.progress.step(f"creating the security group of {name} ({titles} port(s) "
                                f"{', '.join(str(p) for p, _ in ports)}, SSH)")
@@ -222,6 +228,7 @@ class Desktops:
             idle_stop=template.idle_stop,
             novnc_port=template.novnc_port, jupyter_port=template.jupyter_port, zone=subnet.zone,
             subnet_id=subnet.subnet_id, vpc_id=subnet.vpc_id, tags=dict(template.tags),
+            iam_profile=template.iam_profile,
             created=datetime.now().astimezone().isoformat(timespec="seconds"),
             **self.new_calendar(template),  # type: ignore[arg-type]
         )
@@ -486,6 +493,9 @@ class Desktops:
         if course.group_id:
             self.progress.step(f"deleting the security group of {name}")
             self.cloud.delete_security_group(course.group_id)
+        if course.settings:
+            remove_profile(self.cloud, self.progress, course.settings.iam_profile,
+                           f"desktops {name}")
         self.passwords(name).remove()
         known_hosts_file(self.cloud.region, f"desktops-{name}").unlink(missing_ok=True)
         return len(addresses)

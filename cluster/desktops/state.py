@@ -69,6 +69,7 @@ class CourseSettings:
     subnet_id: str | None = None
     vpc_id: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    iam_profile: str | None = None  # IAM_PROFILE
     created: str = ""
     schedule: str | None = None  # SCHEDULE (class hours), normalized
     schedule_lead: int = 900

@@ -70,6 +70,7 @@ class DesktopsTemplate:
     schedule_role: str | None = None  # an IAM role ARN for the scheduler (default: made)
     budget: float | None = None
     budget_action: str = "warn"
+    iam_profile: str | None = None
 
     def student(self, number: int) -> Student | None:
         """The student of desktop NUMBER (1-based), if the roster has one."""
@@ -182,6 +183,7 @@ def build(config: Config, name: str, errors: list[str], check_key_file: bool
         schedule_lead=get("SCHEDULE_LEAD"), schedule_end=get("SCHEDULE_END"),
         schedule_role=get("SCHEDULE_ROLE"), budget=get("BUDGET"),
         budget_action=get("BUDGET_ACTION"),
+        iam_profile=get("IAM_PROFILE"),
     )
 
 

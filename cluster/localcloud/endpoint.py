@@ -46,7 +46,8 @@ class Endpoint:
     ) -> Iterable[bytes]:
         status, headers, body = self._handle(environ, start_response)
         if status:
-            headers = [*headers, ("Content-Length", str(len(body)))]
+            if not any(k.lower() == "content-length" for k, _ in headers):
+                headers = [*headers, ("Content-Length", str(len(body)))]
             start_response(status, headers)
         return [body]
 
@@ -98,9 +99,12 @@ class Endpoint:
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
             captured["status"] = status
             # moto would let any web page read its answers (CORS): never.
+            # A HEAD answer keeps moto's length: S3 says the object's size there (s3fs reads
+            # a file of the length HEAD gives); every other length is the body's own.
+            head = environ.get("REQUEST_METHOD") == "HEAD"
             captured["headers"] = [(k, v) for k, v in headers
                                    if not k.lower().startswith("access-control-")
-                                   and k.lower() != "content-length"]
+                                   and (head or k.lower() != "content-length")]
 
         with self.cloud.lock:
             # Consume moto's response under the lock: the realizer changes the same objects.

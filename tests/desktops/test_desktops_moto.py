@@ -277,3 +277,24 @@ def test_terminate_leaves_alone_what_is_tagged_for_the_course_but_not_its_own(
     assert left == {foreign["AllocationId"]}
     state = client.describe_instances(InstanceIds=[stranger])["Reservations"][0]["Instances"][0]
     assert state["State"]["Name"] == "running"
+
+
+def test_a_course_with_iam_profile_launches_with_the_role_made_for_its_buckets(
+        endpoint: str, tmp_path: Path) -> None:
+    path = course_config(tmp_path, count=2)
+    path.write_text(path.read_text() + "IAM_PROFILE = course-data\nPLUGINS = shared\n\n"
+                    "[plugin shared]\nSETUP_CLASS = s3mount.S3Mount\nBUCKET = course-data\n")
+    started = sclust(path, "desktops", "start", "course", "--no-setup")
+    assert "created instance profile and role course-data for desktops course" in started.stderr
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1")
+    profile = iam.get_instance_profile(InstanceProfileName="course-data")["InstanceProfile"]
+    # moto shows the profile on the first instance of a launch only (EC2 and the local cloud:
+    # on each; tests/localcloud/test_s3mount_e2e.py checks that).
+    shown = {(i.get("IamInstanceProfile") or {}).get("Arn") for i in live_instances(endpoint)}
+    assert shown - {None} == {profile["Arn"]}
+    document = json.dumps(iam.get_role_policy(RoleName="course-data",
+                                              PolicyName="sclust-data")["PolicyDocument"])
+    assert "arn:aws:s3:::course-data/*" in document and "s3:PutObject" not in document
+    sclust(path, "desktops", "terminate", "course", "--yes")
+    assert iam.list_instance_profiles()["InstanceProfiles"] == []
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == []
