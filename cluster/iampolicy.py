@@ -42,6 +42,16 @@ OPERATOR_ACTIONS: dict[str, tuple[str, ...]] = {
         "DescribeVolumes", "DisassociateAddress", "ImportKeyPair", "ModifyInstanceAttribute",
         "RebootInstances", "ReleaseAddress", "RunInstances", "StartInstances", "StopInstances",
         "TerminateInstances",
+        # StarCluster's utility commands (volumes, images, keys, spot history, console):
+        "CreateImage", "CreateVolume", "DeleteKeyPair", "DeleteSnapshot", "DeleteVolume",
+        "DeregisterImage", "DescribeAvailabilityZones", "DescribeRegions",
+        "DescribeSpotPriceHistory", "DescribeVolumesModifications", "DetachVolume",
+        "GetConsoleOutput", "ModifyVolume",
+    ),
+    # A course's calendar (SCHEDULE) and budget stop: schedules in a group of its own.
+    "scheduler": (
+        "CreateSchedule", "CreateScheduleGroup", "DeleteSchedule", "DeleteScheduleGroup",
+        "GetSchedule", "GetScheduleGroup", "ListSchedules", "UpdateSchedule",
     ),
     # IAM_PROFILE: an existing profile is read and passed; a missing one is created with its
     # role (tagged), and removed with the cluster or course that created it.
@@ -50,6 +60,8 @@ OPERATOR_ACTIONS: dict[str, tuple[str, ...]] = {
         "AddRoleToInstanceProfile", "RemoveRoleFromInstanceProfile", "CreateRole",
         "GetRole", "DeleteRole", "PutRolePolicy", "DeleteRolePolicy", "ListRolePolicies",
         "PassRole", "TagRole", "TagInstanceProfile",
+        # the scheduler's role of a course's calendar: made, read and removed with the course
+        # (its PassRole goes to scheduler.amazonaws.com)
         # `sclust iam-policy instructor --apply USER`:
         "GetUser", "CreateUser", "TagUser", "PutUserPolicy", "ListAccessKeys",
         "CreateAccessKey",
@@ -96,9 +108,10 @@ def operator_policy() -> dict[str, Any]:
     return document(
         {"Sid": "Sclust", "Effect": "Allow",
          "Action": [a for a in actions if a != "iam:PassRole"], "Resource": "*"},
-        {"Sid": "PassInstanceProfileRoles", "Effect": "Allow", "Action": "iam:PassRole",
-         "Resource": "*", "Condition": {"StringEquals": {"iam:PassedToService":
-                                                         "ec2.amazonaws.com"}}})
+        {"Sid": "PassInstanceProfileAndSchedulerRoles", "Effect": "Allow",
+         "Action": "iam:PassRole", "Resource": "*",
+         "Condition": {"StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com",
+                                                                 "scheduler.amazonaws.com"]}}})
 
 
 def data_role_policy(buckets: list[tuple[str, bool]]) -> dict[str, Any]:
