@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from sclust.localcloud import auth, enforcement, identity
+from sclust.localcloud import auth, enforcement, identity, shapes
 from sclust.localcloud.cloud import Cloud
 
 log = logging.getLogger("sclust.localcloud")
@@ -67,6 +67,10 @@ class Endpoint:
         except auth.AuthError as error:
             log.info("refused %s %s: %s", environ.get("REQUEST_METHOD"), path, error.code)
             return auth.refusal(environ, body, error, service)
+        why = shapes.ambiguity(environ, body, signed.service, signed.presigned)
+        if why:
+            log.info("refused %s %s: %s", environ.get("REQUEST_METHOD"), path, why)
+            return auth.refusal(environ, body, auth.AuthError("InvalidRequest", why), service)
         if not who.is_root and (path.startswith(("/_sclust/", "/moto-api"))):
             # The daemon's controls and moto's state are the local cloud's own business.
             return _json("403 Forbidden", {"ok": False, "error": (
