@@ -216,6 +216,11 @@ class Scheduler(Protocol):
         """On the master: HOSTS' jobs go back to the queue (or, if stuck, are deleted)."""
         ...
 
+    def requeue(self, hosts: list[str]) -> ScriptRun:
+        """On the master: HOSTS take no new job and their jobs go back to the queue, to run
+        elsewhere (a spot interruption, a node that stopped answering); none is deleted."""
+        ...
+
     def disable(self, hosts: list[str], settle: float = 0.0) -> ScriptRun:
         """On the master: HOSTS take no new job; with SETTLE, wait that long and read stats."""
         ...
