@@ -40,7 +40,18 @@ from typing import cast
 
 from sclust.elastic.policy import HOUR, Decision, Memory, Policy, Settings
 from sclust.elastic.traces import TraceJob
-from sclust.scheduler import DRAINING, UP, BootingNode, ClusterStats, Host, PendingJob
+from sclust.scheduler import (
+    DRAINING,
+    UP,
+    BootingNode,
+    ClusterStats,
+    Host,
+    HostSummary,
+    PendingJob,
+    host_terms,
+    is_idle_worker,
+    summarize_hosts,
+)
 
 BOOTING, REMOVING, REMOVED = "booting", "removing", "removed"
 _FINISH, _READY, _GONE = 0, 1, 2  # same-time order: free slots first, then new hosts
@@ -120,6 +131,13 @@ class _Node:
         return self.host
 
 
+def host_terms_of(summary: HostSummary) -> tuple[int, ...]:
+    """SUMMARY's sums in `host_terms` order."""
+    return (summary.workers, summary.slots, summary.gpus, summary.used_slots,
+            summary.used_gpus, summary.free_slots, summary.free_gpus, summary.drained_slots,
+            summary.drained_gpus)
+
+
 def billed_seconds(lifetime: float, billing: str) -> float:
     """EC2 Linux billing: per second with a 60 s minimum, or per started hour."""
     if billing == HOUR:
@@ -166,8 +184,16 @@ class Simulation:
         self.failed_launches = 0
         self.deferred = 0
         self.wake = False  # an operation ended: the live loop decides at once
-        # The hosts and booting nodes the policy saw last, until a node changes.
+        # The hosts and booting nodes the policy saw last, rebuilt when nodes come or go
+        # (`view` None); a node whose slots or state change is `dirty`: only its Host is
+        # rebuilt, and the summary's sums and idle list are updated by its difference.
         self.view: tuple[tuple[Host, ...], tuple[BootingNode, ...]] | None = None
+        self.host_list: list[Host] = []
+        self.position: dict[_Node, int] = {}
+        self.dirty: list[_Node] = []
+        self.summary = HostSummary()
+        self.idle: dict[_Node, Host] = {}
+        self.check = False  # tests: compare each summary with one made from scratch
         self.at_max = 0.0
         self.count_mark = jobs[0].submit if jobs else 0.0
 
@@ -206,7 +232,8 @@ class Simulation:
                 take = min(need, node.free)
                 self._account(node, now)
                 node.free -= take
-                node.host = self.view = None
+                node.host = None
+                self.dirty.append(node)
                 taken.append((node, take))
                 need -= take
                 if not need:
@@ -231,7 +258,8 @@ class Simulation:
         for node, slots in self.allocation.pop(index):
             self._account(node, now)
             node.free += slots
-            node.host = self.view = None
+            node.host = None
+            self.dirty.append(node)
             if node.free == node.slots:
                 node.idle_since = now
             if node.state is UP:
@@ -352,7 +380,7 @@ class Simulation:
             if node.state is DRAINING:
                 self._account(node, now)
                 node.state, node.host = UP, None
-                self.view = None
+                self.dirty.append(node)
                 self.free_up += node.free
         if not self.live:
             if decision.launch > 0:
@@ -379,7 +407,7 @@ class Simulation:
             if node.state is UP:
                 self._account(node, now)
                 node.state, node.host = DRAINING, None
-                self.view = None
+                self.dirty.append(node)
                 self.free_up -= node.free
         gone = [
             by_name[name] for name in decision.remove
@@ -404,16 +432,68 @@ class Simulation:
         if latency:
             self.removal_until = now + latency
 
+    def _rebuild(self) -> None:
+        """The view from scratch: after nodes came or went."""
+        hosts: list[Host] = []
+        booting: list[BootingNode] = []
+        position: dict[_Node, int] = {}
+        idle: dict[_Node, Host] = {}
+        for node in self.nodes:
+            if node.state is BOOTING:
+                booting.append(BootingNode(node.name, node.launched, node.slots))
+            else:
+                position[node] = len(hosts)
+                host = node.snapshot()
+                hosts.append(host)
+                if is_idle_worker(host):
+                    idle[node] = host
+        self.host_list, self.position, self.idle = hosts, position, idle
+        self.view = (tuple(hosts), tuple(booting))
+        self.dirty.clear()
+        self.summary = summarize_hosts(self.view[0])
+
+    def _refresh(self) -> None:
+        """Rebuild the Hosts of the dirty nodes and update the summary by their difference."""
+        sums = list(host_terms_of(self.summary))
+        idle_changed = False
+        position, host_list, idle = self.position, self.host_list, self.idle
+        for node in self.dirty:
+            index = position.get(node)
+            if index is None:  # booting: its BootingNode does not change
+                continue
+            old, new = host_list[index], node.snapshot()
+            if new is old:
+                continue
+            host_list[index] = new
+            for i, (a, b) in enumerate(zip(host_terms(old), host_terms(new), strict=True)):
+                if a != b:
+                    sums[i] += b - a
+            was = idle.get(node)
+            if is_idle_worker(new):
+                idle[node] = new
+                if was is None or was.idle_since != new.idle_since:
+                    idle_changed = True
+            elif was is not None:
+                del idle[node]
+                idle_changed = True
+        self.dirty.clear()
+        ordered = self.summary.idle
+        if idle_changed:
+            # As `summarize_hosts`: longest idle first, ties in host order.
+            ordered = tuple(host for _, _, host in sorted(
+                (host.idle_since or 0.0, position[node], host) for node, host in idle.items()))
+        self.summary = HostSummary(*sums, widest=self.summary.widest, idle=ordered)
+        self.view = (tuple(host_list), self.view[1] if self.view else ())
+
     def _stats(self, now: float) -> ClusterStats:
         if self.view is None:
-            hosts, booting = [], []
-            for node in self.nodes:
-                if node.state is BOOTING:
-                    booting.append(BootingNode(node.name, node.launched, node.slots))
-                else:
-                    hosts.append(node.snapshot())
-            self.view = (tuple(hosts), tuple(booting))
+            self._rebuild()
+        elif self.dirty:
+            self._refresh()
+        assert self.view is not None
         hosts_view, booting_view = self.view
+        if self.check and self.summary != summarize_hosts(hosts_view):
+            raise AssertionError(f"at {now}: {self.summary} != {summarize_hosts(hosts_view)}")
         oldest = None
         if self.queue:
             oldest = self.pending_view[self.queue[0]].submitted  # type: ignore[union-attr]
@@ -424,6 +504,7 @@ class Simulation:
             pending=self._pending(),
             pending_count=self.pending_count,
             oldest_submitted=oldest,
+            summary=self.summary,
         )
 
     # -- main loop --------------------------------------------------------------------------
