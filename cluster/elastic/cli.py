@@ -300,6 +300,16 @@ def read_boot_samples(path: str) -> tuple[float, ...]:
 @click.option("-d", "--dump-stats", is_flag=True, help="Append one CSV row per iteration.")
 @click.option("-D", "--dump-stats-file", type=click.Path(dir_okay=False), default=None,
               help="-d's CSV file [~/.sclust/loadbalance/TAG/stats.csv].")
+@click.option("--join-grace", type=FiniteFloat(0), default=600.0, show_default=True,
+              help="Seconds from its launch a node may take to join Grid Engine; an instance "
+              "of the cluster that has not joined by then (or left it) and runs no job is "
+              "removed.")
+@click.option("--answer-grace", type=FiniteFloat(0), default=120.0, show_default=True,
+              help="Seconds a node may stop answering (SSH, or its execd not reporting) "
+              "before its jobs are requeued and it is replaced.")
+@click.option("--no-reconcile", is_flag=True,
+              help="Leave strays, silent nodes and spot notices alone (they are found and "
+              "removed by default; a spot node given notice has its jobs requeued at once).")
 @click.option("--dry-run", is_flag=True, help="Print the decisions; change nothing.")
 @click.option("--once", is_flag=True,
               help="One iteration (waits for a launch or removal it starts), then exit.")
@@ -311,7 +321,8 @@ def loadbalance(app: Any, tag: str, interval: float, max_nodes: int | None,
                 stabilization: float, idle_timeout: float | None,
                 wait_target: float | None, billing: str,
                 kill_cluster: bool, yes: bool, plot_stats: bool, plot_output_dir: str | None,
-                dump_stats: bool, dump_stats_file: str | None, dry_run: bool, once: bool,
+                dump_stats: bool, dump_stats_file: str | None, join_grace: float,
+                answer_grace: float, no_reconcile: bool, dry_run: bool, once: bool,
                 max_runtime: float | None) -> None:
     """Grow cluster TAG while jobs wait and shrink it while nodes idle, until Ctrl-C.
 
@@ -320,6 +331,11 @@ def loadbalance(app: Any, tag: str, interval: float, max_nodes: int | None,
     count as capacity while booting); an idle node is disabled in the queue, checked idle once
     more, then taken out of SGE and terminated. The master and nodes running jobs are never
     removed. A live table on a terminal, log lines otherwise.
+
+    Reconciliation, each iteration: instances of the cluster that never joined Grid Engine
+    are removed after --join-grace, nodes that stop answering after --answer-grace (their jobs
+    requeued first), and a spot node whose instance metadata gives an interruption notice is
+    disabled and its jobs requeued at once, then removed.
     """
     import logging
     import sys
@@ -349,6 +365,7 @@ def loadbalance(app: Any, tag: str, interval: float, max_nodes: int | None,
         add_per_iteration=add_per_iteration, stabilization=stabilization,
         kill_when_idle=kill_cluster, dry_run=dry_run, once=once, max_runtime=max_runtime,
         boot_log=None if dry_run else output_dir(tag) / "boots.txt",
+        reconcile=not no_reconcile, join_grace=join_grace, answer_grace=answer_grace,
     )
     recorder = Recorder(csv_path, plot_path, options.min_nodes, options.max_nodes,
                         f"sclust loadbalance {tag}")

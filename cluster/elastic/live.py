@@ -132,6 +132,7 @@ class LoadBalancer:
         # Hosts reconciliation condemned (host -> why): out of the capacity, jobs requeued
         # (spot notice, silent), removed as soon as no other removal runs.
         self.condemned: dict[str, str] = {}
+        self.condemned_hold = 0.0  # no removal of them before this (epoch) after a failed one
         self.number = 0
 
     # ---- the loop --------------------------------------------------------------------------
@@ -359,9 +360,9 @@ class LoadBalancer:
             del self.condemned[host]
         if not self.condemned:
             return
-        if self.operations.get(REMOVE) is not None:
+        if self.operations.get(REMOVE) is not None or time.time() < self.condemned_hold:
             iteration.notes.append("removal of " + ", ".join(sorted(self.condemned))
-                                   + " waits for the removal under way")
+                                   + " waits for the removal under way, or after a failed one")
             return
         hosts = sorted(self.condemned)
         reasons = sorted({self.condemned[h] for h in hosts})
@@ -538,8 +539,10 @@ class LoadBalancer:
                 self.condemned.pop(host, None)
             self.say(f"removed {names} after {operation.seconds:.0f} s")
         elif condemned := [h for h in operation.hosts if h in self.condemned]:
+            hold = min(600.0, max(30.0, 4 * self.options.interval))
+            self.condemned_hold = time.time() + hold
             self.say(f"removing {names} failed: {operation.error}; retrying "
-                     f"{', '.join(condemned)} next iteration")
+                     f"{', '.join(condemned)} in {hold:.0f} s")
         else:
             self.say(f"removing {names} failed: {operation.error}; keeping them")
             try:

@@ -399,12 +399,14 @@ class SclustPolicy:
         if (not self.consolidate_share or settings.billing == HOUR or wanted.slots
                 or wanted.blocked):
             return ()
+        spare = cap.free_slots - settings.node_slots
+        if spare <= 0 and self.consolidate_share < 1:
+            return ()  # a light host has a free slot at least: none would fit (no scan)
         light = sorted(
             (h for h in stats.hosts if h.state == UP and not h.is_master
              and 0 < h.used_slots <= self.consolidate_share * h.slots and not h.used_gpus),
             key=lambda h: (h.used_slots, -(h.launched_at or 0.0)),
         )
-        spare = cap.free_slots - settings.node_slots
         chosen: list[str] = []
         for host in light:
             free = host.slots - host.used_slots
