@@ -196,7 +196,9 @@ class NodeView:
                 (host.idle_since or 0.0, number, host) for number, host in idle.items()))
             self.idle_changed = False
         widest = max((slots for slots, count in self.slot_counts.items() if count), default=0)
-        summary = HostSummary(*self.sums, widest=widest, idle=self.idle_order)
+        workers, slots, gpus, used, used_g, free, free_g, drained, drained_g = self.sums
+        summary = HostSummary(workers, slots, gpus, used, used_g, free, free_g, drained,
+                              drained_g, widest=widest, idle=self.idle_order)
         self.cached = (tuple(hosts), tuple(n.booting_view for n in self.booting), summary)
         return self.cached
 

@@ -177,10 +177,10 @@ class Simulation:
     def _start(self, index: int, now: float) -> None:
         job = self.jobs[index]
         need, taken = job.slots, []
-        view = self.view
+        nodes = self.view
         # First fit over the enabled hosts with free slots, in launch order.
-        for number in view.open[:need]:  # each gives a slot at least: no more are needed
-            node = view.by_number[number]
+        for number in nodes.open[:need]:  # each gives a slot at least: no more are needed
+            node = nodes.by_number[number]
             take = min(need, node.free)
             self._account(node, now)
             node.free -= take
@@ -189,7 +189,7 @@ class Simulation:
             if not need:
                 break
         for node, _ in taken:
-            view.touch(node)
+            nodes.touch(node)
         self.free_up -= job.slots
         self.allocation[index] = taken
         self.start[index] = now
