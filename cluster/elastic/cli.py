@@ -217,25 +217,6 @@ def simulate(trace: str, policy: str, compare: bool, max_nodes: int, min_nodes: 
         click.echo("\n" + "\n".join(verdict))
 
 
-def service_args(tag: str, interval: float, max_nodes: int, min_nodes: int, max_wait: float,
-                 add_per_iteration: int | None, stabilization: float,
-                 idle_timeout: float | None, wait_target: float | None, billing: str,
-                 join_grace: float, answer_grace: float, no_reconcile: bool) -> list[str]:
-    """`loadbalance`'s arguments for the master's service (values, one argv item each)."""
-    args = [tag, "-i", f"{interval:g}", "-m", str(max_nodes), "-n", str(min_nodes),
-            "-w", f"{max_wait:g}", "-s", f"{stabilization:g}", "--billing", billing,
-            "--join-grace", f"{join_grace:g}", "--answer-grace", f"{answer_grace:g}"]
-    if add_per_iteration is not None:
-        args += ["-a", str(add_per_iteration)]
-    if idle_timeout is not None:
-        args += ["--idle-timeout", f"{idle_timeout:g}"]
-    if wait_target is not None:
-        args += ["--wait-target", f"{wait_target:g}"]
-    if no_reconcile:
-        args.append("--no-reconcile")
-    return args
-
-
 def nearest(row: Mapping[str, Any], ours: Sequence[Mapping[str, Any]]) -> str:
     """How far ROW is beyond OURS: the extra cost of our cheapest point at its p95 or better,
     or the extra p95 of our best point at its cost or less."""
@@ -415,9 +396,9 @@ def loadbalance(app: Any, tag: str, interval: float, max_nodes: int | None,
         if refused:
             raise SclustError(f"{', '.join(refused)} cannot go with --on-master (the service "
                               "runs until stopped; its log is `--logs`)")
-        args = service_args(tag, interval, total_max, min_nodes, max_wait, add_per_iteration,
-                            stabilization, idle_timeout, wait_target, billing, join_grace,
-                            answer_grace, no_reconcile)
+        args = onmaster.service_args(
+            tag, interval, total_max, min_nodes, max_wait, add_per_iteration, stabilization,
+            idle_timeout, wait_target, billing, join_grace, answer_grace, no_reconcile)
         click.echo(f"installing the balancer on the master of {tag}: loadbalance "
                    + " ".join(args))
         shipped = onmaster.install(manager, tag, args, getattr(manager.cloud, "region", None))

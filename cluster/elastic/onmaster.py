@@ -23,6 +23,7 @@ from sclust.scripts import ScriptFile, ScriptRun
 
 if TYPE_CHECKING:
     from sclust.cluster import ClusterManager
+    from sclust.schema import ClusterOptions
     from sclust.state import ClusterInfo
 
 LOG = "/var/log/sclust-balancer.log"
@@ -95,6 +96,38 @@ def parse_control(output: str) -> ServiceState:
             log.append(line)
     state.log = "\n".join(log)
     return state
+
+
+def service_args(tag: str, interval: float, max_nodes: int, min_nodes: int, max_wait: float,
+                 add_per_iteration: int | None, stabilization: float,
+                 idle_timeout: float | None, wait_target: float | None, billing: str,
+                 join_grace: float, answer_grace: float, no_reconcile: bool) -> list[str]:
+    """`loadbalance`'s arguments for the master's service (values, one argv item each)."""
+    args = [tag, "-i", f"{interval:g}", "-m", str(max_nodes), "-n", str(min_nodes),
+            "-w", f"{max_wait:g}", "-s", f"{stabilization:g}", "--billing", billing,
+            "--join-grace", f"{join_grace:g}", "--answer-grace", f"{answer_grace:g}"]
+    if add_per_iteration is not None:
+        args += ["-a", str(add_per_iteration)]
+    if idle_timeout is not None:
+        args += ["--idle-timeout", f"{idle_timeout:g}"]
+    if wait_target is not None:
+        args += ["--wait-target", f"{wait_target:g}"]
+    if no_reconcile:
+        args.append("--no-reconcile")
+    return args
+
+
+def template_args(tag: str, settings: ClusterOptions) -> list[str]:
+    """The service's `loadbalance` arguments from the template's LOADBALANCE_* keys."""
+    return service_args(
+        tag, float(settings.loadbalance_interval),
+        settings.loadbalance_max_nodes or settings.cluster_size, settings.loadbalance_min_nodes,
+        0.0, None, 0.0,
+        None if settings.loadbalance_idle_timeout is None
+        else float(settings.loadbalance_idle_timeout),
+        None if settings.loadbalance_wait_target is None
+        else float(settings.loadbalance_wait_target),
+        "second", 600.0, 120.0, False)
 
 
 def running_master(manager: ClusterManager, tag: str) -> ClusterInfo:

@@ -13,12 +13,20 @@ from pathlib import Path
 
 import pytest
 
+from sclust.config import load_config
 from sclust.elastic.balancer_policy import balancer_iam_policy
-from sclust.elastic.cli import loadbalance, service_args
-from sclust.elastic.onmaster import control_run, install_run, master_config, parse_control
+from sclust.elastic.cli import loadbalance
+from sclust.elastic.onmaster import (
+    control_run,
+    install_run,
+    master_config,
+    parse_control,
+    service_args,
+    template_args,
+)
 from sclust.elastic.wheel import MAPPED_PACKAGES, build_wheel, package_files
-from sclust.errors import SclustError
-from tests.conftest import REPO
+from sclust.errors import ConfigError, SclustError
+from tests.conftest import REPO, cluster_config
 
 
 def test_mapped_packages_are_those_setup_cfg_maps() -> None:
@@ -128,3 +136,25 @@ def test_the_policy_lets_the_balancer_change_only_its_own_cluster() -> None:
     kinds = {s["Sid"] for s in policy["Statement"]}
     assert {"LaunchOnlyTaggedForTheCluster", "StopTerminateOnlyTheClusters",
             "PassTheNodeRole"} <= kinds
+
+
+def test_the_template_key_gives_the_service_its_settings(tmp_path: Path, key_file: Path) -> None:
+    config = cluster_config(tmp_path, key_file, extra="""\
+        LOADBALANCE = on-master
+        LOADBALANCE_MAX_NODES = 6
+        LOADBALANCE_INTERVAL = 20
+        LOADBALANCE_WAIT_TARGET = 900
+        """)
+    template = load_config(config).template()
+    assert template.loadbalance == "on-master"
+    args = template_args("demo", template)
+    params = loadbalance.make_context("loadbalance", list(args)).params
+    assert (params["max_nodes"], params["min_nodes"], params["interval"]) == (6, 1, 20.0)
+    assert (params["wait_target"], params["idle_timeout"]) == (900.0, None)
+
+
+def test_a_bad_loadbalance_value_names_its_line(tmp_path: Path, key_file: Path) -> None:
+    config = cluster_config(tmp_path, key_file, extra="LOADBALANCE = yes\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(config).template()
+    assert "LOADBALANCE" in str(error.value) and f"{config}:" in str(error.value)
