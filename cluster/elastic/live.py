@@ -11,9 +11,10 @@ Every iteration: one SSH command on the master reads the clock and the scheduler
   terminates) in the background.
 A launch may start while a removal runs and the reverse (one of each at a time): node setup
 leaves queue states alone, and `operations` keeps the two from setting up each other's nodes.
-EC2 is read only at start, after a change, every `EC2_REFRESH` s, or when the master stops
-answering: an idle iteration makes at most one describe call. SSH and EC2 errors are logged and
-retried at the next iteration.
+Before the policy decides, reconciliation (`reconciling.py`) removes strays, silent nodes and
+spot nodes given notice (their jobs requeued first). EC2 is read only at start, after a
+change, every `EC2_REFRESH` s, or when the master stops answering: an idle iteration makes at
+most one describe call. SSH and EC2 errors are logged and retried at the next iteration.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sclust.cluster import ClusterManager
-from sclust.elastic.health import probe_workers
 from sclust.elastic.limits import Paced
 from sclust.elastic.operations import LAUNCH, REMOVE, Operation, Operations
 from sclust.elastic.policy import Decision, Memory, SclustPolicy, Settings
-from sclust.elastic.reconcile import ANSWER_GRACE, JOIN_GRACE, Findings, Reconciler, Worker
+from sclust.elastic.reconcile import ANSWER_GRACE, JOIN_GRACE
+from sclust.elastic.reconciling import Reconciliation
 from sclust.errors import SclustError
 from sclust.scheduler import DOWN, BootingNode, ClusterStats, scheduler_for
 from sclust.scripts import ScriptRun
@@ -128,7 +129,7 @@ class LoadBalancer:
         # the loop ends, so stopping it never leaves queues closed.
         self.drained: set[str] = set()
         self.unschedulable: set[str] = set()
-        self.reconciler = Reconciler(options.join_grace, options.answer_grace)
+        self.reconciliation = Reconciliation(self)
         # Hosts reconciliation condemned (host -> why): out of the capacity, jobs requeued
         # (spot notice, silent), removed as soon as no other removal runs.
         self.condemned: dict[str, str] = {}
@@ -228,7 +229,7 @@ class LoadBalancer:
         except Exception as error:  # SSH down, qmaster restarting: retried next iteration
             return self.stats_failed(iteration, error)
         self.failures = 0
-        stats = self.reconcile(stats, iteration)
+        stats = self.reconciliation.reconcile(stats, iteration)
         settings = self.settings(stats)
         decision = self.policy.decide(stats, settings, self.memory)
         iteration.now, iteration.stats = stats.now, stats
@@ -297,77 +298,6 @@ class LoadBalancer:
             stats = dataclasses.replace(
                 stats, hosts=tuple(h for h in stats.hosts if h.name not in leaving))
         return stats
-
-    # ---- reconciliation --------------------------------------------------------------------
-
-    def reconcile(self, stats: ClusterStats, iteration: Iteration) -> ClusterStats:
-        """Find strays, silent nodes and spot notices (`reconcile.py`); requeue the jobs of
-        the silent and interrupted ones at once, remove them all. Returns STATS without the
-        condemned hosts. Trouble here is logged and never stops the loop."""
-        if not self.options.reconcile:
-            return stats
-        try:
-            found = self.review(stats)
-        except Exception as error:
-            log.debug("reconciliation failed", exc_info=True)
-            iteration.notes.append(f"reconciliation skipped: {error}")
-            return stats
-        if found.hosts and self.options.dry_run:
-            for host in found.hosts:
-                self.act(iteration, f"would remove {host}: {found.why(host)}")
-            return stats
-        requeue = sorted({*found.interrupted, *found.silent})
-        if requeue:
-            try:
-                self.run_on_master(self.scheduler.requeue(requeue))
-            except Exception as error:  # tried again next iteration: they stay uncondemned
-                self.say(f"requeueing the jobs of {', '.join(requeue)} failed: {error}")
-                self.master.close()
-                found = Findings(strays=found.strays)
-        for host in found.hosts:
-            self.condemned[host] = found.why(host)
-            done = "disabled, its jobs requeued; " if host in requeue else ""
-            self.act(iteration, f"{host}: {found.why(host)}: {done}removing it")
-        self.remove_condemned(iteration)
-        if not self.condemned:
-            return stats
-        return dataclasses.replace(
-            stats, hosts=tuple(h for h in stats.hosts if h.name not in self.condemned))
-
-    def review(self, stats: ClusterStats) -> Findings:
-        launching, removing = self.operations.get(LAUNCH), self.operations.get(REMOVE)
-        skip = set(self.condemned)
-        for operation in (launching, removing):
-            if operation is not None:
-                skip |= set(operation.hosts)
-        nodes = [n for n in self.info.workers if n.state in ("pending", "running")
-                 and self.host_name(n) not in skip]
-        joined = {h.name for h in stats.hosts if h.slots > 0}
-        # Only joined nodes are probed (a stray's SSH says nothing), and spot nodes (notice).
-        probed = [n for n in nodes if n.state == "running" and n.address
-                  and (n.spot or self.host_name(n) in joined)]
-        probes = probe_workers(self.configurator, probed, self.host_name)
-        workers = [Worker(self.host_name(n), n.launch_time.timestamp() if n.launch_time
-                          else None, n.spot) for n in nodes]
-        return self.reconciler.review(stats.now, workers, stats, probes, skip)
-
-    def remove_condemned(self, iteration: Iteration) -> None:
-        """Start removing the condemned hosts still on EC2, unless a removal runs already;
-        those EC2 no longer has (a spot node gone) are forgotten: the next setup drops them."""
-        by_host = {self.host_name(n): n for n in self.info.workers
-                   if n.state in ("pending", "running", "stopping", "stopped")}
-        for host in [h for h in self.condemned if h not in by_host]:
-            del self.condemned[host]
-        if not self.condemned:
-            return
-        if self.operations.get(REMOVE) is not None or time.time() < self.condemned_hold:
-            iteration.notes.append("removal of " + ", ".join(sorted(self.condemned))
-                                   + " waits for the removal under way, or after a failed one")
-            return
-        hosts = sorted(self.condemned)
-        reasons = sorted({self.condemned[h] for h in hosts})
-        self.start_removal([by_host[h] for h in hosts], iteration, "; ".join(reasons),
-                           force=True)
 
     def node_slots(self, stats: ClusterStats) -> int:
         """Slots of a node we would launch: SLOTS_PER_HOST, else what the workers have, else
