@@ -153,3 +153,34 @@ def test_an_instance_that_never_joins_is_removed_after_the_join_grace_only(rc_en
     assert status in (0, 130), log
     assert "node001: not a known scheduler host" in log and "removed node001" in log, log
     assert on_master(ctx, "qconf -sel").split() == ["master"]
+
+
+def test_a_node_that_stops_answering_is_drained_and_its_job_runs_elsewhere(rc_env: dict) -> None:
+    ctx = rc_env
+    sclust(ctx, "start", "rc")
+    sclust(ctx, "addnode", "rc")
+    on_master(ctx, "qmod -d all.q@master >/dev/null; "
+                   f"su - {USER} -c 'echo sleep 30 | qsub -N mute1 -o /dev/null -e /dev/null'"
+                   " >/dev/null; for i in $(seq 100); do "
+                   "qstat -s r -u '*' | grep -q node001 && break; sleep 0.2; done; "
+                   "qmod -e all.q@master >/dev/null")
+    loop, out = balancer(ctx, "mute", "-n", "1", "-m", "2", "-i", "2", "--answer-grace", "10",
+                         "--idle-timeout", "600", "--max-runtime", "400")
+    try:
+        wait_for(lambda: "#2 workers 1" in out.read_text(), 60, loop, out)
+        # node001 freezes: its sshd and execd stop (SIGSTOP, inside the host's own namespace).
+        sclust(ctx, "sshnode", "rc", "node001", "-u", "root",
+               "setsid sh -c 'sleep 1; kill -STOP $(pidof sge_execd) $(pidof sshd)' "
+               ">/dev/null 2>&1 < /dev/null &")
+        wait_for(lambda: "does not answer SSH" in out.read_text(), 120, loop, out)
+        wait_for(lambda: any(r["hostname"] == "master" and r["failed"] == "0"
+                             for r in accounting(ctx, "mute1")), 150, loop, out)
+        wait_for(lambda: "node001" not in nodes(ctx), 150, loop, out)
+    finally:
+        status = stop(loop)
+    log = out.read_text()
+    assert status == 130, log
+    assert "node001: it does not answer SSH for" in log and "disabled, its jobs requeued" in log
+    done = [r["hostname"] for r in accounting(ctx, "mute1") if r["failed"] == "0"
+            and r["exit_status"] == "0"]
+    assert done == ["master"], accounting(ctx, "mute1")
