@@ -11,20 +11,24 @@
 install -d -m 755 "$LIB" "$LIB/wheels"
 install -d -m 700 "$ETC"
 wheel="$LIB/wheels/$(input balancer_wheel_name)"
-base64 -d "$SCLUST_INPUT/balancer_wheel" > "$wheel.new"
+rm -rf "$LIB/incoming"
+install -d -m 700 "$LIB/incoming"
+new="$LIB/incoming/$(input balancer_wheel_name)"  # pip wants a wheel's own file name
+base64 -d "$SCLUST_INPUT/balancer_wheel" > "$new"
 if [ ! -x "$LIB/venv/bin/python" ]; then
   python3 -m venv "$LIB/venv" >&2 || { echo "python3 -m venv failed on the master" >&2; exit 3; }
 fi
-if ! cmp -s "$wheel.new" "$LIB/installed.whl"; then
+if ! cmp -s "$new" "$LIB/installed.whl"; then
   # Dependencies from the index; sclust itself always from the wheel, even at the same version.
-  if ! { "$LIB/venv/bin/pip" install -q "$wheel.new" >&2 \
-         && "$LIB/venv/bin/pip" install -q --force-reinstall --no-deps "$wheel.new" >&2; }; then
+  if ! { "$LIB/venv/bin/pip" install -q "$new" >&2 \
+         && "$LIB/venv/bin/pip" install -q --force-reinstall --no-deps "$new" >&2; }; then
     echo "pip could not install the balancer's sclust" >&2
     exit 3
   fi
-  cp "$wheel.new" "$LIB/installed.whl"
+  cp "$new" "$LIB/installed.whl"
 fi
-mv -f "$wheel.new" "$wheel"
+mv -f "$new" "$wheel"
+rmdir "$LIB/incoming"
 umask 077
 input balancer_config > "$ETC/config"
 input balancer_key > "$ETC/key.pem"
