@@ -33,7 +33,7 @@ stop() {
   touch "$ETC/stopped"
   local p
   p=$(pid) || return 0
-  pkill -INT -g "$p" -f "sclust -c $ETC/config loadbalance" 2>/dev/null || true
+  kill -INT -- "-$p" 2>/dev/null || true  # its session: the loop and the balancer it runs
   for _ in $(seq 600); do kill -0 "$p" 2>/dev/null || break; sleep 1; done
   kill -TERM -- "-$p" 2>/dev/null || true
   rm -f "$RUNDIR/pid"
