@@ -33,6 +33,12 @@ NON_DEFAULTS = {
     "ROOT_VOLUME_SIZE": ("40", 40),
     "SSH_CIDR": ("10.0.0.0/8", "10.0.0.0/8"),
     "SCHEDULER": ("sge", "sge"),
+    "LOADBALANCE": ("on-master", "on-master"),
+    "LOADBALANCE_MAX_NODES": ("8", 8),
+    "LOADBALANCE_MIN_NODES": ("2", 2),
+    "LOADBALANCE_INTERVAL": ("15", 15),
+    "LOADBALANCE_IDLE_TIMEOUT": ("300", 300),
+    "LOADBALANCE_WAIT_TARGET": ("900", 900),
 }
 
 
