@@ -100,7 +100,9 @@ def test_the_balancer_runs_on_the_master_survives_a_reboot_and_stops_with_the_cl
     # --off-master stops it (installed still); --on-master again starts it, installed once.
     stopped = sclust(ctx, "loadbalance", "om", "--off-master")
     assert "balancer on the master of om: stopped" in stopped, stopped
-    assert on_master(ctx, "pgrep -f 'sclust-balancer/venv/bin/sclust' || true").strip() == ""
+    # (anchored: the shell running pgrep has the pattern in its own command line)
+    assert on_master(ctx, "pgrep -f '^/opt/sclust-balancer/venv/bin/python' || true").strip() \
+        == ""
     sclust(ctx, "loadbalance", "om", "--on-master", "-m", "2")
     assert "loadbalance om -i 30 -m 2 -n 1" in status(ctx)
 
