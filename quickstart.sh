@@ -38,9 +38,13 @@ install() {
     [ -z "$created" ] || rm -f "$policy"
   fi
   # JupyterLab for the local cloud's Jupyter desktops (on EC2 the desktop's setup installs it).
-  if [ ! -x /opt/sclust-jupyter/bin/jupyter-lab ]; then
+  # Built on Debian's /usr/bin/python3: hosts see this machine's /usr and /opt, not /root
+  # (where pyenv and the like keep their interpreters), so a venv over one of those is broken there.
+  if [ ! -x /opt/sclust-jupyter/bin/jupyter-lab ] \
+      || [[ "$(readlink -f /opt/sclust-jupyter/bin/python3)" != /usr/* ]]; then
     echo ">>> installing JupyterLab into /opt/sclust-jupyter"
-    python3 -m venv /opt/sclust-jupyter
+    rm -rf /opt/sclust-jupyter
+    /usr/bin/python3 -m venv /opt/sclust-jupyter
     /opt/sclust-jupyter/bin/pip install -q jupyterlab
   fi
   if [ ! -x .venv/bin/sclust ]; then

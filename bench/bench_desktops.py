@@ -2,9 +2,11 @@
 each, set up over SSH, noVNC answering over HTTPS) of N = 5, 10, 20 desktops, the EC2 calls
 it takes (total, and per desktop beyond the fixed part), and a stop/start round.
 
-Run as root: python bench/bench_desktops.py [--kind KIND] [N ...]   (brings up and tears down
-its own local cloud, with an Elastic IP limit of 60 so that 5 + 10 + 20 fit at once; KIND as in
-the config, e.g. --kind "novnc, jupyter"; default novnc)
+Run as root: python bench/bench_desktops.py [--kind KIND] [--schedule SCHEDULE] [N ...]
+(brings up and tears down its own local cloud, with an Elastic IP limit of 60 so that 5 + 10 + 20
+fit at once; KIND as in the config, e.g. --kind "novnc, jupyter"; default novnc; --schedule
+"Mon-Fri 08:30-18:00" gives the course a calendar, and the table counts the EventBridge
+Scheduler and IAM calls it costs)
 Goal: EC2 calls independent of N except what EC2 has no batch form for (AllocateAddress is
 one address per call; AssociateAddress and per-desktop CreateTags likewise): 3 per desktop.
 """
@@ -23,7 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def main(sizes: tuple[int, ...] = (5, 10, 20), kind: str = "novnc") -> None:
+def main(sizes: tuple[int, ...] = (5, 10, 20), kind: str = "novnc",
+         schedule: str | None = None) -> None:
     from sclust.config import AwsSettings, load_config
     from sclust.desktops.course import Desktops
     from sclust.desktops.template import desktops_template
@@ -34,6 +37,7 @@ def main(sizes: tuple[int, ...] = (5, 10, 20), kind: str = "novnc") -> None:
     from tests.conftest import write_key
 
     rows = []
+    scheduling: list[dict[str, int]] = []
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.update(SCLUST_HOME=tmp, SCLUST_LOCAL_PORT="0",
                           SCLUST_LOCAL_EIP_LIMIT=str(sum(sizes) + 5),
@@ -46,6 +50,16 @@ def main(sizes: tuple[int, ...] = (5, 10, 20), kind: str = "novnc") -> None:
             calls: Counter[str] = Counter()
             cloud.client.meta.events.register(
                 "before-call.ec2", lambda model, **_: calls.update([model.name]))
+            other: Counter[str] = Counter()  # scheduler and IAM: clients made later
+            for service in ("scheduler", "iam"):
+                cloud._session.events.register(
+                    f"before-call.{service}",
+                    lambda model, service=service, **_: other.update([service]))
+            schedules = None
+            if schedule:
+                from sclust.eventbridge import EventBridgeSchedules
+
+                schedules = EventBridgeSchedules(cloud)
             key = write_key(Path(tmp) / "k.pem")
             cloud.import_key_pair("bench", public_key_openssh(key))
             path = Path(tmp) / "config"
@@ -62,17 +76,20 @@ def main(sizes: tuple[int, ...] = (5, 10, 20), kind: str = "novnc") -> None:
                 TIMEZONE = Europe/Madrid
                 KIND = {kind}
                 JUPYTER_PORT = 8443
-                """))
+                """) + (f"SCHEDULE = {schedule}\n" if schedule else ""))
             template = desktops_template(load_config(path), "course")
-            desktops = Desktops(cloud, Progress(quiet=True), key_file=lambda _: key)
+            desktops = Desktops(cloud, Progress(quiet=True), key_file=lambda _: key,
+                                schedules=schedules)
             for size in sizes:
                 template.count = size
                 name = f"c{size}"
                 calls.clear()
+                other.clear()
                 started = time.perf_counter()
                 desktops.start(name, template)
                 ready = time.perf_counter() - started
                 start_calls = dict(calls)
+                scheduling.append(dict(other))
                 calls.clear()
                 started = time.perf_counter()
                 desktops.stop(name)
@@ -82,8 +99,12 @@ def main(sizes: tuple[int, ...] = (5, 10, 20), kind: str = "novnc") -> None:
                 desktops.terminate(name)
         finally:
             left = control.down(Path(tmp) / "local")
-    print(f"KIND = {kind}")
+    print(f"KIND = {kind}" + (f"; SCHEDULE = {schedule}" if schedule else ""))
     print_rows(rows)
+    if schedule:
+        print("scheduler/IAM calls of each start:",
+              "; ".join(f"N={size}: {calls}" for (size, *_), calls in zip(rows, scheduling,
+                                                                           strict=True)))
     if left:
         print(f"local cloud left: {left}")
 
@@ -104,7 +125,8 @@ def print_rows(rows: list[tuple[int, float, dict[str, int], float, int]]) -> Non
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    kind = "novnc"
-    if args[:1] == ["--kind"] and len(args) > 1:
-        kind, args = args[1], args[2:]
-    main(tuple(int(a) for a in args) or (5, 10, 20), kind)
+    options = {"--kind": "novnc", "--schedule": None}
+    while args[:1] and args[0] in options and len(args) > 1:
+        options[args[0]], args = args[1], args[2:]
+    main(tuple(int(a) for a in args) or (5, 10, 20), options["--kind"] or "novnc",
+         options["--schedule"])

@@ -2,7 +2,8 @@
 
 - time from RunInstances to every instance answering SSH (a command run over paramiko), N = 1, 5,
   10, 20 (goal: ≤ 3 s for 10, no worse than linear);
-- memory per idle host (PSS of all processes in its PID namespace: reaper + sshd);
+- memory per idle host (PSS of all processes in its PID namespace: init + sshd, and of
+  its launcher, which waits outside);
 - root-layer disk use per fresh host;
 - time for `sclust local down` with 20 hosts running.
 
@@ -85,6 +86,20 @@ def namespace_pss_kib(pid1: int) -> int:
     return total
 
 
+def pss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def _nspid(pid: int) -> list[str]:
     """The pid of `pid` in each nested PID namespace, outermost first."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -132,10 +147,12 @@ def main() -> int:
                 time.sleep(1)  # let first-boot work settle: measure idle hosts
                 status = control.status(state_dir)
                 pids = [int(p) for p in subprocess.run(
-                    ["pgrep", "-f", str(state_dir / "host-init.sh")],
+                    ["pgrep", "-f", "/usr/lib/sclust/host-init"],
                     capture_output=True, text=True).stdout.split()]
                 pid1s = [p for p in pids if _nspid(p)[-1] == "1"]
-                memory = sum(namespace_pss_kib(p) for p in pid1s) / max(1, len(pid1s))
+                # The host's processes, and its launcher outside them (launch.py), which waits.
+                memory = sum(namespace_pss_kib(p) + pss_kib(_parent(p))
+                             for p in pid1s) / max(1, len(pid1s))
                 uppers = [state_dir / "hosts" / h["instance_id"] / "upper"
                           for h in status["hosts"]]
                 du = subprocess.run(["du", "-sk", *map(str, uppers)], capture_output=True,

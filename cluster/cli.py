@@ -66,7 +66,8 @@ COMMAND_ALIASES = {
     "rp": "runplugin", "sm": "sshmaster", "sn": "sshnode", "si": "sshinstance",
     "cv": "createvolume", "rv": "removevolume", "res": "resizevolume", "reboot": "restart",
     "rk": "removekey", "sc": "showconsole", "shi": "spothistory", "eimg": "ebsimage",
-    "ri": "removeimage", "shimg": "showimage",
+    "ri": "removeimage", "shimg": "showimage", "di": "downloadimage", "simg": "s3image",
+    "createimage": "s3image",
 }
 
 
@@ -456,22 +457,60 @@ def terminate_one(app: AppContext, tag: str, yes: bool, skip_plugins: bool) -> N
 @main.command()
 @click.argument("tags", nargs=-1, type=CLUSTER_TAG, metavar="[TAG]...")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("-s", "--show-ssh-status", "ssh_status", is_flag=True,
+              help="Also check that each running node answers SSH (all nodes at once; a "
+                   "node's connection times out after 8 s).")
 @pass_app
-def listclusters(app: AppContext, tags: tuple[str, ...], as_json: bool) -> None:
-    """List clusters (or just TAG…): state, zone, and every node with its addresses."""
+def listclusters(app: AppContext, tags: tuple[str, ...], as_json: bool,
+                 ssh_status: bool) -> None:
+    """List clusters (or just TAG…): state, zone, every node with its addresses, and what
+    the cluster has cost so far and will by the end of today (warns from 80 % of BUDGET)."""
+    from sclust.clustercost import cluster_spend
+    from sclust.desktops.cli import prices_or_none
     from sclust.report import cluster_json, print_cluster
 
     manager = app.manager()
-    clusters = [manager.get(tag) for tag in tags] if tags else manager.list_clusters()
+    clusters = [manager.get(tag, adopt=False) for tag in tags] if tags else (
+        manager.list_clusters())
+    status = {c.tag: cluster_ssh_status(app, c) for c in clusters} if ssh_status else {}
+    prices = prices_or_none(app)
+    spends = {c.tag: cluster_spend(c, prices) if prices else None for c in clusters}
     if as_json:
         import json
 
-        click.echo(json.dumps([cluster_json(c) for c in clusters], indent=2))
+        listed = []
+        for info in clusters:
+            data = cluster_json(info, status.get(info.tag))
+            spend = spends[info.tag]
+            data["cost"] = spend.to_json() if spend else None
+            listed.append(data)
+        click.echo(json.dumps(listed, indent=2))
         return
     if not clusters:
         click.echo("no clusters")
     for info in clusters:
-        print_cluster(info)
+        print_cluster(info, spends[info.tag], status.get(info.tag))
+        spend = spends[info.tag]
+        if spend is not None and spend.warning:
+            click.echo(f"sclust: warning: cluster {info.tag}: {spend.warning}", err=True)
+
+
+def cluster_ssh_status(app: AppContext, info: Any) -> dict[str, str]:
+    """listclusters -s: each node's SSH answer, with the cluster's key and pinned host keys."""
+    from sclust.errors import ConfigError
+    from sclust.paths import known_hosts_file
+    from sclust.sshstatus import ssh_status
+
+    settings = info.settings
+    key_file = None
+    if settings is not None:
+        try:
+            key_file = app.config.key_pair(settings.keyname).location
+        except ConfigError:
+            key_file = None
+    known = known_hosts_file(app.manager().cloud.region, info.tag)
+    known.parent.mkdir(parents=True, exist_ok=True)
+    return ssh_status(info, key_file, known, settings.login_user if settings else None)
 
 
 @main.command()
@@ -484,7 +523,8 @@ def listclusters(app: AppContext, tags: tuple[str, ...], as_json: bool) -> None:
               help="Spot bid in $/hour.")
 @click.option("-I", "--instance-type", help="Instance type (default: the cluster's node type).")
 @click.option("-i", "--image-id", metavar="AMI",
-              help="AMI of the new nodes (StarCluster's -i; not supported yet: refused).")
+              help="AMI of the new nodes (StarCluster's -i; default: the cluster's node AMI). "
+                   "Checked with EC2 first; the nodes keep it on later `start -x`.")
 @click.option("-y", "--yes", is_flag=True,
               help=f"Do not ask before adding more than {ADD_WITHOUT_ASKING} nodes.")
 @NO_SETUP
@@ -510,8 +550,6 @@ def addnode(app: AppContext, tag: str, count: int, aliases: tuple[str, ...], bid
             as_image_id(image_id)
         except ValueError as error:
             raise SclustError(f"--image-id: {error} (the instance type is -I)") from None
-        raise SclustError(f"--image-id {image_id}: new nodes use the cluster's NODE_IMAGE_ID; "
-                          "another AMI for added nodes is not supported yet")
     if instance_type is not None:
         from sclust.values import as_instance_type
 
@@ -523,7 +561,7 @@ def addnode(app: AppContext, tag: str, count: int, aliases: tuple[str, ...], bid
     if wanted > ADD_WITHOUT_ASKING:  # a typo of -n 10 must not launch 100000 instances
         confirm(f"add {wanted} nodes to {tag!r}?", yes)
     added = app.manager().add_nodes(tag, count, names, bid, instance_type,
-                                    configure=not no_setup)
+                                    configure=not no_setup, image_id=image_id)
     click.echo(f"added {', '.join(n.alias for n in added)} to {tag!r}")
 
 
@@ -580,7 +618,8 @@ def remote_for(app: AppContext, tag: str, user: str | None):
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.argument("tag", type=CLUSTER_TAG)
 @click.argument("command", nargs=-1)
-@click.option("-u", "--user", help="Log in as USER (default: the template's LOGIN_USER).")
+@click.option("-u", "--user", help="Log in as USER (default: root where the image allows it, "
+              "as StarCluster did; else the image's login user).")
 @SSH_FLAGS
 @pass_app
 def sshmaster(app: AppContext, tag: str, command: tuple[str, ...], user: str | None,
@@ -594,7 +633,8 @@ def sshmaster(app: AppContext, tag: str, command: tuple[str, ...], user: str | N
 @click.argument("tag", type=CLUSTER_TAG)
 @click.argument("node", type=NODE_ALIAS)
 @click.argument("command", nargs=-1)
-@click.option("-u", "--user", help="Log in as USER (default: the template's LOGIN_USER).")
+@click.option("-u", "--user", help="Log in as USER (default: root where the image allows it, "
+              "as StarCluster did; else the image's login user).")
 @SSH_FLAGS
 @pass_app
 def sshnode(app: AppContext, tag: str, node: str, command: tuple[str, ...],
@@ -728,8 +768,12 @@ def register_commands() -> None:
     from sclust.desktops.vnccli import vnc
     from sclust.elastic.cli import loadbalance, simulate
     from sclust.localcloud.cli import local
+    from sclust.storagecli import COMMANDS as STORAGE_COMMANDS
+    from sclust.utilcli import COMMANDS as UTILITY_COMMANDS
 
     main.add_command(local)
+    for command in [*UTILITY_COMMANDS, *STORAGE_COMMANDS]:
+        main.add_command(command)
     main.add_command(simulate)
     main.add_command(loadbalance)
     main.add_command(desktops)

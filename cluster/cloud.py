@@ -40,6 +40,8 @@ class Instance:
     state_reason: str = ""  # e.g. "User initiated (2026-11-30 10:00:00 GMT)"
     tags: dict[str, str] = field(default_factory=dict)
     security_groups: tuple[str, ...] = ()  # group ids
+    key_name: str = ""
+    subnet_id: str = ""
 
     @property
     def address(self) -> str | None:
@@ -60,6 +62,7 @@ class SecurityGroup:
     group_id: str
     vpc_id: str | None
     tags: dict[str, str] = field(default_factory=dict)
+    name: str = ""
 
 
 @dataclass
@@ -90,6 +93,8 @@ class Volume:
     state: str
     size: int
     attachments: list[Attachment] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    created: datetime | None = None
 
 
 @dataclass
@@ -153,6 +158,7 @@ class Cloud(Protocol):
     def ensure_ingress(self, group_id: str, rules: list[Rule]) -> int: ...
     def find_security_groups(self, tag: str, value: str | None = None
                              ) -> list[SecurityGroup]: ...
+    def find_groups_named(self, prefix: str) -> list[SecurityGroup]: ...
     def default_security_group(self, vpc_id: str) -> str: ...
     def delete_security_group(self, group_id: str, timeout: float = 300) -> None: ...
 
@@ -165,6 +171,7 @@ class Cloud(Protocol):
     def launch(self, spec: LaunchSpec) -> list[Instance]: ...
     def describe_instances(self, instance_ids: list[str]) -> list[Instance]: ...
     def find_instances(self, tag: str, value: str | None = None) -> list[Instance]: ...
+    def instances_in_group(self, group_id: str) -> list[Instance]: ...
     def user_data(self, instance_id: str) -> str | None: ...
     def start_instances(self, instance_ids: list[str]) -> None: ...
     def stop_instances(self, instance_ids: list[str]) -> None: ...

@@ -131,7 +131,14 @@ class ClusterManager:
     # ---- lookups ---------------------------------------------------------------------------
 
     def list_clusters(self, tag: str | None = None) -> list[ClusterInfo]:
-        return find_clusters(self.cloud, tag)
+        """sclust's clusters and those StarCluster started (listed as they are: adopting one
+        waits until a command acts on it)."""
+        from sclust.adoption import find_starcluster
+
+        clusters = find_clusters(self.cloud, tag)
+        known = {c.tag for c in clusters}
+        clusters += [f.info() for f in find_starcluster(self.cloud, tag) if f.tag not in known]
+        return sorted(clusters, key=lambda c: c.tag)
 
     def cluster_nodes(self, tag: str) -> list[Node]:
         """The cluster's live nodes in one describe call (what the load balancer polls)."""
@@ -139,12 +146,26 @@ class ClusterManager:
 
         return cluster_nodes(self.cloud, tag)
 
-    def get(self, tag: str) -> ClusterInfo:
+    def get(self, tag: str, adopt: bool = True) -> ClusterInfo:
+        """Cluster TAG; one StarCluster started is adopted first (sclust records its settings
+        and node tags) unless ADOPT is False (a listing only looks)."""
         found = find_clusters(self.cloud, tag)
+        if not found:
+            from sclust.adoption import adopt as record
+            from sclust.adoption import find_starcluster
+
+            started = find_starcluster(self.cloud, tag)
+            if started and not adopt:
+                return started[0].info()
+            if started:
+                self.progress.step(f"{tag!r} was started by StarCluster (group "
+                                   f"{started[0].group.name}): recording sclust's settings on it")
+                record(self.cloud, started[0])
+                found = find_clusters(self.cloud, tag) or [started[0].info()]
         if not found:
             from sclust.config import did_you_mean
 
-            hint = did_you_mean(tag, [c.tag for c in find_clusters(self.cloud)])
+            hint = did_you_mean(tag, [c.tag for c in self.list_clusters()])
             raise ClusterNotFound(f"no cluster named {tag!r} in {self.cloud.region}{hint}")
         return found[0]
 
@@ -388,10 +409,16 @@ class ClusterManager:
 
     def add_nodes(
         self, tag: str, count: int, aliases: list[str], spot_bid: float | None = None,
-        instance_type: str | None = None, configure: bool = True,
+        instance_type: str | None = None, configure: bool = True, image_id: str | None = None,
     ) -> list[Node]:
+        """Launch and set up COUNT nodes (or one per alias), of INSTANCE_TYPE and IMAGE_ID when
+        given (StarCluster's addnode -I/-i) instead of the cluster's."""
         info = self.get(tag)
         self.require_settings(info)
+        if image_id is not None:
+            # Refused before anything launches: a typo must not leave half a node group.
+            image = self.cloud.describe_image(image_id)
+            self.progress.step(f"new nodes from {image.image_id} ({image.name or 'no name'})")
         if info.master is None or info.master.state != "running":
             raise SclustError(f"cluster {tag!r} has no running master: `sclust start -x {tag}`")
         if aliases:
@@ -403,7 +430,7 @@ class ClusterManager:
             count = len(aliases)
         launcher = self.launcher
         launched = launcher.launch_workers(info, count, list(aliases), launcher.user_data(info),
-                                           spot_bid, instance_type)
+                                           spot_bid, instance_type, image_id)
         after = self.finish_launch(tag, launched)
         added = [n for n in after.workers if n.instance_id in launched]
         if configure:
@@ -500,10 +527,10 @@ class ClusterManager:
     def forget_cluster_keys(self, tag: str) -> None:
         """Drop every host key pinned for TAG, and the login user found for it."""
         from sclust.paths import known_hosts_file
-        from sclust.ssh import login_user_file
+        from sclust.ssh import login_user_file, shell_user_file
 
         known = known_hosts_file(self.cloud.region, tag)
-        for path in (known, login_user_file(known)):
+        for path in (known, login_user_file(known), shell_user_file(known)):
             path.unlink(missing_ok=True)
 
     def forget_host_keys(self, info: ClusterInfo, nodes: list[Node]) -> None:

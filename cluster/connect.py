@@ -9,10 +9,26 @@ from sclust.config import Config
 
 if TYPE_CHECKING:
     from sclust.cloud import Cloud
+    from sclust.cloudadmin import CloudAdmin
+    from sclust.desktops.schedules import Schedules
+
+
+def open_admin_cloud(config: Config, region: str | None = None) -> CloudAdmin:
+    """A CloudAdmin (the utility commands' calls too) for CONFIG, as `open_cloud`."""
+    from sclust.ec2admin import EC2Admin
+
+    return EC2Admin(aws_for(config), region)
 
 
 def open_cloud(config: Config, region: str | None = None) -> Cloud:
     """A Cloud for CONFIG; `CLOUD = local` starts the local cloud if needed and uses its URL."""
+    from sclust.ec2 import EC2
+
+    return EC2(aws_for(config), region)
+
+
+def aws_for(config: Config):
+    """CONFIG's AWS settings; for `CLOUD = local`, the local cloud's (started if needed)."""
     aws = config.aws
     if config.cloud == "local":
         from sclust.localcloud import ensure_running
@@ -27,6 +43,16 @@ def open_cloud(config: Config, region: str | None = None) -> Cloud:
             region=aws.region or endpoint.region,
             endpoint_url=endpoint.url,
         )
+    return aws
+
+
+def open_schedules(cloud: Cloud) -> Schedules | None:
+    """EventBridge Scheduler beside CLOUD (the same credentials and endpoint), for courses'
+    calendars; None for a Cloud that is not EC2's."""
     from sclust.ec2 import EC2
 
-    return EC2(aws, region)
+    if not isinstance(cloud, EC2):
+        return None
+    from sclust.eventbridge import EventBridgeSchedules
+
+    return EventBridgeSchedules(cloud)

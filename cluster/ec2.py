@@ -83,7 +83,9 @@ def translate(error: botocore.exceptions.ClientError, doing: str) -> CloudError:
     text = f"{doing}: {code}: {message}" + (f" — {advice}" if advice else "")
     if code in ("InsufficientInstanceCapacity", "InsufficientCapacity"):
         return CapacityError(text)
-    return CloudError(text)
+    failure = CloudError(text)
+    failure.code = str(code)
+    return failure
 
 
 @contextmanager
@@ -147,6 +149,8 @@ def instance_from(instance: dict[str, Any]) -> Instance:
         state_reason=instance.get("StateTransitionReason") or "",
         tags=tags_of(instance),
         security_groups=instance_groups(instance),
+        key_name=instance.get("KeyName") or "",
+        subnet_id=instance.get("SubnetId") or "",
     )
 
 
@@ -170,6 +174,7 @@ def volume_from(volume: dict[str, Any]) -> Volume:
         state=volume.get("State", ""), size=int(volume.get("Size", 0) or 0),
         attachments=[Attachment(a["InstanceId"], a.get("Device", ""))
                      for a in volume.get("Attachments", [])],
+        tags=tags_of(volume), created=volume.get("CreateTime"),
     )
 
 
@@ -251,8 +256,17 @@ class EC2:
             self.client = session.client(
                 "ec2", endpoint_url=aws.endpoint_url, config=config, verify=aws.verify_certs
             )
+        self._session, self._config, self._aws = session, config, aws
         self.region: str = self.client.meta.region_name
         self.sleep: Callable[[float], None] = time.sleep
+
+    def client_for(self, service: str) -> Any:
+        """A boto3 client of another service (scheduler, iam) with this one's credentials,
+        region, endpoint and retries: for the modules that speak those services."""
+        with ec2_errors(f"connecting to {service}"):
+            return self._session.client(service, region_name=self.region,
+                                        endpoint_url=self._aws.endpoint_url,
+                                        config=self._config, verify=self._aws.verify_certs)
 
     def _paginate(self, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -350,7 +364,17 @@ class EC2:
         with ec2_errors("looking up security groups"):
             groups = self.client.describe_security_groups(
                 Filters=[tag_filter(tag, value)])["SecurityGroups"]
-        return [SecurityGroup(g["GroupId"], g.get("VpcId"), tags_of(g)) for g in groups]
+        return [SecurityGroup(g["GroupId"], g.get("VpcId"), tags_of(g), g.get("GroupName", ""))
+                for g in groups]
+
+    def find_groups_named(self, prefix: str) -> list[SecurityGroup]:
+        """Groups whose name starts with PREFIX (StarCluster's `@sc-…`): EC2's name filter
+        takes a wildcard; the prefix is checked again here (endpoints differ)."""
+        with ec2_errors("looking up security groups"):
+            groups = self._paginate("describe_security_groups", "SecurityGroups",
+                                    Filters=[{"Name": "group-name", "Values": [prefix + "*"]}])
+        return [SecurityGroup(g["GroupId"], g.get("VpcId"), tags_of(g), g.get("GroupName", ""))
+                for g in groups if str(g.get("GroupName", "")).startswith(prefix)]
 
     def default_security_group(self, vpc_id: str) -> str:
         with ec2_errors("looking up the VPC's default security group"):
@@ -502,6 +526,14 @@ class EC2:
             return self._instances(Filters=[
                 tag_filter(tag, value),
                 {"Name": "instance-state-name", "Values": list(LIVE_STATES)}])
+
+    def instances_in_group(self, group_id: str) -> list[Instance]:
+        """The live instances in security group GROUP_ID."""
+        with ec2_errors(f"looking up the instances of {group_id}"):
+            return [i for i in self._instances(Filters=[
+                {"Name": "instance.group-id", "Values": [group_id]},
+                {"Name": "instance-state-name", "Values": list(LIVE_STATES)}])
+                if group_id in i.security_groups or not i.security_groups]
 
     def user_data(self, instance_id: str) -> str | None:
         """The user data INSTANCE_ID was launched with (None when it had none)."""

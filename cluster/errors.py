@@ -14,6 +14,8 @@ class ConfigError(SclustError):
 class CloudError(SclustError):
     """EC2 refused or failed a request in a way the user must act on."""
 
+    code: str = ""  # EC2's error code when EC2 gave one (InvalidVolume.NotFound…)
+
 
 class ClusterNotFound(SclustError):
     """No cluster with the given tag exists."""

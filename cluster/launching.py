@@ -254,16 +254,18 @@ class Launcher:
     def launch_workers(
         self, info: ClusterInfo, count: int, aliases: list[str], user_data: str | None,
         spot_bid: float | None = None, instance_type: str | None = None,
+        image_id: str | None = None,
     ) -> list[str]:
-        """Launch COUNT nodes (named ALIASES, or the lowest free numbers) in batched calls;
-        returns their ids."""
+        """Launch COUNT nodes (named ALIASES, or the lowest free numbers) in batched calls,
+        of INSTANCE_TYPE and IMAGE_ID when given; returns their ids."""
         settings = info.settings
         assert settings and settings.subnet_id and info.security_group_id
         if count <= 0:
             return []
         groups = self.node_groups(settings, count)
-        if instance_type:
-            groups = [NodeGroup(instance_type, settings.node_image_id, count)]
+        if instance_type or image_id:
+            groups = [NodeGroup(instance_type or settings.node_instance_type,
+                                image_id or settings.node_image_id, count)]
         used = [n.alias for n in info.nodes]
         launched: list[str] = []
         for group in groups:

@@ -9,16 +9,19 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from sclust.cloud import Instance
 from sclust.cluster import ClusterManager
 from sclust.config import Config
 from sclust.errors import SclustError
 from sclust.paths import known_hosts_file
 from sclust.ssh import (
     Connection,
+    HostKeyMismatch,
     PinnedHostKeys,
     check_destination,
     remember_login_user,
     remembered_login_user,
+    shell_user_file,
 )
 from sclust.state import ClusterInfo, Node
 from sclust.values import as_alias
@@ -40,6 +43,7 @@ class Remote:
         key = config.key_pair(settings.keyname)
         known = known_hosts_file(manager.cloud.region, tag)
         known.parent.mkdir(parents=True, exist_ok=True)
+        user = user or shell_user(info, key.location, known)
         user = user or settings.login_user or remembered_login_user(known)
         if user is None:
             user = detect_login_user(info, key.location, known)
@@ -96,6 +100,32 @@ class Remote:
         return subprocess.call(argv)
 
 
+def shell_user(info: ClusterInfo, key_file: Path, known_hosts: Path) -> str | None:
+    """StarCluster's default login for sshmaster/sshnode: root where the image allows it,
+    else the user the image's answer to root names; None when root's key is refused or the
+    master does not answer (the login user is then found as for setup). Remembered."""
+    try:
+        found = shell_user_file(known_hosts).read_text().strip()
+    except OSError:
+        found = ""
+    if found:
+        return found
+    master = info.master
+    if master is None or master.state != "running" or not master.address:
+        return None
+    connection = Connection(master.alias, master.address, "root", key_file,
+                            PinnedHostKeys(known_hosts))
+    try:
+        user = connection.root_or_redirect()
+    except (OSError, SclustError) as error:
+        if isinstance(error, HostKeyMismatch):
+            raise
+        return None
+    if user is not None:
+        shell_user_file(known_hosts).write_text(user + "\n")
+    return user
+
+
 def detect_login_user(info: ClusterInfo, key_file: Path, known_hosts: Path) -> str:
     """The login user the master accepts (no LOGIN_USER and never set up from here)."""
     master = info.master
@@ -111,3 +141,26 @@ def detect_login_user(info: ClusterInfo, key_file: Path, known_hosts: Path) -> s
     assert connection.user is not None
     remember_login_user(known_hosts, connection.user)
     return connection.user
+
+
+def instance_remote(config: Config, region: str, instance: Instance, user: str | None
+                    ) -> Remote:
+    """A Remote for one instance by id (sshinstance): the [key] section named like its key
+    pair; root by default where the image allows it, as for sshmaster."""
+    from sclust.paths import known_hosts_file
+
+    if not instance.key_name:
+        raise SclustError(f"{instance.instance_id} was launched without a key pair")
+    key = config.key_pair(instance.key_name)
+    node = Node(instance_id=instance.instance_id, alias="master", role="master",
+                state=instance.state, instance_type=instance.instance_type,
+                image_id=instance.image_id, zone=instance.zone, private_ip=instance.private_ip,
+                public_ip=instance.public_ip, spot=instance.spot,
+                launch_time=instance.launch_time)
+    info = ClusterInfo(instance.instance_id, None, None, [node])
+    known = known_hosts_file(region, instance.instance_id)
+    known.parent.mkdir(parents=True, exist_ok=True)
+    user = user or shell_user(info, key.location, known) or remembered_login_user(known)
+    if user is None:
+        user = detect_login_user(info, key.location, known)
+    return Remote(info, key.location, user, known)

@@ -9,6 +9,7 @@ from sclust.state import ClusterInfo, Node
 
 if TYPE_CHECKING:
     from sclust.cluster import ClusterManager
+    from sclust.clustercost import ClusterSpend
 
 
 def uptime(node: Node) -> str:
@@ -29,7 +30,7 @@ def node_json(node: Node) -> dict[str, Any]:
     }
 
 
-def cluster_json(info: ClusterInfo) -> dict[str, Any]:
+def cluster_json(info: ClusterInfo, ssh: dict[str, str] | None = None) -> dict[str, Any]:
     settings = info.settings
     master = info.master
     return {
@@ -43,11 +44,17 @@ def cluster_json(info: ClusterInfo) -> dict[str, Any]:
         "security_group_id": info.security_group_id,
         "master": master.address if master else None,
         "volumes": [v["volume_id"] for v in settings.volumes] if settings else [],
-        "nodes": [node_json(n) for n in ([master] if master else []) + info.workers],
+        "nodes": [{**node_json(n), **({"ssh": ssh.get(n.alias, "-")} if ssh is not None
+                                      else {})}
+                  for n in ([master] if master else []) + info.workers],
     }
 
 
-def print_cluster(info: ClusterInfo) -> None:
+def print_cluster(info: ClusterInfo, spend: ClusterSpend | None = None,
+                  ssh: dict[str, str] | None = None) -> None:
+    """A table of the cluster's nodes; with SSH (listclusters -s) a column of SSH status; an
+    image column when the nodes were launched from different AMIs (addnode -i); the spend so
+    far and its projection in the caption."""
     from rich.console import Console
     from rich.table import Table
 
@@ -57,14 +64,26 @@ def print_cluster(info: ClusterInfo) -> None:
     if data["volumes"]:
         title += " · volumes " + ", ".join(data["volumes"])
     table = Table(title=title, title_justify="left")
-    for column in ("node", "state", "instance", "type", "public ip", "private ip", "uptime"):
-        table.add_column(column)
     nodes = ([info.master] if info.master else []) + info.workers
+    images = len({n.image_id for n in nodes}) > 1
+    columns = ["node", "state", "instance", "type", *(["image"] if images else []),
+               "public ip", "private ip", "uptime", *(["ssh"] if ssh is not None else [])]
+    for column in columns:
+        table.add_column(column)
     for node in nodes:
         kind = node.instance_type + (" (spot)" if node.spot else "")
-        table.add_row(node.alias, node.state, node.instance_id, kind, node.public_ip or "-",
-                      node.private_ip or "-", uptime(node))
+        row = [node.alias, node.state, node.instance_id, kind,
+               *([node.image_id] if images else []), node.public_ip or "-",
+               node.private_ip or "-", uptime(node)]
+        table.add_row(*row, *([ssh.get(node.alias, "-")] if ssh is not None else []))
     table.caption = f"{len(nodes)} node(s)"
+    if spend is not None:
+        table.caption += (f"; spent ≈ ${spend.spent:,.2f}, projected ${spend.projected:,.2f} "
+                          f"by {spend.horizon.astimezone():%Y-%m-%d %H:%M}")
+        if spend.budget is not None:
+            table.caption += f" (budget ${spend.budget:,.2f})"
+        if spend.unpriced:
+            table.caption += f"; no price for {', '.join(spend.unpriced)}"
     Console(width=120).print(table)
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sclust import values as v
+from sclust.desktops.calendar import as_schedule
 from sclust.scheduler import SCHEDULERS
 
 
@@ -124,6 +125,9 @@ class ClusterOptions:
     loadbalance_wait_target: int | None = option(
         "LOADBALANCE_WAIT_TARGET", v.as_int(0, 7 * 86400),
         about="seconds a job may wait before it gets a node of its own [none]")
+    budget: float | None = option("BUDGET", v.as_price,
+                                  about="the cluster's cap in the price table's currency: "
+                                        "listclusters shows spend and warns from 80 %")
 
 
 def option_keys(options: type) -> dict[str, KeySpec]:
@@ -175,7 +179,18 @@ DESKTOPS_KEYS: dict[str, KeySpec] = {
     "TAGS": KeySpec(v.as_tags, default={}, help="KEY=VALUE, … on every resource"),
     "LOGIN_USER": KeySpec(v.as_alias, default="ubuntu", help="SSH login user of the AMI"),
     "AUTO_STOP": KeySpec(v.as_time_of_day, help="HH:MM at which each desktop stops itself"),
-    "TIMEZONE": KeySpec(v.as_timezone, default="UTC", help="zone of AUTO_STOP"),
+    "TIMEZONE": KeySpec(v.as_timezone, default="UTC", help="zone of AUTO_STOP and SCHEDULE"),
+    "SCHEDULE": KeySpec(as_schedule, help="class hours: the desktops start before and stop "
+                        "after (Mon-Fri 08:30-18:00; Sat 09:00-13:00)"),
+    "SCHEDULE_LEAD": KeySpec(v.as_duration, default=900,
+                             help="how long before class SCHEDULE starts them (15m)"),
+    "SCHEDULE_END": KeySpec(v.as_date, help="the course's last day (YYYY-MM-DD): schedules "
+                            "end then, and the budget's projection too"),
+    "SCHEDULE_ROLE": KeySpec(v.as_str, help="IAM role ARN EventBridge Scheduler uses (default: "
+                             "sclust makes one per course, allowed only its desktops)"),
+    "BUDGET": KeySpec(v.as_price, help="the course's cap, in the price table's currency"),
+    "BUDGET_ACTION": KeySpec(v.as_choice("warn", "stop"), default="warn",
+                             help="at the cap: warn (at 80 % and 100 %) or stop the desktops"),
     "IDLE_STOP": KeySpec(v.as_duration,
                          help="a desktop no client used for this long stops itself (45m)"),
     "KIND": KeySpec(v.as_str, default="novnc",

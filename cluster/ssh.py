@@ -4,6 +4,7 @@ and parallel fan-out with a result per node. The only module that imports parami
 from __future__ import annotations
 
 import logging
+import re
 import shlex
 import socket
 import threading
@@ -28,6 +29,9 @@ MAX_PARALLEL = 32
 LOGIN_CANDIDATES = ("ubuntu", "ec2-user", "centos", "rocky", "admin", "debian", "fedora",
                     "root")
 LOGIN_CHECK = b"sclust-login-ok"
+# An image's answer to root: Please login as the user "ubuntu" rather than the user "root".
+LOGIN_AS = re.compile(r'login as the user \\?"?([a-z_][a-z0-9_-]{0,31})\\?"?(?=[\s.]|$)',
+                      re.IGNORECASE)
 AUTH_GRACE = 15.0  # seconds a refused key is retried before it is reported
 
 
@@ -117,6 +121,12 @@ class PinnedHostKeys(paramiko.MissingHostKeyPolicy):
 def login_user_file(known_hosts: Path) -> Path:
     """Where the login user found for a cluster is remembered (beside its pinned host keys)."""
     return known_hosts.with_name(known_hosts.name + ".login-user")
+
+
+def shell_user_file(known_hosts: Path) -> Path:
+    """Who sshmaster/sshnode log in as by default (root, or whom the image names), found once
+    per cluster."""
+    return known_hosts.with_name(known_hosts.name + ".shell-user")
 
 
 def remembered_login_user(known_hosts: Path) -> str | None:
@@ -234,6 +244,10 @@ class Connection:
     def _runs_commands(self, client: paramiko.SSHClient) -> bool:
         """False for an account whose key runs a forced command instead (AMIs answer root with
         "Please login as the user ubuntu" and a sleep): it must not be taken as the login."""
+        return LOGIN_CHECK in self._probe(client)
+
+    def _probe(self, client: paramiko.SSHClient) -> bytes:
+        """What the account answers to an echo: the check word, or an image's refusal."""
         transport = client.get_transport()
         assert transport is not None
         channel = transport.open_session(timeout=self.connect_timeout)
@@ -246,11 +260,37 @@ class Connection:
                 if not chunk:
                     break
                 output += chunk
+            # The refusal's user name may come a little after "login as".
+            if LOGIN_CHECK not in output and b"login as" in output.lower():
+                channel.settimeout(2)
+                while b"root" not in output.lower().split(b"login as", 1)[1]:
+                    chunk = channel.recv(1024)
+                    if not chunk:
+                        break
+                    output += chunk
         except (OSError, paramiko.SSHException):
-            return False
+            pass
         finally:
             channel.close()
-        return LOGIN_CHECK in output
+        return output
+
+    def root_or_redirect(self) -> str | None:
+        """StarCluster logged in as root: "root" when the image lets root run commands, the
+        user it names when it answers root with "Please login as the user X" (Ubuntu and
+        Amazon AMIs), None when root's key is refused (the caller picks the login user)."""
+        check_destination(self.address)
+        try:
+            client = self._connect_as("root")
+        except paramiko.AuthenticationException:
+            return None
+        try:
+            output = self._probe(client)
+        finally:
+            client.close()
+        if LOGIN_CHECK in output:
+            return "root"
+        match = LOGIN_AS.search(output.decode(errors="replace"))
+        return match.group(1) if match else None
 
     def _connect_as(self, user: str) -> paramiko.SSHClient:
         check_destination(self.address)

@@ -184,6 +184,16 @@ def as_timezone(value: str) -> str:
     return value
 
 
+def as_date(value: str) -> str:
+    """`2026-12-18` (ISO) -> "2026-12-18"."""
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
 def as_tags(value: str) -> dict[str, str]:
     """`course=em2024, owner=ana` -> {"course": "em2024", "owner": "ana"} (EC2 tag rules)."""
     tags: dict[str, str] = {}

@@ -67,8 +67,9 @@ def test_confirm_flag_is_yes(config: Path, moto_server: str, command: list[str],
 
 
 def test_addnode_letters_are_starcluster_s(config: Path) -> None:
-    status, output = invoke("-c", str(config), "addnode", "demo", "-i", "ami-0123abcd")
-    assert status == 1 and "--image-id ami-0123abcd: new nodes use the cluster's" in output
+    # -i is the AMI (tests/test_starcluster_utilities.py launches from it), -I the type.
+    status, output = invoke("-c", str(config), "addnode", "demo", "-i", "t3.micro")
+    assert status == 1 and "--image-id: 't3.micro' is not an AMI id" in output
     status, output = invoke("-c", str(config), "addnode", "demo", "-I", "t3 micro")
     assert status == 1 and "--instance-type: 't3 micro'" in output
 
@@ -125,3 +126,18 @@ def complete(config: Path, *words: str) -> list[str]:
 def test_shell_completion_of_templates(config: Path) -> None:
     assert complete(config, "validate", "sm") == ["small"]
     assert complete(config, "start", "demo", "-c", "") == ["small"]
+
+
+@pytest.mark.parametrize("answer, user", [
+    ('Please login as the user "ubuntu" rather than the user "root".', "ubuntu"),
+    ('Please login as the user \\"ec2-user\\" rather than the user \\"root\\".', "ec2-user"),
+    ("Please login as the user admin rather than the user root.", "admin"),
+    ('Please login as the user "x;rm -rf /" rather than the user "root".', None),
+])
+def test_the_user_an_image_names_for_root_logins(answer: str, user: str | None) -> None:
+    """sshmaster's default when root is refused: the user the image's answer names (cloud-init
+    on Ubuntu, Amazon Linux, Debian), never something that is not a plain user name."""
+    from sclust.ssh import LOGIN_AS
+
+    match = LOGIN_AS.search(answer)
+    assert (match.group(1) if match else None) == user

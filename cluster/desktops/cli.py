@@ -22,14 +22,16 @@ NUMBERS_HELP = "Desktop numbers: 3, 1,4, 2-5 (default: all)."
 
 
 def desktops_of(app: AppContext) -> Desktops:
-    from sclust.connect import open_cloud
+    from sclust.connect import open_cloud, open_schedules
     from sclust.desktops.course import Desktops
     from sclust.progress import Progress
 
     config = app.config
-    desktops = Desktops(open_cloud(config, app.region), Progress(),
+    cloud = open_cloud(config, app.region)
+    desktops = Desktops(cloud, Progress(),
                         key_file=lambda name: config.key_pair(name).location,
-                        refresh_interval=config.refresh_interval)
+                        refresh_interval=config.refresh_interval,
+                        schedules=open_schedules(cloud), prices=prices_or_none(app))
     app.plugin_sources.append(desktops)  # its plugin outcomes are reported after the command
     return desktops
 
@@ -123,6 +125,130 @@ def list_command(app: AppContext, name: str, as_json: bool) -> None:
         click.echo(json.dumps(rows(course, prices), indent=2))
         return
     print_course(course, prices)
+    echo_budget(course, prices)
+
+
+def echo_budget(course: object, prices: PriceTable | None) -> None:
+    """Spend so far, the projection to the end of the calendar, the budget's warning."""
+    from sclust.desktops.budget import budget_view
+    from sclust.desktops.state import Course
+    from sclust.errors import SclustError
+
+    assert isinstance(course, Course)
+    if prices is None or not course.desktops:
+        return
+    try:
+        view = budget_view(course, prices)
+    except SclustError as error:  # e.g. an instance type the table lacks
+        click.echo(f"sclust: warning: no projection: {error}", err=True)
+        return
+    line = (f"spent ${view.spent:,.2f}; projected ${view.projected:,.2f} by "
+            f"{view.horizon:%Y-%m-%d %H:%M %Z}")
+    if view.budget is not None:
+        line += f" (budget ${view.budget:,.2f}, {view.fraction:.0%} spent"
+        if view.cap_at is not None:
+            line += f"; reached {view.cap_at:%Y-%m-%d %H:%M %Z}"
+        line += ")"
+    click.echo(line)
+    if view.warning:
+        click.echo(f"sclust: warning: desktops {course.name}: {view.warning}", err=True)
+
+
+@desktops.command("budget")
+@click.argument("name", type=COURSE_NAME)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a line.")
+@click.pass_obj
+def budget_command(app: AppContext, name: str, as_json: bool) -> None:
+    """Spend so far of NAME, its projection to the end of the calendar (SCHEDULE_END, else
+    this week's last class; without SCHEDULE: today's AUTO_STOP), BUDGET and when the
+    projection reaches it. Warns from 80 % of the budget."""
+    from sclust.desktops.budget import budget_view
+    from sclust.desktops.cost import load_prices
+
+    course = desktops_of(app).get(name)
+    prices = load_prices(app.config)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(budget_view(course, prices).to_json(), indent=2))
+        return
+    echo_budget(course, prices)
+
+
+@desktops.group("schedule")
+def schedule_group() -> None:
+    """A course's calendar in the cloud: EventBridge Scheduler schedules (made by `desktops
+    start` from SCHEDULE, TIMEZONE, SCHEDULE_LEAD, SCHEDULE_END and BUDGET_ACTION = stop)
+    that start and stop the desktops with no machine of yours on."""
+
+
+@schedule_group.command("list")
+@click.argument("name", type=COURSE_NAME)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+@click.pass_obj
+def schedule_list(app: AppContext, name: str, as_json: bool) -> None:
+    """The schedules of course NAME as the scheduler has them."""
+    manager = desktops_of(app)
+    if manager.schedules is None:
+        from sclust.errors import SclustError
+
+        raise SclustError("this cloud has no scheduler")
+    found = manager.schedules.list(name)
+    if as_json:
+        import json
+
+        click.echo(json.dumps([{
+            "name": s.name, "action": s.action, "expression": s.expression,
+            "timezone": s.zone, "state": s.state, "desktops": len(s.instance_ids),
+            "end": s.end.isoformat() if s.end else None, "description": s.why}
+            for s in found], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"schedules of desktops {name}", title_justify="left")
+    for column in ("name", "action", "when", "zone", "desktops", "until", "state"):
+        table.add_column(column)
+    for s in found:
+        table.add_row(s.name, s.action, s.expression, s.zone, str(len(s.instance_ids)),
+                      f"{s.end:%Y-%m-%d %H:%M}" if s.end else "-", s.state)
+    table.caption = f"{len(found)} schedule(s)"
+    Console(width=160).print(table)
+
+
+@schedule_group.command("apply")
+@click.argument("name", type=COURSE_NAME)
+@click.option("-t", "--template", "template_name", metavar="TEMPLATE",
+              help="[desktops TEMPLATE] whose SCHEDULE/BUDGET to use (default: the course's).")
+@click.pass_obj
+def schedule_apply(app: AppContext, name: str, template_name: str | None) -> None:
+    """Make NAME's schedules what its template says now (e.g. after editing SCHEDULE or
+    BUDGET), with no start of the desktops; the budget's stop is computed again."""
+    manager = desktops_of(app)
+    course = manager.get(name)
+    settings = course.require_settings()
+    template = template_of(app, template_name or settings.template, check_key_file=False)
+    manager.update_calendar(course, template)
+    planned = manager.apply_schedules(course)
+    click.echo(f"desktops {name!r}: {len(planned)} schedule(s)")
+
+
+@schedule_group.command("remove")
+@click.argument("name", type=COURSE_NAME)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def schedule_remove(app: AppContext, name: str, yes: bool) -> None:
+    """Delete NAME's schedules (and the role they used): the desktops stay as they are and
+    start/stop only by hand (and AUTO_STOP) until `schedule apply`."""
+    from sclust.context import confirm
+
+    confirm(f"Delete the schedules of {name!r}?", yes)
+    manager = desktops_of(app)
+    if manager.schedules is None:
+        from sclust.errors import SclustError
+
+        raise SclustError("this cloud has no scheduler")
+    click.echo(f"deleted {manager.schedules.remove(name)} schedule(s) of {name!r}")
 
 
 @desktops.command("roster")
@@ -157,6 +283,52 @@ def roster_command(app: AppContext, name: str, html_file: str | None,
                        f" ({manager.passwords(name).path}): copy it from the machine that "
                        f"started the course, or `sclust desktops start {name} --new-passwords`",
                        err=True)
+
+
+@desktops.command("wall")
+@click.argument("name", type=COURSE_NAME)
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), required=True,
+              help="Write the page here (thumbnails embedded: one file).")
+@click.option("--watch", type=click.IntRange(min=2), is_flag=False, flag_value=10,
+              default=None, metavar="[SECONDS]",
+              help="Take the screens again every SECONDS (default 10) until Ctrl-C; the page "
+                   "reloads itself as often.")
+@click.option("--width", type=click.IntRange(80, 1600), default=320, show_default=True,
+              help="Width of each thumbnail in pixels.")
+@click.pass_obj
+def wall_command(app: AppContext, name: str, html_file: str, watch: int | None,
+                 width: int) -> None:
+    """The instructor's wall: a page with a thumbnail of every student's screen (number,
+    student, state), taken view-only over VNC — no key or click ever reaches a desktop.
+
+    \b
+    Open the page in a browser; with --watch it refreshes itself:
+      sclust desktops wall course --html wall.html --watch 15
+    Needs the passwords on this machine (the view-only one is derived from each).
+    """
+    import time
+    from pathlib import Path
+
+    from sclust.desktops.wall import collect, novnc_port_of, wall_html
+    from sclust.files import write_private
+
+    manager = desktops_of(app)
+    while True:
+        course = manager.get(name)
+        port = novnc_port_of(course)
+        with manager.progress.waiting(f"taking the screens of {name}") as update:
+            shots = collect(course, manager.passwords(name), port, width, update)
+        # 0600: the page shows what students are doing.
+        write_private(Path(html_file), wall_html(course, shots, refresh=watch))
+        taken = sum(s.png is not None for s in shots)
+        click.echo(f"wrote {html_file}: {taken} of {len(shots)} screen(s)")
+        for shot in shots:
+            if shot.problem and shot.desktop.state == "running":
+                click.echo(f"sclust: warning: desktop {shot.desktop.name}: {shot.problem}",
+                           err=True)
+        if not watch:
+            return
+        time.sleep(watch)
 
 
 @desktops.command("stop")

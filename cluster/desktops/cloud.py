@@ -181,6 +181,18 @@ class DesktopsCloud:
         self.cloud.associate_address(association, instance_id)
         address.instance_id, address.association_id = instance_id, association.association_id
 
+    def save_settings(self, group_id: str, settings: CourseSettings) -> None:
+        """Rewrite the settings tags of the course's group (and drop chunks no longer used)."""
+        from sclust.state import TAG_SETTINGS
+
+        tags = settings.to_tags()
+        self.cloud.create_tags([group_id], tags)
+        groups = [g for g in self.cloud.find_security_groups(TAG_COURSE) if g.group_id == group_id]
+        stale = [k for g in groups for k in g.tags
+                 if k.startswith(f"{TAG_SETTINGS}.") and k not in tags]
+        if stale:
+            self.cloud.delete_tags([group_id], stale)
+
     def mark_set_up(self, instance_ids: list[str]) -> None:
         """One CreateTags for every desktop just set up (same value: batchable)."""
         self.cloud.create_tags(instance_ids, {TAG_SETUP: "1"})

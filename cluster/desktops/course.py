@@ -37,11 +37,16 @@ from sclust.scripts import ScriptFile, ScriptRun
 from sclust.ssh import Connection, PinnedHostKeys, Result, fan_out, raise_failures
 
 if TYPE_CHECKING:
+    from sclust.desktops.cost import PriceTable
+    from sclust.desktops.schedules import PlannedSchedule, Schedules
     from sclust.pluginrun import PluginOutcome
 
 log = logging.getLogger(__name__)
 RUN_COMMAND = ScriptFile("sclust.desktops", "scripts/run-command.sh")
 SETUP_TIMEOUT = 1800  # a first setup may install a desktop environment
+# The [desktops] keys a re-run of `start` brings to a running course (the rest is fixed).
+CALENDAR_FIELDS = ("schedule", "schedule_lead", "schedule_end", "schedule_role", "budget",
+                   "budget_action", "timezone")
 
 
 class Desktops:
@@ -49,8 +54,11 @@ class Desktops:
 
     def __init__(self, cloud: Cloud, progress: Progress, key_file: Callable[[str], Path],
                  timeout: float = 900, ssh_wait: float = 300,
-                 refresh_interval: float = 5.0) -> None:
+                 refresh_interval: float = 5.0, schedules: Schedules | None = None,
+                 prices: PriceTable | None = None) -> None:
         self.cloud = cloud
+        self.schedules = schedules  # the calendar's side of the cloud (EventBridge Scheduler)
+        self.prices = prices  # for the budget cap (None: no price table)
         self.refresh_interval = refresh_interval  # longest pause between two polls
         self.dcloud = DesktopsCloud(cloud)
         self.progress = progress
@@ -87,6 +95,9 @@ class Desktops:
         if numbers is None:
             numbers = sorted(set(range(1, template.count + 1)) | set(existing))
         settings = course.settings or self.new_settings(template)
+        if course.settings is not None and course.group_id is not None:
+            self.update_calendar(course, template)
+        self.refuse_over_budget(course)
         # Before anything is made: without it every desktop would launch, then refuse SSH.
         check_key_pair(self.cloud, settings.keyname, self.key_file(settings.keyname))
         kinds = course_kinds(settings)
@@ -126,7 +137,80 @@ class Desktops:
         if setup:
             self.set_up(course, chosen, template, new_passwords)
             self.wait_until_ready(chosen, served_ports(settings))
+        self.apply_schedules(course)
         return course
+
+    # ---- calendar and budget ---------------------------------------------------------------
+
+    def update_calendar(self, course: Course, template: DesktopsTemplate) -> None:
+        """Bring the template's SCHEDULE, TIMEZONE and BUDGET to a course made earlier (kept in
+        its settings tags); a course that loses its calendar loses its schedules."""
+        settings = course.require_settings()
+        fresh = self.new_calendar(template)
+        changed = {k: v for k, v in fresh.items() if getattr(settings, k) != v}
+        if not changed:
+            return
+        was_scheduled = settings.scheduled
+        for key, value in changed.items():
+            setattr(settings, key, value)
+        assert course.group_id
+        self.dcloud.save_settings(course.group_id, settings)
+        self.progress.step(f"course {course.name}: {', '.join(sorted(changed))} now from "
+                           f"[desktops {template.name}]")
+        if was_scheduled and not settings.scheduled and self.schedules is not None:
+            removed = self.schedules.remove(course.name)
+            self.progress.step(f"removed {removed} schedule(s) of {course.name}")
+
+    @staticmethod
+    def new_calendar(template: DesktopsTemplate) -> dict[str, object]:
+        return {"schedule": template.schedule, "schedule_lead": template.schedule_lead,
+                "schedule_end": template.schedule_end, "schedule_role": template.schedule_role,
+                "budget": template.budget, "budget_action": template.budget_action,
+                "timezone": template.timezone}
+
+    def refuse_over_budget(self, course: Course) -> None:
+        """BUDGET_ACTION = stop: no start once the course has spent its budget."""
+        settings = course.settings
+        if (settings is None or settings.budget is None or settings.budget_action != "stop"
+                or self.prices is None or not course.desktops):
+            return
+        from sclust.desktops.budget import budget_view
+
+        view = budget_view(course, self.prices)
+        if view.budget is not None and view.spent >= view.budget:
+            raise SclustError(f"desktops {course.name!r} spent ${view.spent:,.2f} of their "
+                              f"budget ${view.budget:,.2f} (BUDGET_ACTION = stop): raise "
+                              "BUDGET in the template to start them again")
+
+    def planned_schedules(self, course: Course) -> list[PlannedSchedule]:
+        """What the course's calendar and budget cap need in the scheduler now."""
+        from sclust.desktops.schedules import course_schedules
+
+        settings = course.require_settings()
+        ids = [d.instance_id for d in course.desktops
+               if d.state not in ("shutting-down", "terminated")]
+        cap = None
+        if settings.budget is not None and settings.budget_action == "stop":
+            if self.prices is None:
+                raise SclustError("BUDGET_ACTION = stop needs the price table: fix [prices]")
+            from sclust.desktops.budget import budget_view
+
+            cap = budget_view(course, self.prices).cap_at
+        return course_schedules(course.name, settings, ids, cap)
+
+    def apply_schedules(self, course: Course) -> list[PlannedSchedule]:
+        """Make the scheduler's schedules of COURSE what its calendar and budget say (with the
+        desktops it has now); nothing when it has neither."""
+        settings = course.require_settings()
+        if self.schedules is None or not settings.scheduled:
+            return []
+        planned = self.planned_schedules(course)
+        self.schedules.put(course.name, planned, settings.schedule_role)
+        starts = sum(p.action == "start" for p in planned)
+        stops = len(planned) - starts
+        self.progress.step(f"calendar of {course.name}: {starts} start and {stops} stop "
+                           "schedule(s) in EventBridge Scheduler")
+        return planned
 
     def new_settings(self, template: DesktopsTemplate) -> CourseSettings:
         subnet = self.cloud.subnet_for(template.subnet_id, template.availability_zone)
@@ -134,11 +218,12 @@ class Desktops:
             template=template.name, keyname=template.key.name, image_id=template.image_id,
             instance_type=template.instance_type, elastic_ips=template.elastic_ips,
             volume_size=template.volume_size, login_user=template.login_user,
-            auto_stop=template.auto_stop, timezone=template.timezone, kind=template.kind,
+            auto_stop=template.auto_stop, kind=template.kind,
             idle_stop=template.idle_stop,
             novnc_port=template.novnc_port, jupyter_port=template.jupyter_port, zone=subnet.zone,
             subnet_id=subnet.subnet_id, vpc_id=subnet.vpc_id, tags=dict(template.tags),
             created=datetime.now().astimezone().isoformat(timespec="seconds"),
+            **self.new_calendar(template),  # type: ignore[arg-type]
         )
 
     def add(self, name: str, count: int, template: DesktopsTemplate, setup: bool = True
@@ -379,6 +464,10 @@ class Desktops:
         """Terminate every desktop, release every Elastic IP sclust allocated for the course,
         delete its group, forget its passwords and host keys. Returns addresses released."""
         course = self.get(name)
+        # The schedules first: none may start a desktop being terminated.
+        if self.schedules is not None and course.settings and course.settings.scheduled:
+            removed = self.schedules.remove(name)
+            self.progress.step(f"deleted {removed} schedule(s) of {name} and their role")
         ids = [d.instance_id for d in course.desktops]
         if ids:
             self.progress.step(f"terminating {len(ids)} desktop(s) of {name}")

@@ -182,6 +182,30 @@ class VncSession:
                     pixels[start:start + rw * bpp] = data[row * rw * bpp:(row + 1) * rw * bpp]
             return bytes(pixels)
 
+    def use_rgb(self) -> None:
+        """Ask for 32-bit true colour, little-endian, red at bit 16 (pixels as B, G, R, X)."""
+        self.ws.send(struct.pack(">BxxxBBBBHHHBBBxxx", 0, 32, 24, 0, 1, 255, 255, 255,
+                                 16, 8, 0))
+        self.bytes_per_pixel = 4
+
+    def screenshot(self, width: int) -> tuple[int, int, bytes]:
+        """The whole screen scaled to WIDTH pixels across (nearest pixel): (width, height,
+        RGB bytes). Only asks for pixels: no key or pointer event is ever sent."""
+        self.use_rgb()
+        full_width, full_height = self.width, self.height
+        pixels = self.region(0, 0, full_width, full_height)
+        width = max(1, min(width, full_width))
+        height = max(1, round(full_height * width / full_width))
+        columns = [x * full_width // width * 4 for x in range(width)]
+        out = bytearray(width * height * 3)
+        for y in range(height):
+            row = (y * full_height // height) * full_width * 4
+            line = pixels[row:row + full_width * 4]
+            at = y * width * 3
+            out[at:at + width * 3] = bytes(b for x in columns
+                                           for b in (line[x + 2], line[x + 1], line[x]))
+        return width, height, bytes(out)
+
     def _skip(self, kind: int) -> None:
         if kind == 2:  # Bell
             return

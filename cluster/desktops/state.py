@@ -70,6 +70,12 @@ class CourseSettings:
     vpc_id: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     created: str = ""
+    schedule: str | None = None  # SCHEDULE (class hours), normalized
+    schedule_lead: int = 900
+    schedule_end: str | None = None
+    schedule_role: str | None = None
+    budget: float | None = None
+    budget_action: str = "warn"
     version: int = SCHEMA_VERSION
 
     def to_tags(self) -> dict[str, str]:
@@ -84,6 +90,12 @@ class CourseSettings:
             raise SclustError(f"desktops {course!r}: the settings tags on its security group "
                               "are missing or damaged")
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    @property
+    def scheduled(self) -> bool:
+        """Has the course schedules in the cloud (a calendar, or a budget that stops it)?"""
+        return bool(self.schedule) or (self.budget is not None
+                                       and self.budget_action == "stop")
 
     @property
     def created_at(self) -> datetime | None:

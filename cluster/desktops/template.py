@@ -64,6 +64,12 @@ class DesktopsTemplate:
     plugins: list[PluginSpec] = field(default_factory=list)
     availability_zone: str | None = None
     subnet_id: str | None = None
+    schedule: str | None = None  # SCHEDULE, normalized (sclust.desktops.calendar)
+    schedule_lead: int = 900  # seconds before class the desktops start
+    schedule_end: str | None = None  # the last day, YYYY-MM-DD
+    schedule_role: str | None = None  # an IAM role ARN for the scheduler (default: made)
+    budget: float | None = None
+    budget_action: str = "warn"
 
     def student(self, number: int) -> Student | None:
         """The student of desktop NUMBER (1-based), if the roster has one."""
@@ -148,8 +154,19 @@ def build(config: Config, name: str, errors: list[str], check_key_file: bool
         where = keys.get("JUPYTER_PORT") or keys.get("NOVNC_PORT") or keys["KIND"]
         errors.append(at_key(where, f"noVNC and JupyterLab both on port {novnc_port}: give "
                                     "each its own (NOVNC_PORT, JUPYTER_PORT)"))
-    if "TIMEZONE" in keys and "AUTO_STOP" not in keys:
-        errors.append(at_key(keys["TIMEZONE"], "only AUTO_STOP uses TIMEZONE: set AUTO_STOP"))
+    if "TIMEZONE" in keys and "AUTO_STOP" not in keys and "SCHEDULE" not in keys:
+        errors.append(at_key(keys["TIMEZONE"], "only AUTO_STOP and SCHEDULE use TIMEZONE: set "
+                                               "one of them"))
+    for key_name in ("SCHEDULE_LEAD", "SCHEDULE_END", "SCHEDULE_ROLE"):
+        if key_name in keys and "SCHEDULE" not in keys:
+            errors.append(at_key(keys[key_name], f"{key_name} needs SCHEDULE (the class hours)"))
+    if "SCHEDULE_LEAD" in keys and get("SCHEDULE_LEAD") > 12 * 3600:
+        errors.append(at_key(keys["SCHEDULE_LEAD"], "at most 12h before class"))
+    if "SCHEDULE_ROLE" in keys and not get("SCHEDULE_ROLE").startswith("arn:aws"):
+        errors.append(at_key(keys["SCHEDULE_ROLE"], "an IAM role ARN (arn:aws:iam::ACCOUNT:role/"
+                                                    "NAME)"))
+    if "BUDGET_ACTION" in keys and "BUDGET" not in keys:
+        errors.append(at_key(keys["BUDGET_ACTION"], "BUDGET_ACTION needs BUDGET (the cap)"))
     if errors or key is None:
         return None
     return DesktopsTemplate(
@@ -161,7 +178,10 @@ def build(config: Config, name: str, errors: list[str], check_key_file: bool
         kind=kind, novnc_port=novnc_port, jupyter_port=jupyter_port,
         novnc_cidr=get("NOVNC_CIDR"), ssh_cidr=get("SSH_CIDR"),
         plugins=plugins, availability_zone=get("AVAILABILITY_ZONE"),
-        subnet_id=get("SUBNET_ID"),
+        subnet_id=get("SUBNET_ID"), schedule=get("SCHEDULE"),
+        schedule_lead=get("SCHEDULE_LEAD"), schedule_end=get("SCHEDULE_END"),
+        schedule_role=get("SCHEDULE_ROLE"), budget=get("BUDGET"),
+        budget_action=get("BUDGET_ACTION"),
     )
 
 

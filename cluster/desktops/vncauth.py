@@ -45,6 +45,21 @@ def auth_response(password: str, challenge: bytes) -> bytes:
     return _des_encrypt(password.encode("latin-1")[:MAX_LENGTH], challenge)
 
 
-def password_file(password: str) -> bytes:
-    """The 8 bytes of a VNC password file (what `vncpasswd` writes; `Xvnc -PasswordFile`)."""
-    return _des_encrypt(_FILE_KEY, password.encode("latin-1")[:MAX_LENGTH].ljust(8, b"\0"))
+def password_file(password: str, view_only: str | None = None) -> bytes:
+    """A VNC password file (what `vncpasswd` writes; `Xvnc -PasswordFile`): 8 bytes, then 8
+    more for a VIEW_ONLY password (TigerVNC gives whoever types it a view-only session)."""
+    data = _des_encrypt(_FILE_KEY, password.encode("latin-1")[:MAX_LENGTH].ljust(8, b"\0"))
+    if view_only is not None:
+        data += _des_encrypt(_FILE_KEY,
+                             view_only.encode("latin-1")[:MAX_LENGTH].ljust(8, b"\0"))
+    return data
+
+
+def view_password(password: str) -> str:
+    """The view-only password of the desktop whose password is PASSWORD (the instructor's wall
+    uses it): derived, so it needs no storage, and useless to reach the desktop's keyboard."""
+    import hashlib
+    import hmac
+
+    digest = hmac.new(password.encode(), b"sclust view-only", hashlib.sha256).digest()
+    return "".join(_ALPHABET[b % len(_ALPHABET)] for b in digest[:MAX_LENGTH])

@@ -13,7 +13,8 @@ from sclust.context import CLUSTER_TAG
 @click.argument("tag", type=CLUSTER_TAG)
 @click.option("-p", "--local-port", type=click.IntRange(1, 65535), default=None,
               help="Local port of the tunnel (default 6080, or the next free one).")
-@click.option("-u", "--user", help="Log in as USER (default: the template's LOGIN_USER).")
+@click.option("-u", "--user", help="Log in as USER (default: root where the image allows it, "
+              "as for sshmaster; else the image's login user).")
 @click.pass_context
 def vnc(ctx: click.Context, tag: str, local_port: int | None, user: str | None) -> None:
     """Open the master's noVNC desktop through an SSH tunnel and print a localhost URL.

@@ -4,8 +4,7 @@ tools needed on the desktop."""
 
 from __future__ import annotations
 
-import struct
-import zlib
+from sclust.desktops.png import rgb_png
 
 # 5x7 digits, one string of 7 rows per digit.
 _DIGITS = {
@@ -36,18 +35,11 @@ def number_png(label: str, dot: int = 24, margin: int = 48) -> bytes:
     width = len(rows[0]) * dot + 2 * margin
     height = 7 * dot + 2 * margin
     back, fore = bytes(BACKGROUND), bytes(FOREGROUND)
-    blank = b"\0" + back * width
+    blank = back * width
     lines = [blank] * margin
     for bits in rows:
-        line = b"\0" + back * margin + b"".join((fore if b == "1" else back) * dot for b in bits) \
+        line = back * margin + b"".join((fore if b == "1" else back) * dot for b in bits) \
             + back * margin
         lines += [line] * dot
     lines += [blank] * margin
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"".join(lines), 9)) + chunk(b"IEND", b""))
+    return rgb_png(width, height, b"".join(lines))

@@ -108,6 +108,22 @@ def _query_pairs(query: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def parse(environ: dict[str, Any], body: bytes) -> _Signed:
+    """The signature's fields (access key, scope…), before any check; AuthError if absent."""
+    return _parse(environ, body)
+
+
+def session_token(environ: dict[str, Any]) -> str | None:
+    """The STS session token of a request (header, or query of a presigned URL)."""
+    token = _header(environ, "x-amz-security-token")
+    if token:
+        return token
+    for key, value in _query_pairs(environ.get("QUERY_STRING", "")):
+        if unquote(key) == "X-Amz-Security-Token":
+            return unquote(value)
+    return None
+
+
 def _parse(environ: dict[str, Any], body: bytes) -> _Signed:
     query = _query_pairs(environ.get("QUERY_STRING", ""))
     params = {unquote(k): unquote(v) for k, v in query}
@@ -274,8 +290,14 @@ def refusal(environ: dict[str, Any], body: bytes, error: AuthError,
             service = "ec2" if f"Version={EC2_API_VERSION}" in query else "query"
         else:
             service = "s3"
+    if service == "ec2" and code == "ExpiredToken":
+        # Expired session credentials: EC2 says RequestExpired.
+        text = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>"
+                f"<Code>RequestExpired</Code><Message>{message}</Message></Error></Errors>"
+                f"<RequestID>{request_id}</RequestID></Response>")
+        return "400 Bad Request", [("Content-Type", "text/xml")], text.encode()
     if service == "ec2":
-        # EC2 answers every credential or signature problem with AuthFailure.
+        # EC2 answers every other credential or signature problem with AuthFailure.
         text = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>"
                 "<Code>AuthFailure</Code><Message>AWS was not able to validate the provided "
                 f"access credentials ({message})</Message></Error></Errors>"

@@ -85,21 +85,34 @@ def status(as_json: bool, state_dir: Path | None) -> None:
               help="Refuse key pairs, AMIs, types, subnets, volume zones that do not exist.")
 @click.option("--consistency-delay", type=click.FloatRange(0, 600), default=None,
               metavar="SECONDS", help="How long new instances stay invisible to describes.")
+@click.option("--clock-offset", type=click.FloatRange(-366 * 86400, 366 * 86400), default=None,
+              metavar="SECONDS", help="Move the scheduler's clock (EventBridge Scheduler "
+              "schedules run at machine time + SECONDS): to test a calendar now.")
+@click.option("--iam-enforcement/--no-iam-enforcement", default=None,
+              help="Allow or refuse requests signed by IAM users and role sessions by their "
+              "policies (the local cloud's own credentials may always do everything).")
 @click.option("--state-dir", type=click.Path(path_type=Path), default=None, help=STATE_DIR_HELP)
-def set_(validation: bool | None, consistency_delay: float | None,
-         state_dir: Path | None) -> None:
+def set_(validation: bool | None, consistency_delay: float | None, clock_offset: float | None,
+         iam_enforcement: bool | None, state_dir: Path | None) -> None:
     """Show (no option) or change the running cloud's AWS-like strictness; `up` reads the
-    same from SCLUST_LOCAL_VALIDATION and SCLUST_LOCAL_CONSISTENCY_DELAY."""
+    same from SCLUST_LOCAL_VALIDATION, SCLUST_LOCAL_CONSISTENCY_DELAY and
+    SCLUST_LOCAL_IAM_ENFORCEMENT."""
     from sclust.localcloud.control import configure
 
     changes: dict[str, object] = {}
+    if iam_enforcement is not None:
+        changes["iam_enforcement"] = iam_enforcement
     if validation is not None:
         changes["validation"] = validation
     if consistency_delay is not None:
         changes["consistency_delay"] = consistency_delay
+    if clock_offset is not None:
+        changes["clock_offset"] = clock_offset
     settings = configure(state_dir, **changes)
     click.echo(f"validation {'on' if settings['validation'] else 'off'}, "
-               f"consistency delay {settings['consistency_delay']:g} s")
+               f"consistency delay {settings['consistency_delay']:g} s, "
+               f"scheduler clock offset {settings.get('clock_offset', 0):g} s, "
+               f"IAM enforcement {'on' if settings.get('iam_enforcement') else 'off'}")
 
 
 @local.group()

@@ -55,7 +55,6 @@ class Cloud:
         self._reboots: set[str] = set()
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="host")
         self._stopping = threading.Event()
-        self.init_script = layout.root / "host-init.sh"
         self.mark_failed: Any = None  # set by patches.install
         self.guest_shutdown: Any = None
         self.state_class: Any = None
@@ -241,12 +240,14 @@ class Cloud:
 
     # --- lifecycle of the realizer ------------------------------------------------------------
     def start(self) -> None:
-        self.layout.hosts_dir.mkdir(parents=True, exist_ok=True)
-        self.layout.volumes_dir.mkdir(parents=True, exist_ok=True)
+        # Only the machine's root may enter: hosts' layers, volume images.
+        self.layout.hosts_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.layout.hosts_dir.chmod(0o700)
+        self.layout.volumes_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.layout.volumes_dir.chmod(0o700)
         remove_tree(self.layout.images_dir)  # a predecessor's images died with its moto
         self.layout.images_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        hostinit.write_image_layer(self.layout.image_dir)
-        self.init_script.write_text(hostinit.INIT_SCRIPT)
+        hostinit.write_image_layer(self.layout.image_dir, private_dirs=(self.layout.root,))
         network.bridge_up(self.journal)
         threading.Thread(target=self._periodic, name="sync", daemon=True).start()
 
@@ -407,7 +408,7 @@ class Cloud:
     def _do_step(self, step: str, instance_id: str, want: Desired) -> None:
         host = self.hosts.get(instance_id)
         if host is None:
-            host = Host(want.spec, self.layout, self.journal, self.init_script)
+            host = Host(want.spec, self.layout, self.journal)
             with self.lock:
                 self.hosts[instance_id] = host
         with host.lock:
@@ -472,15 +473,18 @@ class Cloud:
         for volume_id in list(host.volumes):
             if wanted.get(volume_id, (None,))[0] != host.volumes[volume_id][1]:
                 loop, device = host.volumes.pop(volume_id)
-                volumes.remove_node(host.path("/"), device)
+                volumes.remove_node(host, device)
                 volumes.detach_loop(self.journal, loop)
         for volume_id, (device, size) in wanted.items():
             if volume_id in host.volumes:
+                volumes.grow_volume_file(self.layout.volumes_dir, volume_id, size,
+                                         host.volumes[volume_id][0])
                 continue
             backing = volumes.ensure_volume_file(self.layout.volumes_dir, volume_id, size)
+            volumes.grow_volume_file(self.layout.volumes_dir, volume_id, size, None)
             loop = volumes.attach_loop(self.journal, backing)
             try:
-                volumes.make_node(host.path("/"), device, loop)
+                volumes.make_node(host, device, loop)
             except Exception:
                 volumes.detach_loop(self.journal, loop)
                 raise

@@ -50,10 +50,25 @@ def missing_requirements() -> list[str]:
         missing.append("loop devices (/dev/loop-control; modprobe loop)")
     if not Path("/proc/self/ns/net").exists():
         missing.append("namespaces in the kernel")
+    # Hosts live in user namespaces over idmapped mounts of / (overlayfs on idmapped layers).
+    if _kernel_version() < (5, 19):
+        missing.append("Linux 5.19 or later (idmapped mounts under overlayfs)")
+    max_userns = Path("/proc/sys/user/max_user_namespaces")
+    if max_userns.exists() and max_userns.read_text().strip() == "0":
+        missing.append("user namespaces (sysctl user.max_user_namespaces is 0)")
     for module in ("moto", "flask", "werkzeug"):
         if not _python_module(module):
             missing.append(f"python module {module} (pip install 'moto[ec2,server]')")
     return missing
+
+
+def _kernel_version() -> tuple[int, int]:
+    release = os.uname().release
+    try:
+        major, minor = release.split(".")[:2]
+        return int(major), int("".join(c for c in minor if c.isdigit()) or 0)
+    except ValueError:
+        return (0, 0)
 
 
 def _module_available(name: str) -> bool:

@@ -85,11 +85,16 @@ def serve(layout: Layout, port: int) -> int:
     if os.environ.get("SCLUST_LOCAL_IMDS", "1") != "0":  # 0: no metadata service
         cloud.on_boot.append(metadata_up)
         cloud.on_halt.append(imds.stop_for)
+    from sclust.localcloud.schedules import ScheduleRunner
+
+    schedules = ScheduleRunner(cloud)  # EventBridge Scheduler's EC2 schedules, run here
     try:
         cloud.start()
         nfs.start()
+        schedules.start()
         run_endpoint(layout, cloud, settings.region, port, credentials)
     finally:
+        schedules.stop()
         layout.endpoint_file.unlink(missing_ok=True)
         imds.stop_all()
         nfs.stop()

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from sclust.localcloud import auth
+from sclust.localcloud import auth, enforcement, identity
 from sclust.localcloud.cloud import Cloud
 
 log = logging.getLogger("sclust.localcloud")
@@ -62,10 +62,22 @@ class Endpoint:
             return _json("200 OK", {"ok": True, "pid": os.getpid()})
         service = _scope_service(environ)
         try:
-            signed = auth.verify(environ, body, self.credentials)
+            signed, who = self._authenticate(environ, body)
         except auth.AuthError as error:
             log.info("refused %s %s: %s", environ.get("REQUEST_METHOD"), path, error.code)
             return auth.refusal(environ, body, error, service)
+        if not who.is_root and (path.startswith(("/_sclust/", "/moto-api"))):
+            # The daemon's controls and moto's state are the local cloud's own business.
+            return _json("403 Forbidden", {"ok": False, "error": (
+                "only the local cloud's own credentials may use this")})
+        if not who.is_root and self.cloud.behaviour.iam_enforcement:
+            with self.cloud.lock:
+                refused = enforcement.refusal_of(
+                    who, signed.service, environ, body, self.cloud.settings.region,
+                    self._ec2_tags)
+            if refused is not None:
+                log.info("IAM refused %s to %s", _action(environ, body) or path, who.arn)
+                return refused
         if path.startswith("/_sclust/"):
             return self._ours(path, environ, body)
         if path.startswith("/moto-api"):
@@ -99,6 +111,20 @@ class Endpoint:
             except Exception:  # the request itself succeeded; the periodic sync retries
                 log.exception("sync after %s failed", action)
         return captured["status"], captured["headers"], data
+
+    def _authenticate(self, environ: dict[str, Any],
+                      body: bytes) -> tuple[Any, identity.Identity]:
+        """The verified signature and who made it: the local cloud's own credentials, an IAM
+        user's keys or a role session's (with its token); AuthError otherwise."""
+        access_key = auth.parse(environ, body).access_key
+        with self.cloud.lock:
+            who = identity.resolve(access_key, auth.session_token(environ), self.credentials)
+        signed = auth.verify(environ, body, auth.Credentials(access_key, who.secret))
+        return signed, who
+
+    def _ec2_tags(self, resource_id: str) -> dict[str, str]:
+        """Tags of an EC2 resource in moto's state (cloud lock held)."""
+        return dict(self.cloud._backend().tags.get(resource_id, {}))
 
     def _ours(self, path: str, environ: dict[str, Any], body: bytes) -> Response:
         method = environ.get("REQUEST_METHOD")

@@ -6,48 +6,21 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from sclust.localcloud.nfs_shims import EXPORTFS_SHIM, MOUNT_NFS_SHIM
+from sclust.localcloud import masks
+from sclust.localcloud.nfs_shims import (
+    EXPORTFS_SHIM,
+    MOUNT_NFS_SHIM,
+    MOUNT_VOLUME_SHIM,
+    RESIZE2FS_SHIM,
+)
 from sclust.localcloud.power_shims import POWER_SHIM
 
-# Runs in a fresh mount/UTS/IPC/PID namespace, already inside the host's network namespace.
-# Environment: H (host dir), IMGSRC (image layer source), SOCK (NFS control socket).
-# Prints READY on stdout once sshd listens; everything else goes to $H/console.log.
+# The host's init, run as PID 1 and as root of the host (see launch.py, which built its root,
+# /dev, /run, /tmp, /proc and /sys). Prints READY on fd 3 once sshd listens; its stdout and
+# stderr are the host's console log.
 INIT_SCRIPT = r"""#!/bin/bash
 set -eu
-exec 2>>"$H/console.log" 3>&1 1>&2
 echo "=== boot $(date -u +%FT%TZ)"
-R="$H/root"
-mkdir -p "$H/upper" "$H/work" "$H/image" "$R"
-# The image layer lives on a tmpfs: overlayfs refuses two lower layers on one filesystem tree.
-mount -t tmpfs -o mode=755 image "$H/image"
-cp -a "$IMGSRC/." "$H/image/"
-mount -t overlay overlay -o "lowerdir=$H/image:/,upperdir=$H/upper,workdir=$H/work" "$R"
-# A private /dev with the usual nodes: EBS volumes appear here as /dev/xvdX, and nowhere else.
-mount -t tmpfs -o mode=755,size=4m dev "$R/dev"
-cd "$R/dev"
-mknod -m 666 null c 1 3; mknod -m 666 zero c 1 5; mknod -m 666 full c 1 7
-mknod -m 666 random c 1 8; mknod -m 666 urandom c 1 9; mknod -m 666 tty c 5 0
-mkdir -m 755 pts; mkdir -m 1777 shm
-mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts pts
-ln -s pts/ptmx ptmx; ln -s /proc/self/fd fd
-ln -s /proc/self/fd/0 stdin; ln -s /proc/self/fd/1 stdout; ln -s /proc/self/fd/2 stderr
-mount -t tmpfs -o mode=1777 shm shm
-cd /
-mount -t tmpfs -o mode=755 run "$R/run"
-mkdir -p "$R/run/sshd" "$R/run/lock" "$R/run/sclust"
-chmod 1777 "$R/run/lock"
-mount -t tmpfs -o mode=1777 tmp "$R/tmp"
-mount -t proc proc "$R/proc"
-mount -t sysfs sysfs "$R/sys"
-if [ -S "$SOCK" ]; then
-  : > "$R/run/sclust/nfs.sock"
-  mount --bind "$SOCK" "$R/run/sclust/nfs.sock"
-fi
-cp -a "$H/seed" "$R/run/sclust/seed"
-cd "$R"
-pivot_root . .
-umount -l .
-cd /
 S=/run/sclust/seed
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 ID=$(cat $S/instance-id)
@@ -129,9 +102,10 @@ while :; do sleep 3600 & wait $! || true; done
 """
 
 
-def write_image_layer(image_dir: Path) -> None:
-    """The files every host sees above this machine's `/`: NFS and power shims, and plain
-    dotfiles for root (this machine's own root .bashrc is slow, e.g. `pyenv init`)."""
+def write_image_layer(image_dir: Path, private_dirs: tuple[Path, ...] = ()) -> None:
+    """The files every host sees above this machine's `/`: its init, the NFS, volume-mount and
+    power shims, plain dotfiles for root (this machine's own root .bashrc is slow, e.g.
+    `pyenv init`), and the masks that hide this machine's secrets (masks.py)."""
     if image_dir.exists():
         shutil.rmtree(image_dir)
     sbin = image_dir / "usr" / "sbin"
@@ -143,6 +117,18 @@ def write_image_layer(image_dir: Path) -> None:
     for name in ("exportfs", "mount.nfs"):
         (sbin / name).chmod(0o755)
     (sbin / "mount.nfs4").symlink_to("mount.nfs")
+    # Block file systems: a host may not mount them itself (no privilege on the machine); the
+    # daemon mounts an attached volume for it (mount(8) runs mount.TYPE when it exists).
+    (sbin / "mount.ext4").write_text(MOUNT_VOLUME_SHIM)
+    (sbin / "mount.ext4").chmod(0o755)
+    for name in ("mount.ext3", "mount.ext2"):
+        (sbin / name).symlink_to("mount.ext4")
+    # Online growth of a mounted volume, likewise (resize2fs of an unmounted one is the real).
+    local_sbin = image_dir / "usr" / "local" / "sbin"
+    local_sbin.mkdir(parents=True, mode=0o755)
+    (image_dir / "usr" / "local").chmod(0o755)
+    (local_sbin / "resize2fs").write_text(RESIZE2FS_SHIM)
+    (local_sbin / "resize2fs").chmod(0o755)
     # The machine's poweroff & co. are systemctl, useless without systemd as PID 1.
     (sbin / "poweroff").write_text(POWER_SHIM)
     (sbin / "poweroff").chmod(0o755)
@@ -160,3 +146,9 @@ def write_image_layer(image_dir: Path) -> None:
         skel = Path("/etc/skel") / dotfile
         if skel.exists():
             shutil.copy(skel, root / dotfile)
+    init = image_dir / "usr" / "lib" / "sclust"
+    init.mkdir(parents=True, mode=0o755)
+    (image_dir / "usr" / "lib").chmod(0o755)
+    (init / "host-init").write_text(INIT_SCRIPT)
+    (init / "host-init").chmod(0o755)
+    masks.write_masks(image_dir, private_dirs=private_dirs)

@@ -1,5 +1,6 @@
-"""One instance = one host: a network namespace, a PID-1 reaper in fresh mount/UTS/IPC/PID
-namespaces, an overlay of this machine's `/` as its root layer, and a real sshd."""
+"""One instance = one host: a network namespace, a user namespace of its own (root of the host
+is not root of the machine) holding its mount/UTS/IPC/PID namespaces, an overlay of the image
+layer over an idmapped view of this machine's `/` as its root (launch.py), and a real sshd."""
 
 from __future__ import annotations
 
@@ -7,16 +8,17 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sclust.localcloud import images, network
+from sclust.localcloud import images, kernel, network
 from sclust.localcloud.errors import LocalCloudError
 from sclust.localcloud.journal import Journal, process_start_time
-from sclust.localcloud.settings import Layout
+from sclust.localcloud.settings import HOST_ID_BASE, Layout
 
 BOOT_TIMEOUT = 30.0
 
@@ -46,11 +48,10 @@ class HostSpec:
 class Host:
     """A realized instance. Not thread-safe: the realizer runs one operation per host at a time."""
 
-    def __init__(self, spec: HostSpec, layout: Layout, journal: Journal, init_script: Path):
+    def __init__(self, spec: HostSpec, layout: Layout, journal: Journal):
         self.spec = spec
         self.layout = layout
         self.journal = journal
-        self.init_script = init_script
         self.dir = layout.hosts_dir / spec.instance_id
         self.pid1: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -108,18 +109,18 @@ class Host:
             raise
 
     def _start_init(self) -> None:
-        ns = network.netns_name(self.spec.instance_id)
         env = {
             "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "H": str(self.dir),
             "IMGSRC": str(self.layout.image_dir),
             "SOCK": str(self.layout.nfs_socket),
+            "NETNS": network.netns_name(self.spec.instance_id),
+            "ID_BASE": str(HOST_ID_BASE),
             "LANG": "C.UTF-8",
         }
+        # A fresh interpreter: entering namespaces needs a single-threaded process (launch.py).
         self._proc = subprocess.Popen(
-            ["nsenter", f"--net=/run/netns/{ns}", "--",
-             "unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "--propagation", "private",
-             "/bin/bash", str(self.init_script)],
+            [sys.executable, "-I", "-m", "sclust.localcloud.launch"],
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             start_new_session=True,  # our signals (Ctrl-C of a foreground daemon) stay ours
         )
@@ -180,11 +181,32 @@ class Host:
         self.halt()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def path(self, inner: str) -> Path:
-        """A path inside the running host, seen from the machine (through PID 1's root)."""
+    def open(self, inner: str, flags: int = os.O_RDONLY) -> int:
+        """Open a path of the running host, resolved as the host would resolve it: its
+        symlinks and `..` never lead out of its root (the daemon never follows a host's path
+        into the machine). Returns an fd."""
         if self.pid1 is None:
             raise LocalCloudError(f"host {self.spec.instance_id} is not running")
-        return Path(f"/proc/{self.pid1}/root") / inner.lstrip("/")
+        root = os.open(f"/proc/{self.pid1}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            return kernel.open_in_root(root, inner.lstrip("/") or ".", flags)
+        finally:
+            os.close(root)
+
+    def read_text(self, inner: str, limit: int = 1 << 20) -> str:
+        """A small text file of the running host (at most `limit` bytes read)."""
+        fd = self.open(inner)
+        try:
+            return os.read(fd, limit).decode(errors="replace")
+        finally:
+            os.close(fd)
+
+    def is_dir(self, inner: str) -> bool:
+        try:
+            os.close(self.open(inner, os.O_PATH | os.O_DIRECTORY))
+            return True
+        except OSError:
+            return False
 
     def run(self, argv: list[str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
         """Run a command as root inside the host (all its namespaces)."""

@@ -9,6 +9,7 @@ instance was launched with HttpTokens=required, as on EC2."""
 from __future__ import annotations
 
 import ctypes
+import datetime as dt
 import json
 import logging
 import os
@@ -66,6 +67,9 @@ class MetadataService:
         self._lock = threading.Lock()
         # instance id → {"action": ..., "time": ...}: the spot interruption notice
         self.spot_actions: dict[str, dict[str, str]] = {}
+        # instance id → (role ARN, issued at, moto's session): its instance profile's role
+        # credentials, kept until a sixth of their life has passed
+        self._sessions: dict[str, tuple[str, dt.datetime, Any]] = {}
 
     def start_for(self, instance_id: str, netns: str) -> None:
         from werkzeug.serving import make_server
@@ -218,10 +222,47 @@ class MetadataService:
             tree["public-ipv4"] = instance.public_ip
             tree["public-hostname"] = f"ec2-{instance.public_ip.replace('.', '-')}" \
                 ".compute-1.amazonaws.com"
+        iam = self._iam(instance)
+        if iam is not None:
+            tree["iam"] = iam
         if instance.metadata_options.instance_metadata_tags == "enabled":
             tree["tags"] = {"instance": {t["key"]: t["value"] for t in instance.get_tags()}}
         action = self.spot_actions.get(instance.id)
         if action is not None:
             tree["spot"] = {"instance-action": json.dumps(action),
                             "termination-time": action["time"]}
+        return tree
+
+    def _iam(self, instance: Any) -> dict[str, Any] | None:
+        """iam/info and iam/security-credentials/ROLE of an instance launched with an instance
+        profile: temporary credentials of the profile's role (cloud lock held)."""
+        from sclust.localcloud import identity
+
+        association = instance.ec2_backend.iam_instance_profile_associations.get(instance.id)
+        profile = association.iam_instance_profile if association is not None else None
+        if profile is None:
+            return None
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        stamp = "%Y-%m-%dT%H:%M:%SZ"
+        info = {"Code": "Success", "LastUpdated": now.strftime(stamp),
+                "InstanceProfileArn": profile.arn, "InstanceProfileId": profile.id}
+        tree: dict[str, Any] = {"info": json.dumps(info, indent=2)}
+        if not profile.roles:
+            return tree
+        role = profile.roles[0]
+        seconds = self.cloud.settings.role_session_seconds
+        held = self._sessions.get(instance.id)
+        if held is None or held[0] != role.arn \
+                or identity.needs_new_session(held[1], now, seconds):
+            session = identity.issue_session(instance.ec2_backend.account_id,
+                                             self.cloud.settings.region, role.arn,
+                                             instance.id, seconds)
+            held = (role.arn, now, session)
+            self._sessions[instance.id] = held
+        _, issued, session = held
+        credentials = {
+            "Code": "Success", "LastUpdated": issued.strftime(stamp), "Type": "AWS-HMAC",
+            "AccessKeyId": session.access_key_id, "SecretAccessKey": session.secret_access_key,
+            "Token": session.session_token, "Expiration": session.expiration.strftime(stamp)}
+        tree["security-credentials"] = {role.name: json.dumps(credentials, indent=2)}
         return tree

@@ -6,7 +6,6 @@ sees the server's very files with their uids and permissions."""
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import os
@@ -16,7 +15,9 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sclust.localcloud import kernel, volmount
 from sclust.localcloud.exports import Export, find_export, hosts_table, parse_exports
+from sclust.localcloud.settings import HOST_ID_BASE
 
 if TYPE_CHECKING:
     from sclust.localcloud.cloud import Cloud
@@ -24,15 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sclust.localcloud.nfs")
 
-# x86_64 syscall numbers (Linux ≥ 5.2; mount_setattr ≥ 5.12).
-SYS_OPEN_TREE, SYS_MOVE_MOUNT, SYS_MOUNT_SETATTR = 428, 429, 442
-OPEN_TREE_CLONE, OPEN_TREE_CLOEXEC = 1, 0o2000000
-MOVE_MOUNT_F_EMPTY_PATH = 0x4
-AT_FDCWD, AT_EMPTY_PATH = -100, 0x1000
-MOUNT_ATTR_RDONLY = 0x1
-CLONE_NEWNS = 0x00020000
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
 
 
 class NfsService:
@@ -97,7 +89,7 @@ class NfsService:
         host = self.host_of_pid(pid)
         if host is None:
             return {"ok": False, "message": "request from outside any local host"}
-        if uid != 0:
+        if uid != HOST_ID_BASE:  # root of a host, as the machine sees it
             return {"ok": False, "message": "only root can do that"}
         op = request.get("op")
         if op == "exportfs":
@@ -115,18 +107,24 @@ class NfsService:
             return {"ok": True, "output": "".join(lines)}
         if op == "mount":
             return self.mount(host, request)
+        if op == "mount_volume":
+            return volmount.mount_volume(host, request)
+        if op == "resize_volume":
+            return volmount.resize_volume(host, request)
         return {"ok": False, "message": f"unknown request {op!r}"}
 
     def load_exports(self, host: Host) -> dict[str, Any]:
         """`exportfs -ra`: the table becomes what /etc/exports says (paths that exist)."""
         try:
-            text = host.path("/etc/exports").read_text()
+            text = host.read_text("/etc/exports")
         except FileNotFoundError:
             text = ""
+        except OSError as error:
+            return {"ok": False, "message": f"/etc/exports: {error.strerror}"}
         exports, warnings = parse_exports(text)
         kept = []
         for export in exports:
-            if host.path(export.path).is_dir():
+            if host.is_dir(export.path):
                 kept.append(export)
             else:
                 warnings.append(f"Failed to stat {export.path}: No such file or directory")
@@ -170,7 +168,7 @@ class NfsService:
 
 def _server_names(server: Host) -> dict[str, set[str]]:
     try:
-        return hosts_table(server.path("/etc/hosts").read_text())
+        return hosts_table(server.read_text("/etc/hosts"))
     except OSError:
         return {}
 
@@ -191,63 +189,28 @@ def _already_mounted(client: Host, path: str, target: str) -> bool:
 
 def bind_between(server_pid1: int, path: str, client_pid1: int, target: str,
                  read_only: bool) -> str | None:
-    """Clone `path` of the server's mount namespace onto `target` in the client's. Returns an
-    error text or None. Runs in a forked child: setns(CLONE_NEWNS) needs a single thread."""
+    """Clone `path` of the server's mount namespace onto `target` in the client's, each path
+    resolved inside its own host. Returns an error text or None."""
     server_ns = os.open(f"/proc/{server_pid1}/ns/mnt", os.O_RDONLY)
-    client_ns = os.open(f"/proc/{client_pid1}/ns/mnt", os.O_RDONLY)
-    read_end, write_end = os.pipe()
     try:
-        pid = os.fork()
-        if pid == 0:  # child: only syscalls, then _exit
-            os.close(read_end)
-            os._exit(_child_bind(server_ns, client_ns, path.encode(), target.encode(),
-                                 read_only, write_end))
-        os.close(write_end)
-        write_end = -1
-        message = b""
-        while chunk := os.read(read_end, 512):
-            message += chunk
-        _, status = os.waitpid(pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            return message.decode(errors="replace") or "unknown error"
-        return None
+        client_ns = os.open(f"/proc/{client_pid1}/ns/mnt", os.O_RDONLY)
+    except OSError:
+        os.close(server_ns)
+        raise
+
+    def bind() -> None:
+        kernel.setns(server_ns, kernel.CLONE_NEWNS)
+        tree = kernel.open_tree(path)
+        if not os.path.isdir(path):
+            raise OSError(20, "Not a directory")
+        # Never device nodes through a share (a volume a host crafted could hold some).
+        kernel.mount_setattr(tree, kernel.MOUNT_ATTR_NODEV
+                             | (kernel.MOUNT_ATTR_RDONLY if read_only else 0))
+        kernel.setns(client_ns, kernel.CLONE_NEWNS)
+        kernel.move_mount(tree, target)
+
+    try:
+        return kernel.in_child(bind)
     finally:
-        for fd in (server_ns, client_ns, read_end, write_end):
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-
-
-def _child_bind(server_ns: int, client_ns: int, path: bytes, target: bytes,
-                read_only: bool, report: int) -> int:
-    def fail(what: str) -> int:
-        err = ctypes.get_errno()
-        os.write(report, f"{what}: {os.strerror(err)}".encode())
-        return 1
-
-    try:
-        if _libc.setns(server_ns, CLONE_NEWNS) != 0:
-            return fail("setns(server)")
-        tree = _libc.syscall(SYS_OPEN_TREE, AT_FDCWD, ctypes.c_char_p(path),
-                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
-        if tree < 0:
-            return fail(os.fsdecode(path))
-        if not os.path.isdir(os.fsdecode(path)):
-            os.write(report, b"Not a directory")
-            return 1
-        if read_only:
-            attr = struct.pack("QQQQ", MOUNT_ATTR_RDONLY, 0, 0, 0)
-            buf = ctypes.create_string_buffer(attr, len(attr))
-            if _libc.syscall(SYS_MOUNT_SETATTR, tree, ctypes.c_char_p(b""), AT_EMPTY_PATH,
-                             buf, len(attr)) != 0:
-                return fail("mount_setattr")
-        if _libc.setns(client_ns, CLONE_NEWNS) != 0:
-            return fail("setns(client)")
-        if _libc.syscall(SYS_MOVE_MOUNT, tree, ctypes.c_char_p(b""), AT_FDCWD,
-                         ctypes.c_char_p(target), MOVE_MOUNT_F_EMPTY_PATH) != 0:
-            return fail("move_mount")
-        return 0
-    except BaseException:
-        return 2
+        os.close(server_ns)
+        os.close(client_ns)

@@ -136,6 +136,32 @@ def install(cloud: Cloud) -> None:
             raise error("InvalidParameterValue",
                         f"Invalid value '{instance_type}' for InstanceType.")
 
+    # RunInstances with an instance profile that does not exist: EC2's refusal (moto answers
+    # with IAM's NoSuchEntity, which no EC2 client expects).
+    from moto.ec2.responses import instances as instance_responses
+
+    orig_filter_profiles = instance_responses.filter_iam_instance_profiles
+
+    def filter_iam_instance_profiles(account_id: str, partition: str,
+                                     iam_instance_profile_arn: str | None,
+                                     iam_instance_profile_name: str | None) -> Any:
+        try:
+            found = orig_filter_profiles(account_id, partition, iam_instance_profile_arn,
+                                         iam_instance_profile_name)
+        except Exception:
+            found = None
+        if found is None:
+            if iam_instance_profile_arn:
+                raise error("InvalidParameterValue",
+                            f"Value ({iam_instance_profile_arn}) for parameter "
+                            "iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile "
+                            "ARN")
+            raise error("InvalidParameterValue",
+                        f"Value ({iam_instance_profile_name}) for parameter "
+                        "iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name")
+        return found
+
+    instance_responses.filter_iam_instance_profiles = filter_iam_instance_profiles
     orig_run = EC2Backend.run_instances
 
     def run_instances(self: Any, image_id: str, count: int, user_data: Any,
@@ -156,6 +182,16 @@ def install(cloud: Cloud) -> None:
                 instance.terminate()
             self.reservations.pop(reservation.id, None)
             raise error("Unsupported", problem)
+        # moto's response gives the instance profile to the first instance only: every
+        # instance of the launch gets it, as on EC2.
+        profile_name = kwargs.get("iam_instance_profile_name")
+        profile_arn = kwargs.get("iam_instance_profile_arn")
+        if profile_name or profile_arn:
+            for instance in reservation.instances[1:]:
+                self.associate_iam_instance_profile(
+                    instance_id=instance.id,
+                    **({"iam_instance_profile_arn": profile_arn} if profile_arn
+                       else {"iam_instance_profile_name": profile_name}))
         for instance in reservation.instances:
             instance._state = InstanceState("pending", 0)
             cloud.transition_started(instance.id)

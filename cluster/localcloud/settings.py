@@ -23,6 +23,10 @@ DEFAULT_EIP_LIMIT = 5
 DEFAULT_MIN_TRANSITION = 0.5
 # How long a new instance stays invisible to DescribeInstances (EC2 is eventually consistent).
 DEFAULT_CONSISTENCY_DELAY = 1.0
+# Root of every host is this uid (and gid) of the machine, its user N is HOST_ID_BASE + N: the
+# hosts' user namespaces map 0…65535 there (launch.py). Far above any account of the machine.
+HOST_ID_BASE = 1_000_000_000
+DEFAULT_ROLE_SESSION_SECONDS = 6 * 3600
 # One local cloud per machine: its bridge and routes are machine-wide.
 MACHINE_LOCK = Path("/run/sclust-localcloud.lock")
 
@@ -65,10 +69,15 @@ class DaemonSettings:
     eip_limit: int = DEFAULT_EIP_LIMIT
     min_transition: float = DEFAULT_MIN_TRANSITION
     region: str = REGION
+    # How long the role credentials IMDS hands an instance are valid (SCLUST_LOCAL_ROLE_SESSION
+    # _SECONDS, as EC2: 6 hours); fresh ones are served once a sixth of that has passed.
+    role_session_seconds: int = DEFAULT_ROLE_SESSION_SECONDS
 
     @classmethod
     def from_env(cls) -> DaemonSettings:
         return cls(
+            role_session_seconds=int(os.environ.get("SCLUST_LOCAL_ROLE_SESSION_SECONDS",
+                                                    DEFAULT_ROLE_SESSION_SECONDS)),
             eip_limit=int(os.environ.get("SCLUST_LOCAL_EIP_LIMIT", DEFAULT_EIP_LIMIT)),
             min_transition=float(
                 os.environ.get("SCLUST_LOCAL_MIN_TRANSITION", DEFAULT_MIN_TRANSITION)
@@ -85,10 +94,20 @@ class Behaviour:
       instance types and subnets that do not exist; AttachVolume refuses another zone's volume.
     - `consistency_delay` (SCLUST_LOCAL_CONSISTENCY_DELAY, seconds, default 1.0; 0 = off): a new
       instance is missing from DescribeInstances/DescribeInstanceStatus for that long, and
-      asking for it by id answers InvalidInstanceID.NotFound."""
+      asking for it by id answers InvalidInstanceID.NotFound.
+    - `clock_offset` (seconds, default 0; changeable only while it runs): added to the clock
+      of the EventBridge Scheduler runner (sclust.localcloud.schedules) alone, so that a test
+      reaches a schedule's time without waiting for it.
+    - `iam_enforcement` (SCLUST_LOCAL_IAM_ENFORCEMENT, default 1): a request signed by an IAM
+      user's access keys or a role's session credentials is allowed or refused by that
+      identity's policies, as AWS would (actions, resource ARNs, explicit Deny first, tag
+      conditions; see iam_eval.py). Off: every valid signature may do everything. The local
+      cloud's own credentials always may, as an account's root."""
 
     validation: bool = True
     consistency_delay: float = DEFAULT_CONSISTENCY_DELAY
+    clock_offset: float = 0.0
+    iam_enforcement: bool = True
 
     @classmethod
     def from_env(cls) -> Behaviour:
@@ -97,16 +116,25 @@ class Behaviour:
             not in ("0", "false", "no", "off"),
             consistency_delay=max(0.0, float(os.environ.get(
                 "SCLUST_LOCAL_CONSISTENCY_DELAY", DEFAULT_CONSISTENCY_DELAY))),
+            iam_enforcement=os.environ.get("SCLUST_LOCAL_IAM_ENFORCEMENT", "1").strip().lower()
+            not in ("0", "false", "no", "off"),
         )
 
     def update(self, changes: dict[str, object]) -> None:
-        """Apply {'validation': bool, 'consistency_delay': seconds}; ValueError if invalid."""
+        """Apply {'validation': bool, 'consistency_delay': seconds, 'clock_offset': seconds,
+        'iam_enforcement': bool};
+        ValueError if invalid."""
         for key, value in changes.items():
             if key == "validation" and isinstance(value, bool):
                 self.validation = value
+            elif key == "iam_enforcement" and isinstance(value, bool):
+                self.iam_enforcement = value
             elif key == "consistency_delay" and isinstance(value, (int, float)) \
                     and not isinstance(value, bool) and 0 <= value <= 600:
                 self.consistency_delay = float(value)
+            elif key == "clock_offset" and isinstance(value, (int, float)) \
+                    and not isinstance(value, bool) and abs(value) <= 366 * 86400:
+                self.clock_offset = float(value)
             else:
                 raise ValueError(f"unknown setting or bad value: {key}={value!r}")
 

@@ -7,11 +7,17 @@ import os
 import stat
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sclust.localcloud.errors import LocalCloudError
 from sclust.localcloud.journal import Journal
+from sclust.localcloud.settings import HOST_ID_BASE
+
+if TYPE_CHECKING:
+    from sclust.localcloud.hosts import Host
 
 GIB = 1024**3
+DISK_GID = 6  # Debian's `disk` group
 
 
 def device_in_host(requested: str) -> str:
@@ -32,10 +38,24 @@ def ensure_volume_file(volumes_dir: Path, volume_id: str, size_gib: int) -> Path
     """The sparse file backing a volume (created on first use: a new EBS volume is all zeros)."""
     path = volume_file(volumes_dir, volume_id)
     if not path.exists():
-        volumes_dir.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as f:
+        volumes_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
             f.truncate(size_gib * GIB)
     return path
+
+
+def grow_volume_file(volumes_dir: Path, volume_id: str, size_gib: int,
+                     loop_device: str | None) -> bool:
+    """ModifyVolume to a larger size: the file grows (sparse), and an attached loop device
+    learns its new capacity, as an EBS volume's device does. True if it grew."""
+    path = volume_file(volumes_dir, volume_id)
+    if not path.exists() or path.stat().st_size >= size_gib * GIB:
+        return False
+    os.truncate(path, size_gib * GIB)
+    if loop_device is not None:
+        subprocess.run(["losetup", "--set-capacity", loop_device], capture_output=True)
+    return True
 
 
 def attach_loop(journal: Journal, backing: Path) -> str:
@@ -55,21 +75,43 @@ def detach_loop(journal: Journal, device: str) -> None:
     journal.remove("loops", device)
 
 
-def make_node(host_root: Path, device_path: str, loop_device: str) -> None:
-    """Create the block node `device_path` in the host's /dev for `loop_device`."""
+def make_node(host: Host, device_path: str, loop_device: str) -> None:
+    """Create the block node `device_path` in the host's /dev for `loop_device` (relative to
+    the host's /dev as the host resolves it: never a path of the machine)."""
     rdev = os.stat(loop_device).st_rdev
-    node = host_root / device_path.lstrip("/")
-    if node.exists() or node.is_symlink():
-        raise LocalCloudError(f"{device_path} already exists in the host")
-    os.mknod(node, 0o660 | stat.S_IFBLK, rdev)
-    os.chown(node, 0, 6)  # group `disk`, as udev does
-
-
-def remove_node(host_root: Path, device_path: str) -> None:
+    dev = host.open("/dev", os.O_PATH | os.O_DIRECTORY)
+    name = device_path.removeprefix("/dev/")
     try:
-        (host_root / device_path.lstrip("/")).unlink()
-    except FileNotFoundError:
+        try:
+            os.mknod(name, 0o660 | stat.S_IFBLK, rdev, dir_fd=dev)
+        except FileExistsError:
+            raise LocalCloudError(f"{device_path} already exists in the host") from None
+        # root:disk of the host, 0660, as udev does (mknod's mode went through the umask).
+        # On the node itself, never on what the name may have become since (O_NOFOLLOW).
+        node = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dev)
+        try:
+            if not stat.S_ISBLK(os.fstat(node).st_mode):
+                raise LocalCloudError(f"{device_path} was replaced in the host")
+            os.chown(f"/proc/self/fd/{node}", HOST_ID_BASE, HOST_ID_BASE + DISK_GID)
+            os.chmod(f"/proc/self/fd/{node}", 0o660)
+        finally:
+            os.close(node)
+    finally:
+        os.close(dev)
+
+
+def remove_node(host: Host, device_path: str) -> None:
+    """Remove the node (whatever the host made of that name: never followed)."""
+    try:
+        dev = host.open("/dev", os.O_PATH | os.O_DIRECTORY)
+    except (OSError, LocalCloudError):
+        return
+    try:
+        os.unlink(device_path.removeprefix("/dev/"), dir_fd=dev)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
         pass
+    finally:
+        os.close(dev)
 
 
 def loops_backed_by(directory: Path) -> list[str]:

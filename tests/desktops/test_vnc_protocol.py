@@ -14,7 +14,12 @@ from pathlib import Path
 import pytest
 
 from sclust.desktops.rfb import RfbError, VncAuthFailed, https_get, open_session
-from sclust.desktops.vncauth import auth_response, generate_password, password_file
+from sclust.desktops.vncauth import (
+    auth_response,
+    generate_password,
+    password_file,
+    view_password,
+)
 from tests.conftest import require
 
 PASSWORD = "Pw7kq2Mx"
@@ -62,6 +67,7 @@ class Desktop:
     port: int
     password_path: Path
     fingerprint: str
+    display: int = 0
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +101,7 @@ def desktop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desktop]:
     try:
         _wait_port(rfb, xvnc)
         _wait_port(web, proxy)
-        yield Desktop(web, passwd, fingerprint)
+        yield Desktop(web, passwd, fingerprint, display)
     finally:
         for process in (proxy, xvnc):
             process.terminate()
@@ -135,5 +141,75 @@ def test_a_new_password_file_applies_without_restarting_the_server(desktop) -> N
             pass
         with pytest.raises(VncAuthFailed):
             open_session("127.0.0.1", desktop.port, PASSWORD, desktop.fingerprint)
+    finally:
+        desktop.password_path.write_bytes(password_file(PASSWORD))
+
+
+def colours(rgb: bytes) -> set[bytes]:
+    return {rgb[i:i + 3] for i in range(0, len(rgb), 3)}
+
+
+def _type(session, text: str) -> None:  # noqa: ANN001 - a VncSession
+    """Point at the top-left window and type TEXT then Return: RFB PointerEvent/KeyEvents."""
+    import struct
+
+    session.ws.send(struct.pack(">BBHH", 5, 0, 20, 20))
+    for keysym in [ord(c) for c in text] + [0xFF0D]:
+        for down in (1, 0):
+            session.ws.send(struct.pack(">BBxxI", 4, down, keysym))
+    session.region(0, 0, 1, 1)  # a round trip: the server has read the events
+
+
+def test_the_view_only_password_shows_the_screen_and_types_nothing(desktop,
+                                                                    tmp_path: Path) -> None:
+    require(shutil.which("xterm") is not None, "xterm is not installed")
+    typed = tmp_path / "typed"
+    typed.write_text("")
+    desktop.password_path.write_bytes(password_file(PASSWORD, view_password(PASSWORD)))
+    xterm = subprocess.Popen(
+        ["xterm", "-display", f":{desktop.display}", "-geometry", "30x6+0+0", "-e", "sh",
+         "-c", f"stty -echo; cat > {typed}"], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        viewer = view_password(PASSWORD)
+        assert viewer != PASSWORD and len(viewer) == 8
+        deadline = time.monotonic() + 15
+        while True:  # until xterm has drawn its window
+            with open_session("127.0.0.1", desktop.port, viewer, desktop.fingerprint) as s:
+                width, height, rgb = s.screenshot(160)
+            if len(colours(rgb)) > 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert (width, height) == (160, 100) and len(rgb) == 160 * 100 * 3
+        assert len(colours(rgb)) > 1, "the screenshot is uniform: no window drawn"
+
+        with open_session("127.0.0.1", desktop.port, viewer, desktop.fingerprint) as session:
+            _type(session, "viewer")
+        time.sleep(0.5)
+        assert typed.read_text() == ""  # the view-only session's keys went nowhere
+        with open_session("127.0.0.1", desktop.port, PASSWORD, desktop.fingerprint) as session:
+            _type(session, "student")
+        deadline = time.monotonic() + 5
+        while typed.read_text() == "" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert typed.read_text() == "student\n"  # the same keys with the full password
+    finally:
+        xterm.terminate()
+        xterm.wait(10)
+        desktop.password_path.write_bytes(password_file(PASSWORD))
+
+
+def test_the_wall_takes_a_png_view_only_and_falls_back_for_an_older_desktop(desktop) -> None:
+    from sclust.desktops.wall import capture
+
+    try:
+        desktop.password_path.write_bytes(password_file(PASSWORD, view_password(PASSWORD)))
+        png, width, height, view_only = capture("127.0.0.1", desktop.port, PASSWORD, width=64)
+        assert png.startswith(b"\x89PNG") and (width, height, view_only) == (64, 40, True)
+        # A desktop set up before view-only passwords (an 8-byte file): its own password.
+        desktop.password_path.write_bytes(password_file(PASSWORD))
+        assert capture("127.0.0.1", desktop.port, PASSWORD, width=64)[3] is False
+        with pytest.raises(VncAuthFailed):
+            capture("127.0.0.1", desktop.port, "Wr0ngpw9", width=64)
     finally:
         desktop.password_path.write_bytes(password_file(PASSWORD))

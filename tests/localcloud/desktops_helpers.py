@@ -59,3 +59,15 @@ def course_config(cloud: Any, directory: Path, name: str, count: int, extra: str
         LOGIN_USER = ubuntu
         """) + textwrap.dedent(extra))
     return config
+
+
+
+def wait_until(condition, timeout: float = 60, what: str = "the page"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.3)

@@ -229,7 +229,10 @@ def private_cluster(tag: str, size: int, extra: str = "LOGIN_USER = root\n") -> 
                                     secret_access_key=endpoint.secret_key))
             key = write_key(Path(tmp) / "k.pem")
             cloud.import_key_pair("mykey", public_key_openssh(key))
-            config = load_config(cluster_config(Path(tmp), key, size=size, extra=extra))
+            path = cluster_config(Path(tmp), key, size=size, extra=extra)
+            # One of the local cloud's images (it refuses AMIs it does not know, as EC2 does).
+            path.write_text(path.read_text().replace("ami-12345678", IMAGE))
+            config = load_config(path)
             manager = ClusterManager(cloud, Progress(quiet=True), key_file=lambda _: key)
             info = manager.start(tag, config.template())
             try:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import shutil
 import ssl
 import time
 import urllib.error
@@ -21,9 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from desktops_helpers import course_config, wait_session
+from desktops_helpers import course_config, wait_session, wait_until
 
-from tests.conftest import require, run_sclust
+from tests.conftest import run_sclust
 
 JUPYTER_PORT = 8443
 
@@ -134,45 +132,6 @@ def test_each_desktop_serves_jupyterlab_opened_by_its_own_token(course) -> None:
 
 # ---- the student's browser ------------------------------------------------------------------
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-
-
-@pytest.fixture
-def browser(tmp_path: Path):
-    require(Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists(),
-            "no chromium and chromium-driver (Debian's; quickstart.sh installs them)")
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        require(False, "no selenium (the test extra)")
-    os.environ["SE_OFFLINE"] = "true"  # selenium-manager must not look for drivers online
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-proxy-server",
-                 "--ignore-certificate-errors",  # each desktop's certificate is its own
-                 "--window-size=1700,1100", f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.set_page_load_timeout(60)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
-
-
-def wait_until(condition, timeout: float = 60, what: str = "the page"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
 
 
 def novnc_login(driver, url: str, password: str) -> str:

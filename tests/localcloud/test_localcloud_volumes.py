@@ -6,6 +6,8 @@ import time
 
 from localcloud_helpers import launch, ssh_to, terminate, wait_state
 
+from sclust.localcloud import volmount
+
 
 def volume_state(cloud, volume_id):
     return cloud.ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]["State"]
@@ -70,3 +72,42 @@ def test_launch_block_device_mapping_gives_a_device_and_root_is_the_overlay(clou
         ssh.close()
     finally:
         terminate(cloud, [instance])
+
+
+def test_a_volume_modified_to_a_larger_size_grows_online_with_resize2fs(cloud):
+    """ModifyVolume grows the device an instance sees; `resize2fs` grows the mounted file
+    system (the daemon issues the ioctl a host may not), and an unmounted one the usual way."""
+    [instance] = launch(cloud)
+    volume_id = cloud.ec2.create_volume(Size=1, AvailabilityZone=cloud.zone)["VolumeId"]
+    try:
+        cloud.ec2.attach_volume(VolumeId=volume_id, InstanceId=instance["InstanceId"],
+                                Device="/dev/sdf")
+        ssh = ssh_to(cloud, instance)
+        ssh.run("mkfs.ext4 -q /dev/xvdf; mkdir -p /data; mount /dev/xvdf /data; "
+                "echo kept > /data/file")
+        cloud.ec2.modify_volume(VolumeId=volume_id, Size=2)
+        deadline = time.monotonic() + 20
+        while ssh.run("lsblk -bndo SIZE /dev/xvdf")[1].strip() != str(2 * 1024**3):
+            assert time.monotonic() < deadline, "the device never grew"
+            time.sleep(0.2)
+        if volmount.can_resize_online():
+            ssh.run("resize2fs /dev/xvdf")
+            size = int(ssh.run("df -B1 --output=size /data | tail -1")[1])
+            assert size > 1.8 * 1024**3
+            assert ssh.run("cat /data/file")[1] == "kept\n"
+            ssh.run("umount /data")
+        else:  # a sandbox without CAP_SYS_RESOURCE: said so, and the offline way works
+            code, _, err = ssh.run("resize2fs /dev/xvdf", check=False)
+            assert code != 0 and "CAP_SYS_RESOURCE" in err and "unmount it" in err
+            ssh.run("umount /data")
+        # Not mounted: resize2fs is the real one (and grows it, or says nothing is left to do).
+        code, out, err = ssh.run("e2fsck -fp /dev/xvdf && resize2fs /dev/xvdf", check=False)
+        assert code == 0, err
+        ssh.run("mount /dev/xvdf /data")
+        size = int(ssh.run("df -B1 --output=size /data | tail -1")[1])
+        assert size > 1.8 * 1024**3
+        assert ssh.run("cat /data/file; umount /data")[1] == "kept\n"
+        ssh.close()
+    finally:
+        terminate(cloud, [instance])
+    cloud.ec2.delete_volume(VolumeId=volume_id)

@@ -107,14 +107,16 @@ def test_plugins_hooks_builtins_and_failures(plugin_env: dict) -> None:
     assert on(ctx, "master", "su - alice -c 'ssh -o BatchMode=yes node001 whoami'").strip() \
         == "alice"
 
-    # No LOGIN_USER: the first usual login user the hosts accept (ubuntu, with sudo) is found,
-    # remembered beside the pinned host keys, and used by sshmaster, put and get.
+    # No LOGIN_USER: the first usual login user the hosts accept (ubuntu, with sudo) is found
+    # for setup and remembered beside the pinned host keys; sshmaster, put and get log in as
+    # root, as StarCluster did, since this image allows root logins (-u overrides).
     known = Path(os.environ["SCLUST_HOME"]) / "known_hosts" / ctx["region"] / "plug.login-user"
     assert known.read_text().strip() == "ubuntu"
-    assert sclust(ctx, "sshmaster", "plug", "whoami").stdout.strip() == "ubuntu"
+    assert sclust(ctx, "sshmaster", "plug", "whoami").stdout.strip() == "root"
+    assert sclust(ctx, "sshmaster", "plug", "-u", "ubuntu", "whoami").stdout.strip() == "ubuntu"
     local = ctx["tmp"] / "payload.txt"
     local.write_text("payload\n")
-    sclust(ctx, "put", "plug", str(local), "/tmp/payload.txt")
+    sclust(ctx, "put", "plug", "-u", "ubuntu", str(local), "/tmp/payload.txt")
     assert on(ctx, "master", "stat -c '%U %s' /tmp/payload.txt").split() == ["ubuntu", "8"]
     back = ctx["tmp"] / "back"
     back.mkdir()

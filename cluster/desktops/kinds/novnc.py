@@ -14,7 +14,12 @@ import base64
 from typing import TYPE_CHECKING
 
 from sclust.desktops.kinds import PACKAGE, DesktopKind, DesktopSpec
-from sclust.desktops.vncauth import MAX_LENGTH, generate_password, password_file
+from sclust.desktops.vncauth import (
+    MAX_LENGTH,
+    generate_password,
+    password_file,
+    view_password,
+)
 from sclust.scripts import ScriptFile
 
 if TYPE_CHECKING:
@@ -43,8 +48,10 @@ class NoVNCKind(DesktopKind):
         return None
 
     def credential_inputs(self, credential: str) -> dict[str, str]:
-        # The password file's 8 bytes (the form Xvnc reads), not the password in clear.
-        return {"vnc_password_file": base64.b64encode(password_file(credential)).decode()}
+        # The password file (the form Xvnc reads), not the password in clear: the student's
+        # password, then the view-only one the instructor's wall uses.
+        return {"vnc_password_file": base64.b64encode(
+            password_file(credential, view_password(credential))).decode()}
 
     def kind_inputs(self, port: int, spec: DesktopSpec) -> dict[str, str | int | None]:
         inputs: dict[str, str | int | None] = {"port": port}
