@@ -111,3 +111,46 @@ def test_the_balancer_runs_on_the_master_survives_a_reboot_and_stops_with_the_cl
                        timeout=900)
     assert ended.returncode == 0, ended.stdout + ended.stderr
     assert ">>> stopped the balancer on the master" in ended.stderr, ended.stderr
+
+
+def test_the_master_balancer_grows_and_shrinks_with_the_instance_role_alone(
+        cloud, tmp_path: Path) -> None:
+    """The role of the master's instance profile carries `balancer_iam_policy` and nothing
+    else; the operator's session is closed (no local loop): jobs arrive, a node is launched,
+    they all end, the node goes."""
+    from iam_helpers import delete_instance_role, make_instance_role
+
+    from sclust.elastic.balancer_policy import policy_json
+
+    config = cluster_config(cloud, tmp_path, "omr", "LOGIN_USER = ubuntu\nSLOTS_PER_HOST = 1\n")
+    ctx = {"config": config, "env": {"SCLUST_LOCAL_DIR": str(cloud.state_dir)}, "cloud": cloud}
+    make_instance_role(cloud, "omr-balancer", policy_json("omr"))
+    try:
+        sclust(ctx, "start", "omr")
+        listing = json.loads(sclust(ctx, "listclusters", "--json"))
+        master = next(n for c in listing for n in c["nodes"] if n["alias"] == "master")
+        cloud.ec2.associate_iam_instance_profile(
+            IamInstanceProfile={"Name": "omr-balancer"}, InstanceId=master["instance_id"])
+        sclust(ctx, "loadbalance", "omr", "--on-master", "-n", "1", "-m", "2", "-i", "5",
+               "--idle-timeout", "20")
+        sclust(ctx, "sshmaster", "omr", "-u", "root",
+               "su - sgeadmin -c 'for i in 1 2 3; do echo sleep 20 | qsub -N role$i "
+               "-o /dev/null -e /dev/null >/dev/null; done'")
+
+        def aliases() -> list[str]:
+            return [n["alias"] for c in json.loads(sclust(ctx, "listclusters", "--json"))
+                    for n in c["nodes"] if n["state"] in ("pending", "running")]
+
+        logs = lambda: sclust(ctx, "loadbalance", "omr", "--logs", "60")  # noqa: E731
+        until(lambda: "node001" in aliases(), 300, logs)
+        until(lambda: aliases() == ["master"], 400, logs)
+        accounting = sclust(ctx, "sshmaster", "omr", "-u", "root",
+                            "qacct -j 2>/dev/null | grep -E '^(jobname|exit_status|failed)'")
+        fields = [line.split() for line in accounting.splitlines()]
+        assert fields.count(["exit_status", "0"]) == 3, accounting
+        assert fields.count(["failed", "0"]) == 3, accounting
+        log = sclust(ctx, "loadbalance", "omr", "--logs", "5000")
+        assert "launching node001" in log and "removed node001" in log, log
+    finally:
+        run_sclust("-c", str(config), "terminate", "omr", "--yes", env=ctx["env"], timeout=900)
+        delete_instance_role(cloud, "omr-balancer")
