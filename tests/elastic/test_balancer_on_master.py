@@ -125,7 +125,7 @@ def test_the_policy_lets_the_balancer_change_only_its_own_cluster() -> None:
             continue
         resources = statement["Resource"]
         resources = resources if isinstance(resources, list) else [resources]
-        touches_instances = any(":instance/" in r or ":volume/" in r for r in resources)
+        touches_instances = any(":instance/" in r for r in resources)
         if touches_instances:
             # Launching, tagging, stopping, terminating an instance: only the cluster's.
             condition = statement["Condition"]["StringEquals"]
