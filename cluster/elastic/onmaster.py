@@ -16,7 +16,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sclust.errors import SclustError
 from sclust.scripts import ScriptFile, ScriptRun
@@ -52,13 +52,16 @@ def master_config(keyname: str, region: str | None) -> str:
     return "\n".join(lines)
 
 
-def install_run(wheel: Path, config: str, key: str, args: list[str]) -> ScriptRun:
+def install_run(wheel: Path, config: str, key: str, args: list[str],
+                dependencies: bytes = b"") -> ScriptRun:
+    """DEPENDENCIES: a tar of wheels for the master (wheelhouse_archive), or empty."""
     if not _WHEEL_NAME.match(wheel.name):
         raise SclustError(f"unexpected wheel name {wheel.name!r}")
     return ScriptRun().add(step("balancer-common")).add(
         step("balancer-install"), balancer_wheel=base64.b64encode(wheel.read_bytes()).decode(),
         balancer_wheel_name=wheel.name, balancer_config=config, balancer_key=key,
-        balancer_args=list(args))
+        balancer_args=list(args),
+        balancer_deps=base64.b64encode(dependencies).decode() if dependencies else None)
 
 
 def control_run(action: str, lines: int = 200) -> ScriptRun:
@@ -157,8 +160,8 @@ def install(manager: ClusterManager, tag: str, args: list[str], region: str | No
     try:
         with tempfile.TemporaryDirectory() as scratch:
             wheel = build_wheel(Path(scratch))
-            run = install_run(wheel, config, key, args)
             connection = configurator.connection(info.master)
+            run = install_run(wheel, config, key, args, master_dependencies(connection))
             result = connection.run_script(run, timeout=900, check=False)
     finally:
         configurator.close()
@@ -167,6 +170,21 @@ def install(manager: ClusterManager, tag: str, args: list[str], region: str | No
                           f"{(result.stderr or result.stdout).strip()[-800:]}")
     manager.cloud.create_tags([info.master.instance_id], {TAG_BALANCER: "on-master"})
     return wheel.name
+
+
+def master_dependencies(connection: Any) -> bytes:
+    """sclust's dependencies as wheels for the master's Python (a tar), from the operator's
+    pip and cached in SCLUST_HOME; empty if the master's Python is not one pip can target or
+    the wheels cannot be fetched here (the master's index is used then)."""
+    from sclust.elastic.wheel import Target, dependency_wheels, wheelhouse_archive
+    from sclust.paths import sclust_home
+
+    probe = connection.run(Target.PROBE, timeout=60, check=False)
+    target = Target.parse(probe.stdout) if probe.status == 0 else None
+    if target is None:
+        return b""
+    wheels = dependency_wheels(target, sclust_home() / "wheelhouse")
+    return wheelhouse_archive(wheels) if wheels else b""
 
 
 def control(manager: ClusterManager, tag: str, action: str, lines: int = 200,

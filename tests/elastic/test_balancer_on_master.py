@@ -24,7 +24,14 @@ from sclust.elastic.onmaster import (
     service_args,
     template_args,
 )
-from sclust.elastic.wheel import MAPPED_PACKAGES, build_wheel, package_files
+from sclust.elastic.wheel import (
+    MAPPED_PACKAGES,
+    Target,
+    build_wheel,
+    package_files,
+    pinned_requirements,
+    wheelhouse_archive,
+)
 from sclust.errors import ConfigError, SclustError
 from tests.conftest import REPO, cluster_config
 
@@ -158,3 +165,31 @@ def test_a_bad_loadbalance_value_names_its_line(tmp_path: Path, key_file: Path) 
     with pytest.raises(ConfigError) as error:
         load_config(config).template()
     assert "LOADBALANCE" in str(error.value) and f"{config}:" in str(error.value)
+
+
+def test_the_masters_python_is_read_strictly() -> None:
+    assert Target.parse("3 11 x86_64\n") == Target((3, 11), "x86_64")
+    assert Target.parse("3 12 aarch64").tag == "cp312-aarch64"
+    for odd in ("", "3 11", "2 7 x86_64", "3 11 x86_64; rm -rf /", "3 11 ../../x"):
+        assert Target.parse(odd) is None
+
+
+def test_dependency_wheels_go_to_the_master_as_one_tar_input(tmp_path: Path) -> None:
+    import base64
+    import io
+    import tarfile
+
+    wheels = []
+    for name in ("boto3-1.0-py3-none-any.whl", "six-1.0-py2.py3-none-any.whl"):
+        (tmp_path / name).write_bytes(b"PK" + name.encode())
+        wheels.append(tmp_path / name)
+    archive = wheelhouse_archive(wheels)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        assert sorted(tar.getnames()) == sorted(w.name for w in wheels)
+        assert all(m.uid == 0 and m.isfile() for m in tar.getmembers())
+    wheel = build_wheel(tmp_path)
+    run = install_run(wheel, "[global]\n", "KEY", ["rc"], archive)
+    assert base64.b64decode(run.inputs["balancer_deps"]) == archive
+    assert "balancer_deps" not in install_run(wheel, "[global]\n", "KEY", ["rc"]).inputs
+    # Pinned to what the operator runs.
+    assert all("==" in r for r in pinned_requirements())

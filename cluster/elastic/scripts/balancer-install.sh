@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # On the master: install (or update) the load balancer as a service, and (re)start it.
 # The operator's own sclust arrives as a wheel (balancer_wheel, base64; its name in
-# balancer_wheel_name) and goes into a venv of its own; pip takes its dependencies from the
-# master's package index. The service runs `sclust -c $ETC/config loadbalance` with the
+# balancer_wheel_name) and goes into a venv of its own; its dependencies come as wheels
+# (balancer_deps, a base64 tar) when the operator could fetch them, else from the master's
+# package index. The service runs `sclust -c $ETC/config loadbalance` with the
 # arguments in balancer_args (one per line), as root, with AWS's default credential chain (on
 # EC2: the instance role, from the metadata service). balancer_config is that config (no
 # credentials in it), balancer_key the cluster's SSH key (a secret: 0600, root only).
@@ -18,9 +19,19 @@ base64 -d "$SCLUST_INPUT/balancer_wheel" > "$new"
 if [ ! -x "$LIB/venv/bin/python" ]; then
   python3 -m venv "$LIB/venv" >&2 || { echo "python3 -m venv failed on the master" >&2; exit 3; }
 fi
+# Dependencies: the wheels the operator sent (no index needed), else the master's index.
+from=()
+if [ -s "$SCLUST_INPUT/balancer_deps" ]; then
+  rm -rf "$LIB/deps"
+  install -d -m 755 "$LIB/deps"
+  base64 -d "$SCLUST_INPUT/balancer_deps" | tar -x -C "$LIB/deps" --no-same-owner \
+    || { echo "the dependency wheels did not unpack" >&2; exit 3; }
+  from=(--no-index --find-links "$LIB/deps")
+fi
 if ! cmp -s "$new" "$LIB/installed.whl"; then
-  # Dependencies from the index; sclust itself always from the wheel, even at the same version.
-  if ! { "$LIB/venv/bin/pip" install -q "$new" >&2 \
+  # sclust itself always from the wheel, even at the same version.
+  if ! { { "$LIB/venv/bin/pip" install -q "${from[@]}" "$new" >&2 \
+           || { [ "${#from[@]}" -gt 0 ] && "$LIB/venv/bin/pip" install -q "$new" >&2; }; } \
          && "$LIB/venv/bin/pip" install -q --force-reinstall --no-deps "$new" >&2; }; then
     echo "pip could not install the balancer's sclust" >&2
     exit 3
