@@ -327,6 +327,17 @@ def start(app: AppContext, tag: str, template_name: str | None, reuse: bool, cre
     from sclust.report import print_cluster
 
     print_cluster(info)
+    if info.settings is not None and info.settings.loadbalance == "on-master" \
+            and not create_only:
+        from sclust.elastic.onmaster import install, template_args
+
+        manager = app.manager()
+        args = template_args(tag, info.settings)
+        click.echo(f"LOADBALANCE = on-master: installing the balancer (loadbalance "
+                   f"{' '.join(args)})")
+        shipped = install(manager, tag, args, getattr(manager.cloud, "region", None))
+        click.echo(f"the balancer runs on the master (sclust from {shipped}); "
+                   f"`sclust loadbalance {tag} --status` or `--logs` to follow it")
 
 
 def apply_overrides(config: Config, template_name: str | None, overrides: dict[str, Any]):

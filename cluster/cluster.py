@@ -360,6 +360,7 @@ class ClusterManager:
                 f"cannot stop {names}: EC2 can only terminate them. Use `sclust stop -t {tag}` "
                 f"to terminate those and stop the rest"
             )
+        self.stop_balancer(tag)
         if plugins:
             self.run_plugins(tag, "on_shutdown", ssh_wait=30)
         if unstoppable:
@@ -383,12 +384,21 @@ class ClusterManager:
         info = self.finish_launch(tag)
         return self.configure(info, hook="on_restart") if configure else info
 
+    def stop_balancer(self, tag: str) -> None:
+        """The master's balancer service stops first: it must launch nothing meanwhile."""
+        from sclust.elastic.onmaster import stop_before
+
+        said = stop_before(self, tag)
+        if said:
+            self.progress.step(said)
+
     def terminate(self, tag: str, plugins: bool = True) -> list[str]:
         """Terminate every instance, cancel spot requests, delete the group. Volumes stay.
 
         The plugins' on_shutdown hooks run first (unless PLUGINS is False); a failing hook is
         reported but does not stop the termination. Returns the ids of the user volumes kept.
         """
+        self.stop_balancer(tag)
         if plugins:
             self.run_plugins(tag, "on_shutdown", ssh_wait=30)
         info = self.get(tag)

@@ -103,6 +103,81 @@ class BootingNode:
     gpus: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class HostSummary:
+    """The sums over a cluster's hosts a policy needs at every decision (hosts down left out):
+    `summarize_hosts` computes them; a producer that keeps them up to date as hosts change (the
+    simulator, whose decisions see hundreds of hosts hundreds of thousands of times) passes
+    them in `ClusterStats.summary`, equal to what `summarize_hosts` would give."""
+
+    workers: int = 0  # hosts but the master
+    slots: int = 0
+    gpus: int = 0
+    used_slots: int = 0
+    used_gpus: int = 0
+    free_slots: int = 0  # on enabled hosts
+    free_gpus: int = 0
+    drained_slots: int = 0  # free on drained hosts
+    drained_gpus: int = 0
+    widest: int = 0  # slots of the widest host
+    idle: tuple[Host, ...] = ()  # idle workers, longest idle first (ties: in host order)
+
+
+def host_terms(host: Host) -> tuple[int, int, int, int, int, int, int, int, int]:
+    """HOST's part of a `HostSummary`'s sums: (worker, slots, gpus, used slots, used gpus,
+    free slots, free gpus, drained slots, drained gpus); all 0 for a host that is down."""
+    state = host.state
+    if state == DOWN:
+        return (0, 0, 0, 0, 0, 0, 0, 0, 0)
+    have, used, have_g, used_g = host.slots, host.used_slots, host.gpus, host.used_gpus
+    free = have - used if used < have else 0
+    free_g = have_g - used_g if used_g < have_g else 0
+    up, drained = state == UP, state == DRAINING
+    return (0 if host.is_master else 1, have, have_g, have - free, have_g - free_g,
+            free if up else 0, free_g if up else 0, free if drained else 0,
+            free_g if drained else 0)
+
+
+def is_idle_worker(host: Host) -> bool:
+    """An idle worker, as `HostSummary.idle` counts them."""
+    return (host.state != DOWN and not host.is_master and host.idle_since is not None
+            and not (host.used_slots > 0 or host.used_gpus > 0))
+
+
+def summarize_hosts(hosts: Iterable[Host]) -> HostSummary:
+    """The `HostSummary` of HOSTS, from scratch."""
+    workers = slots = gpus = used_slots = used_gpus = 0
+    free_slots = free_gpus = drained_slots = drained_gpus = widest = 0
+    idle: list[Host] = []
+    for host in hosts:
+        # Plain comparisons, no calls: this loop runs for every host at every live decision.
+        state = host.state
+        if state == DOWN:
+            continue
+        have, used, have_g, used_g = host.slots, host.used_slots, host.gpus, host.used_gpus
+        if have > widest:
+            widest = have
+        slots += have
+        gpus += have_g
+        free = have - used if used < have else 0
+        free_g = have_g - used_g if used_g < have_g else 0
+        used_slots += have - free
+        used_gpus += have_g - free_g
+        if state == UP:
+            free_slots += free
+            free_gpus += free_g
+        elif state == DRAINING:
+            drained_slots += free
+            drained_gpus += free_g
+        if not host.is_master:
+            workers += 1
+            if host.idle_since is not None and not (used > 0 or used_g > 0):
+                idle.append(host)
+    idle.sort(key=lambda h: h.idle_since or 0.0)
+    return HostSummary(workers, slots, gpus, used_slots, used_gpus, free_slots, free_gpus,
+                       drained_slots, drained_gpus, widest, tuple(idle))
+
+
 @dataclass(frozen=True)
 class ClusterStats:
     """One observation of the cluster.
@@ -119,6 +194,7 @@ class ClusterStats:
     oldest_submitted: float | None = None  # submit time of the oldest `qw` job
     running: tuple[RunningJob, ...] = ()
     extra: Mapping[str, object] = field(default_factory=dict)
+    summary: HostSummary | None = None  # `summarize_hosts(hosts)`, when the producer keeps it
 
     @classmethod
     def of(
@@ -214,6 +290,11 @@ class Scheduler(Protocol):
 
     def evict(self, hosts: list[str]) -> ScriptRun:
         """On the master: HOSTS' jobs go back to the queue (or, if stuck, are deleted)."""
+        ...
+
+    def requeue(self, hosts: list[str]) -> ScriptRun:
+        """On the master: HOSTS take no new job and their jobs go back to the queue, to run
+        elsewhere (a spot interruption, a node that stopped answering); none is deleted."""
         ...
 
     def disable(self, hosts: list[str], settle: float = 0.0) -> ScriptRun:

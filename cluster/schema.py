@@ -111,6 +111,20 @@ class ClusterOptions:
     ssh_cidr: str = option("SSH_CIDR", v.as_cidr, "0.0.0.0/0", about="who may reach port 22")
     scheduler: str = option("SCHEDULER", v.as_choice(*SCHEDULERS), "sge",
                             about="the batch scheduler set up across the nodes")
+    loadbalance: str = option("LOADBALANCE", v.as_choice("off", "on-master"), "off",
+                              about="on-master: `start` installs the balancer on the master")
+    loadbalance_max_nodes: int | None = option(
+        "LOADBALANCE_MAX_NODES", v.as_int(1), about="most nodes, master included [CLUSTER_SIZE]")
+    loadbalance_min_nodes: int = option("LOADBALANCE_MIN_NODES", v.as_int(1), 1,
+                                        about="fewest nodes, master included")
+    loadbalance_interval: int = option("LOADBALANCE_INTERVAL", v.as_int(1, 86400), 30,
+                                       about="seconds between two looks at the cluster")
+    loadbalance_idle_timeout: int | None = option(
+        "LOADBALANCE_IDLE_TIMEOUT", v.as_int(0, 7 * 86400),
+        about="seconds a node idles before it goes [1.5 boots]")
+    loadbalance_wait_target: int | None = option(
+        "LOADBALANCE_WAIT_TARGET", v.as_int(0, 7 * 86400),
+        about="seconds a job may wait before it gets a node of its own [none]")
     budget: float | None = option("BUDGET", v.as_price,
                                   about="the cluster's cap in the price table's currency: "
                                         "listclusters shows spend and warns from 80 %")

@@ -79,6 +79,9 @@ class GridEngine:
     def evict(self, hosts: list[str]) -> ScriptRun:
         return sge_run("evict", sge_hosts=list(hosts))
 
+    def requeue(self, hosts: list[str]) -> ScriptRun:
+        return sge_run("requeue", sge_hosts=list(hosts))
+
     def disable(self, hosts: list[str], settle: float = 0.0) -> ScriptRun:
         run = sge_run("disable", sge_hosts=list(hosts),
                       sge_settle=f"{settle:g}" if settle > 0 else None)

@@ -300,6 +300,29 @@ def read_boot_samples(path: str) -> tuple[float, ...]:
 @click.option("-d", "--dump-stats", is_flag=True, help="Append one CSV row per iteration.")
 @click.option("-D", "--dump-stats-file", type=click.Path(dir_okay=False), default=None,
               help="-d's CSV file [~/.sclust/loadbalance/TAG/stats.csv].")
+@click.option("--join-grace", type=FiniteFloat(0), default=600.0, show_default=True,
+              help="Seconds from its launch a node may take to join Grid Engine; an instance "
+              "of the cluster that has not joined by then (or left it) and runs no job is "
+              "removed.")
+@click.option("--answer-grace", type=FiniteFloat(0), default=120.0, show_default=True,
+              help="Seconds a node may stop answering (SSH, or its execd not reporting) "
+              "before its jobs are requeued and it is replaced.")
+@click.option("--no-reconcile", is_flag=True,
+              help="Leave strays, silent nodes and spot notices alone (they are found and "
+              "removed by default; a spot node given notice has its jobs requeued at once).")
+@click.option("--on-master", is_flag=True,
+              help="Install the balancer as a service on the master, with these settings, "
+              "and return: it runs with the master's instance role, survives a reboot and "
+              "your machine going away. The master gets this very sclust (shipped as a wheel).")
+@click.option("--status", "show_status", is_flag=True,
+              help="Say whether the master's balancer runs, its version, settings, last line.")
+@click.option("--logs", "show_logs", type=click.IntRange(1), default=None, is_flag=False,
+              flag_value=200, metavar="[LINES]",
+              help="Print the last LINES (200) lines of the master's balancer log.")
+@click.option("--off-master", is_flag=True,
+              help="Stop the master's balancer (it stays installed; --on-master starts it).")
+@click.option("--print-policy", is_flag=True,
+              help="Print the least-privilege IAM policy of the master's balancer for TAG.")
 @click.option("--dry-run", is_flag=True, help="Print the decisions; change nothing.")
 @click.option("--once", is_flag=True,
               help="One iteration (waits for a launch or removal it starts), then exit.")
@@ -311,8 +334,10 @@ def loadbalance(app: Any, tag: str, interval: float, max_nodes: int | None,
                 stabilization: float, idle_timeout: float | None,
                 wait_target: float | None, billing: str,
                 kill_cluster: bool, yes: bool, plot_stats: bool, plot_output_dir: str | None,
-                dump_stats: bool, dump_stats_file: str | None, dry_run: bool, once: bool,
-                max_runtime: float | None) -> None:
+                dump_stats: bool, dump_stats_file: str | None, join_grace: float,
+                answer_grace: float, no_reconcile: bool, on_master: bool, show_status: bool,
+                show_logs: int | None, off_master: bool, print_policy: bool, dry_run: bool,
+                once: bool, max_runtime: float | None) -> None:
     """Grow cluster TAG while jobs wait and shrink it while nodes idle, until Ctrl-C.
 
     Every -i seconds one SSH command on the master reads Grid Engine's queue and hosts; the
@@ -320,6 +345,11 @@ def loadbalance(app: Any, tag: str, interval: float, max_nodes: int | None,
     count as capacity while booting); an idle node is disabled in the queue, checked idle once
     more, then taken out of SGE and terminated. The master and nodes running jobs are never
     removed. A live table on a terminal, log lines otherwise.
+
+    Reconciliation, each iteration: instances of the cluster that never joined Grid Engine
+    are removed after --join-grace, nodes that stop answering after --answer-grace (their jobs
+    requeued first), and a spot node whose instance metadata gives an interruption notice is
+    disabled and its jobs requeued at once, then removed.
     """
     import logging
     import sys
@@ -331,12 +361,50 @@ def loadbalance(app: Any, tag: str, interval: float, max_nodes: int | None,
     from sclust.errors import SclustError
     from sclust.progress import Progress
 
+    if print_policy:
+        from sclust.elastic.balancer_policy import policy_json
+
+        click.echo(policy_json(tag))
+        return
     manager = app.manager()
+    if show_status or show_logs or off_master:
+        from sclust.elastic import onmaster
+
+        action = "stop" if off_master else "logs" if show_logs else "status"
+        state = onmaster.control(manager, tag, action, lines=show_logs or 200)
+        click.echo(f"balancer on the master of {tag}: {state.state}"
+                   + (f" (sclust {state.version})" if state.version else ""))
+        if state.args:
+            click.echo(f"settings: loadbalance {state.args}")
+        if state.last:
+            click.echo(f"last: {state.last}")
+        if state.log:
+            click.echo(state.log)
+        return
     manager.progress = Progress(quiet=True)  # the view reports; the operations log
     settings = manager.require_settings(manager.get(tag))
     total_max = max_nodes or settings.cluster_size
     if min_nodes > total_max:
         raise SclustError(f"-n {min_nodes} is above -m {total_max} (both count the master)")
+    if on_master:
+        from sclust.elastic import onmaster
+
+        refused = [flag for flag, given in (
+            ("-K", kill_cluster), ("-p/-P", plot_stats or plot_output_dir), ("-d/-D",
+             dump_stats or dump_stats_file), ("--dry-run", dry_run), ("--once", once),
+            ("--max-runtime", max_runtime is not None)) if given]
+        if refused:
+            raise SclustError(f"{', '.join(refused)} cannot go with --on-master (the service "
+                              "runs until stopped; its log is `--logs`)")
+        args = onmaster.service_args(
+            tag, interval, total_max, min_nodes, max_wait, add_per_iteration, stabilization,
+            idle_timeout, wait_target, billing, join_grace, answer_grace, no_reconcile)
+        click.echo(f"installing the balancer on the master of {tag}: loadbalance "
+                   + " ".join(args))
+        shipped = onmaster.install(manager, tag, args, getattr(manager.cloud, "region", None))
+        click.echo(f"the balancer runs on the master (sclust from {shipped}); "
+                   f"`sclust loadbalance {tag} --status` or `--logs` to follow it")
+        return
     if kill_cluster and not dry_run:
         confirm(f"Terminate cluster {tag!r} once all its jobs have ended and it is idle?", yes)
     csv_path = (Path(dump_stats_file).expanduser() if dump_stats_file
@@ -349,6 +417,7 @@ def loadbalance(app: Any, tag: str, interval: float, max_nodes: int | None,
         add_per_iteration=add_per_iteration, stabilization=stabilization,
         kill_when_idle=kill_cluster, dry_run=dry_run, once=once, max_runtime=max_runtime,
         boot_log=None if dry_run else output_dir(tag) / "boots.txt",
+        reconcile=not no_reconcile, join_grace=join_grace, answer_grace=answer_grace,
     )
     recorder = Recorder(csv_path, plot_path, options.min_nodes, options.max_nodes,
                         f"sclust loadbalance {tag}")

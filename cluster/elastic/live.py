@@ -11,9 +11,10 @@ Every iteration: one SSH command on the master reads the clock and the scheduler
   terminates) in the background.
 A launch may start while a removal runs and the reverse (one of each at a time): node setup
 leaves queue states alone, and `operations` keeps the two from setting up each other's nodes.
-EC2 is read only at start, after a change, every `EC2_REFRESH` s, or when the master stops
-answering: an idle iteration makes at most one describe call. SSH and EC2 errors are logged and
-retried at the next iteration.
+Before the policy decides, reconciliation (`reconciling.py`) removes strays, silent nodes and
+spot nodes given notice (their jobs requeued first). EC2 is read only at start, after a
+change, every `EC2_REFRESH` s, or when the master stops answering: an idle iteration makes at
+most one describe call. SSH and EC2 errors are logged and retried at the next iteration.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from sclust.cluster import ClusterManager
 from sclust.elastic.limits import Paced
 from sclust.elastic.operations import LAUNCH, REMOVE, Operation, Operations
 from sclust.elastic.policy import Decision, Memory, SclustPolicy, Settings
+from sclust.elastic.reconcile import ANSWER_GRACE, JOIN_GRACE
+from sclust.elastic.reconciling import Reconciliation
 from sclust.errors import SclustError
 from sclust.scheduler import DOWN, BootingNode, ClusterStats, scheduler_for
 from sclust.scripts import ScriptRun
@@ -63,6 +66,9 @@ class Options:
     max_runtime: float | None = None
     boot_log: Path | None = None  # each launch's seconds to join, appended (`simulate
     # --boot-samples` replays them)
+    reconcile: bool = True  # strays, silent nodes, spot notices (`reconcile.py`)
+    join_grace: float = JOIN_GRACE
+    answer_grace: float = ANSWER_GRACE
 
 
 @dataclass
@@ -123,6 +129,11 @@ class LoadBalancer:
         # the loop ends, so stopping it never leaves queues closed.
         self.drained: set[str] = set()
         self.unschedulable: set[str] = set()
+        self.reconciliation = Reconciliation(self)
+        # Hosts reconciliation condemned (host -> why): out of the capacity, jobs requeued
+        # (spot notice, silent), removed as soon as no other removal runs.
+        self.condemned: dict[str, str] = {}
+        self.condemned_hold = 0.0  # no removal of them before this (epoch) after a failed one
         self.number = 0
 
     # ---- the loop --------------------------------------------------------------------------
@@ -218,6 +229,7 @@ class LoadBalancer:
         except Exception as error:  # SSH down, qmaster restarting: retried next iteration
             return self.stats_failed(iteration, error)
         self.failures = 0
+        stats = self.reconciliation.reconcile(stats, iteration)
         settings = self.settings(stats)
         decision = self.policy.decide(stats, settings, self.memory)
         iteration.now, iteration.stats = stats.now, stats
@@ -279,11 +291,12 @@ class LoadBalancer:
                 booting=tuple(BootingNode(host, operation.started, node_slots)
                               for host in operation.hosts if host in waiting))
         removing = self.operations.get(REMOVE)
-        if removing is not None:
+        leaving = set(self.condemned) | set(removing.hosts if removing is not None else ())
+        if leaving:
             # Hosts on their way out are no capacity: the policy decides as if they were gone
             # (a launch may start meanwhile), and never wants them back.
             stats = dataclasses.replace(
-                stats, hosts=tuple(h for h in stats.hosts if h.name not in removing.hosts))
+                stats, hosts=tuple(h for h in stats.hosts if h.name not in leaving))
         return stats
 
     def node_slots(self, stats: ClusterStats) -> int:
@@ -408,11 +421,12 @@ class LoadBalancer:
         if idle:
             self.start_removal([by_host[h] for h in idle], iteration, decision.reason)
 
-    def start_removal(self, nodes: list[Node], iteration: Iteration, why: str) -> None:
+    def start_removal(self, nodes: list[Node], iteration: Iteration, why: str,
+                      force: bool = False) -> None:
         aliases = [n.alias for n in nodes]
         self.operations.start(
             REMOVE, aliases, [self.host_name(n) for n in nodes],
-            lambda: self.manager.remove_nodes(self.tag, aliases, 0, keep=False, force=False),
+            lambda: self.manager.remove_nodes(self.tag, aliases, 0, keep=False, force=force),
             instance_ids=[n.instance_id for n in nodes])
         self.act(iteration, f"removing {', '.join(aliases)}: {why}")
 
@@ -451,7 +465,14 @@ class LoadBalancer:
                      f"launched, next launch in {hold:.0f} s at the earliest")
         elif operation.error is None:
             self.drained -= set(operation.hosts)
+            for host in operation.hosts:
+                self.condemned.pop(host, None)
             self.say(f"removed {names} after {operation.seconds:.0f} s")
+        elif condemned := [h for h in operation.hosts if h in self.condemned]:
+            hold = min(600.0, max(30.0, 4 * self.options.interval))
+            self.condemned_hold = time.time() + hold
+            self.say(f"removing {names} failed: {operation.error}; retrying "
+                     f"{', '.join(condemned)} in {hold:.0f} s")
         else:
             self.say(f"removing {names} failed: {operation.error}; keeping them")
             try:

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from sclust.scheduler import DRAINING, UP, ClusterStats, Host, PendingJob
+from sclust.scheduler import DRAINING, UP, ClusterStats, Host, PendingJob, summarize_hosts
 
 SECOND, HOUR = "second", "hour"
 
@@ -126,57 +126,31 @@ class Capacity:
 
 def capacity(stats: ClusterStats, settings: Settings) -> Capacity:
     """Summarize the hosts once per decision (a policy runs every few seconds, a simulation
-    runs it hundreds of thousands of times)."""
-    workers = free_slots = free_gpus = drained_slots = drained_gpus = slots = gpus = 0
-    used_slots = used_gpus = 0
-    idle: list[Host] = []
-    widest = settings.node_slots
-    for host in stats.hosts:
-        # Plain comparisons, no min/max calls: this loop runs for every host at every decision.
-        state = host.state
-        if state == "down":
-            continue
-        have, used = host.slots, host.used_slots
-        have_gpus, used_g = host.gpus, host.used_gpus
-        if have > widest:
-            widest = have
-        slots += have
-        gpus += have_gpus
-        free = have - used if used < have else 0
-        free_g = have_gpus - used_g if used_g < have_gpus else 0
-        used_slots += have - free
-        used_gpus += have_gpus - free_g
-        if state == UP:
-            free_slots += free
-            free_gpus += free_g
-        elif state == DRAINING:
-            drained_slots += free
-            drained_gpus += free_g
-        if not host.is_master:
-            workers += 1
-            if host.idle_since is not None and not (used > 0 or used_g > 0):
-                idle.append(host)
+    runs it hundreds of thousands of times: it hands over its own up-to-date summary)."""
+    hosts = stats.summary if stats.summary is not None else summarize_hosts(stats.hosts)
+    slots, gpus = hosts.slots, hosts.gpus
+    free_slots, free_gpus = hosts.free_slots, hosts.free_gpus
     for node in stats.booting:
         slots += node.slots
         gpus += node.gpus
         free_slots += node.slots
         free_gpus += node.gpus
+    workers = hosts.workers
     room = max(0, settings.max_nodes - workers - len(stats.booting))
-    idle.sort(key=lambda h: h.idle_since or 0.0)
     return Capacity(
         workers=workers,
         free_slots=free_slots,
         free_gpus=free_gpus,
-        drained_slots=drained_slots,
-        drained_gpus=drained_gpus,
+        drained_slots=hosts.drained_slots,
+        drained_gpus=hosts.drained_gpus,
         max_slots=slots + room * settings.node_slots,
         max_gpus=gpus + room * settings.node_gpus,
-        used_slots=used_slots,
-        used_gpus=used_gpus,
+        used_slots=hosts.used_slots,
+        used_gpus=hosts.used_gpus,
         room=room,
         excess=max(0, workers + len(stats.booting) - settings.max_nodes),
-        idle=tuple(idle),
-        widest_host=widest,
+        idle=hosts.idle,
+        widest_host=max(settings.node_slots, hosts.widest),
     )
 
 
@@ -425,12 +399,14 @@ class SclustPolicy:
         if (not self.consolidate_share or settings.billing == HOUR or wanted.slots
                 or wanted.blocked):
             return ()
+        spare = cap.free_slots - settings.node_slots
+        if spare <= 0 and self.consolidate_share < 1:
+            return ()  # a light host has a free slot at least: none would fit (no scan)
         light = sorted(
             (h for h in stats.hosts if h.state == UP and not h.is_master
              and 0 < h.used_slots <= self.consolidate_share * h.slots and not h.used_gpus),
             key=lambda h: (h.used_slots, -(h.launched_at or 0.0)),
         )
-        spare = cap.free_slots - settings.node_slots
         chosen: list[str] = []
         for host in light:
             free = host.slots - host.used_slots

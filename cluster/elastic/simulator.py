@@ -39,10 +39,10 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from sclust.elastic.policy import HOUR, Decision, Memory, Policy, Settings
+from sclust.elastic.simnodes import BOOTING, REMOVED, REMOVING, NodeView, SimNode
 from sclust.elastic.traces import TraceJob
-from sclust.scheduler import DRAINING, UP, BootingNode, ClusterStats, Host, PendingJob
+from sclust.scheduler import DRAINING, UP, ClusterStats, PendingJob
 
-BOOTING, REMOVING, REMOVED = "booting", "removing", "removed"
 _FINISH, _READY, _GONE = 0, 1, 2  # same-time order: free slots first, then new hosts
 SETTLE = 3.0  # live.SETTLE: disabled hosts are re-read after a scheduler run
 LAUNCH_HOLD_MAX = 600.0  # live.LoadBalancer.settle: the longest hold after failed launches
@@ -94,32 +94,6 @@ class SimResult:
     deferred: int = 0  # launches or removals put off because one of their kind ran
 
 
-class _Node:
-    __slots__ = ("name", "slots", "free", "launched", "state", "idle_since", "host", "ended",
-                 "mark")
-
-    def __init__(self, name: str, slots: int, launched: float) -> None:
-        self.name, self.slots, self.free, self.launched = name, slots, slots, launched
-        self.state: str = BOOTING
-        self.idle_since: float | None = launched
-        self.host: Host | None = None  # the policy's view, rebuilt after a change
-        self.ended: float | None = None
-        self.mark = launched  # accounted up to here (waste split)
-
-    def snapshot(self) -> Host:
-        """The Host the policy sees, rebuilt only after a change."""
-        if self.host is None:
-            self.host = Host(
-                name=self.name,
-                slots=self.slots,
-                used_slots=self.slots - self.free,
-                state=self.state,
-                launched_at=self.launched,
-                idle_since=self.idle_since if self.free == self.slots else None,
-            )
-        return self.host
-
-
 def billed_seconds(lifetime: float, billing: str) -> float:
     """EC2 Linux billing: per second with a 60 s minimum, or per started hour."""
     if billing == HOUR:
@@ -137,8 +111,8 @@ class Simulation:
         self.rng = random.Random(settings.seed)
         self.fail_rng = random.Random(settings.seed + 7919)  # boots stay those of the seed
         self.interval = float(getattr(policy, "interval", None) or settings.policy.interval)
-        self.nodes: list[_Node] = []  # live nodes in launch order
-        self.dead: list[_Node] = []
+        self.nodes: list[SimNode] = []  # live nodes in launch order
+        self.dead: list[SimNode] = []
         self.events: list[tuple[float, int, int, object]] = []
         self.seq = 0
         self.free_up = 0  # free slots on enabled, ready hosts
@@ -149,7 +123,7 @@ class Simulation:
         self.pending_count = 0
         self.dead_entries = 0  # started jobs still in `queue`
         self.start = [math.nan] * len(jobs)
-        self.allocation: dict[int, list[tuple[_Node, int]]] = {}
+        self.allocation: dict[int, list[tuple[SimNode, int]]] = {}
         self.memory = Memory()
         self.launches = 0
         self.decisions = 0
@@ -158,16 +132,18 @@ class Simulation:
         self.live = settings.live
         self.max_nodes = settings.policy.max_nodes
         self.acc = [0.0] * 5  # node-seconds: busy, partly used, idle, booting, draining
-        self.removing: list[_Node] = []  # out of the cluster, not yet terminated (billed)
-        self.launching: list[_Node] | None = None  # the launch under way (live)
+        self.removing: list[SimNode] = []  # out of the cluster, not yet terminated (billed)
+        self.launching: list[SimNode] | None = None  # the launch under way (live)
         self.removal_until = -math.inf  # the removal under way ends then (live)
         self.launch_hold = -math.inf
         self.launch_failures = 0
         self.failed_launches = 0
         self.deferred = 0
         self.wake = False  # an operation ended: the live loop decides at once
-        # The hosts and booting nodes the policy saw last, until a node changes.
-        self.view: tuple[tuple[Host, ...], tuple[BootingNode, ...]] | None = None
+        # What the policy and the dispatcher see of the nodes, kept up to date change by
+        # change (`simnodes`).
+        self.view = NodeView()
+        self.check = False  # tests: compare the view with one made from scratch each decision
         self.at_max = 0.0
         self.count_mark = jobs[0].submit if jobs else 0.0
 
@@ -201,16 +177,19 @@ class Simulation:
     def _start(self, index: int, now: float) -> None:
         job = self.jobs[index]
         need, taken = job.slots, []
-        for node in self.nodes:
-            if node.state is UP and node.free:
-                take = min(need, node.free)
-                self._account(node, now)
-                node.free -= take
-                node.host = self.view = None
-                taken.append((node, take))
-                need -= take
-                if not need:
-                    break
+        nodes = self.view
+        # First fit over the enabled hosts with free slots, in launch order.
+        for number in nodes.open[:need]:  # each gives a slot at least: no more are needed
+            node = nodes.by_number[number]
+            take = min(need, node.free)
+            self._account(node, now)
+            node.free -= take
+            taken.append((node, take))
+            need -= take
+            if not need:
+                break
+        for node, _ in taken:
+            nodes.touch(node)
         self.free_up -= job.slots
         self.allocation[index] = taken
         self.start[index] = now
@@ -231,9 +210,9 @@ class Simulation:
         for node, slots in self.allocation.pop(index):
             self._account(node, now)
             node.free += slots
-            node.host = self.view = None
             if node.free == node.slots:
                 node.idle_since = now
+            self.view.touch(node)
             if node.state is UP:
                 self.free_up += slots
 
@@ -246,7 +225,7 @@ class Simulation:
 
     # -- nodes ------------------------------------------------------------------------------
 
-    def _account(self, node: _Node, now: float) -> None:
+    def _account(self, node: SimNode, now: float) -> None:
         """Add the node's time since its last change to the waste split (before a change)."""
         spent = now - node.mark
         if spent <= 0:
@@ -282,13 +261,13 @@ class Simulation:
 
     def _launch(self, count: int, now: float) -> None:
         self._count(now)
-        batch: list[_Node] = []
+        batch: list[SimNode] = []
         slowest = 0.0
         for _ in range(count):
             self.launches += 1
-            node = _Node(f"node{self.launches:03d}", self.settings.policy.node_slots, now)
+            node = SimNode(self.launches, self.settings.policy.node_slots, now)
             self.nodes.append(node)
-            self.view = None
+            self.view.launched(node)
             delay = self._boot()
             if self.live:
                 batch.append(node)
@@ -303,10 +282,10 @@ class Simulation:
         self.peak = max(self.peak, len(self.nodes))
 
     def _ready(self, payload: object, now: float) -> None:
-        if isinstance(payload, _Node):
+        if isinstance(payload, SimNode):
             self._join(payload, now)
             return
-        batch, failed = cast("tuple[list[_Node], bool]", payload)
+        batch, failed = cast("tuple[list[SimNode], bool]", payload)
         self.launching, self.wake = None, True
         if not failed:
             self.launch_failures = 0
@@ -322,19 +301,19 @@ class Simulation:
         for node in batch:
             self._account(node, now)  # booting until now
             self.nodes.remove(node)
-            self.view = None
+            self.view.dropped(node)
             node.state, node.ended = REMOVING, now + self.settings.removal_time
             self.removing.append(node)
             self._push(node.ended, _GONE, node)
 
-    def _join(self, node: _Node, now: float) -> None:
+    def _join(self, node: SimNode, now: float) -> None:
         if node.state is BOOTING:
             self._account(node, now)
-            node.state, node.idle_since, node.host = UP, now, None
-            self.view = None
+            node.state, node.idle_since = UP, now
+            self.view.joined(node)
             self.free_up += node.free
 
-    def _gone(self, node: _Node, now: float) -> None:
+    def _gone(self, node: SimNode, now: float) -> None:
         """A removal ended: the instance is terminated, its bill closed."""
         self._account(node, now)
         node.state = REMOVED
@@ -346,13 +325,13 @@ class Simulation:
     def _apply(self, decision: Decision, now: float) -> bool:
         """Apply what the change rules allow; False when something was put off (the policy's
         memory is then not taken, as in the live loop)."""
-        by_name = {node.name: node for node in self.nodes}
+        by_name = self.view.by_name
         for name in decision.enable:
             node = by_name[name]
             if node.state is DRAINING:
                 self._account(node, now)
-                node.state, node.host = UP, None
-                self.view = None
+                node.state = UP
+                self.view.touch(node)
                 self.free_up += node.free
         if not self.live:
             if decision.launch > 0:
@@ -373,13 +352,13 @@ class Simulation:
             self._drain(decision, by_name, now)
         return True
 
-    def _drain(self, decision: Decision, by_name: dict[str, _Node], now: float) -> None:
+    def _drain(self, decision: Decision, by_name: dict[str, SimNode], now: float) -> None:
         for name in decision.drain:
             node = by_name[name]
             if node.state is UP:
                 self._account(node, now)
-                node.state, node.host = DRAINING, None
-                self.view = None
+                node.state = DRAINING
+                self.view.touch(node)
                 self.free_up -= node.free
         gone = [
             by_name[name] for name in decision.remove
@@ -392,7 +371,7 @@ class Simulation:
         for node in gone:
             self._account(node, now)
             self.nodes.remove(node)
-            self.view = None
+            self.view.dropped(node)
             node.ended = now + latency
             if latency:
                 node.state = REMOVING
@@ -405,15 +384,9 @@ class Simulation:
             self.removal_until = now + latency
 
     def _stats(self, now: float) -> ClusterStats:
-        if self.view is None:
-            hosts, booting = [], []
-            for node in self.nodes:
-                if node.state is BOOTING:
-                    booting.append(BootingNode(node.name, node.launched, node.slots))
-                else:
-                    hosts.append(node.snapshot())
-            self.view = (tuple(hosts), tuple(booting))
-        hosts_view, booting_view = self.view
+        if self.check:
+            self.view.check(self.nodes)
+        hosts_view, booting_view, summary = self.view.view()
         oldest = None
         if self.queue:
             oldest = self.pending_view[self.queue[0]].submitted  # type: ignore[union-attr]
@@ -424,6 +397,7 @@ class Simulation:
             pending=self._pending(),
             pending_count=self.pending_count,
             oldest_submitted=oldest,
+            summary=summary,
         )
 
     # -- main loop --------------------------------------------------------------------------

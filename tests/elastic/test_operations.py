@@ -89,6 +89,7 @@ class Recording(LoadBalancer):
         self.stranded = None
         self.memory = Memory()
         self.drained: set[str] = set()
+        self.condemned: dict[str, str] = {}
         self.done: list[str] = []
 
     def say(self, message: str) -> None:
