@@ -26,15 +26,23 @@ def admin(app: AppContext) -> CloudAdmin:
     return open_admin_cloud(app.config, app.region)
 
 
+def printable(text: str, keep: str = "") -> str:
+    """TEXT with control characters (escape sequences included) shown as `?`."""
+    return "".join(c if c.isprintable() or c in keep else "?" for c in text)
+
+
 def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     shown = Table(title=title, title_justify="left")
     for column in columns:
         shown.add_column(column)
     for row in rows:
-        shown.add_row(*row)
+        # Cloud strings are data: never rich markup ([link=…], a name like "[/x]") or terminal
+        # control sequences.
+        shown.add_row(*(Text(printable(str(cell))) for cell in row))
     shown.caption = f"{len(rows)} listed"
     Console(width=max(120, 20 * len(columns))).print(shown)
 
@@ -194,7 +202,9 @@ def showconsole(app: AppContext, instance_id: str) -> None:
     """Print the console output (boot log) of INSTANCE_ID, as EC2 keeps it."""
     check_instance_id(instance_id)
     output = admin(app).console_output(instance_id)
-    click.echo(output if output.strip() else f"{instance_id}: no console output yet")
+    # The instance wrote it: no terminal control sequences (lines and tabs stay).
+    click.echo(printable(output, keep="\n\t") if output.strip()
+               else f"{instance_id}: no console output yet")
 
 
 @click.command(context_settings={"ignore_unknown_options": True})

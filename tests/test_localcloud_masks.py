@@ -35,6 +35,13 @@ def _fake_machine(root: Path) -> None:
     (root / "etc/ssh/ssh_host_ed25519_key").write_text("PRIVATE")
     (root / "var/log/auth.log").write_text("secret log")
     (root / "root/.aws/credentials").write_text("key")
+    for rel in ("etc/krb5.keytab", "var/lib/k3s/server/token", "etc/sudoers"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("secret")
+        (root / rel).chmod(0o600 if "sudoers" not in rel else 0o440)
+    (root / "etc/kubernetes/pki").mkdir(parents=True)
+    (root / "etc/kubernetes/pki").chmod(0o700)
+    (root / "etc/hostname").write_text("machine\n")
 
 
 def _is_whiteout(path: Path) -> bool:
@@ -62,14 +69,20 @@ def test_masks_hide_secrets_projects_and_the_state_directory(tmp_path):
     assert stat.S_IMODE((image / "etc/shadow").stat().st_mode) == 0o640
     assert _is_whiteout(image / "etc/shadow-")
     assert _is_whiteout(image / "etc/ssh/ssh_host_ed25519_key")
+    # Whatever others may not read below /etc, /var/lib, /opt…, except what sudo needs.
+    for rel in ("etc/krb5.keytab", "var/lib/k3s/server/token", "etc/kubernetes/pki"):
+        assert _is_whiteout(image / rel), rel
+    assert not (image / "etc/sudoers").exists() and not (image / "etc/hostname").exists()
 
 
 def test_volume_mounts_never_allow_devices_and_refuse_unknown_options():
     attrs, fs = volmount.parse_options("defaults,ro,noatime,errors=remount-ro,discard")
     assert attrs & kernel.MOUNT_ATTR_NODEV and attrs & kernel.MOUNT_ATTR_RDONLY
     assert fs == [("errors", "remount-ro"), ("discard", None)]
+    assert volmount.parse_options("")[1] == [("errors", "remount-ro")]  # never the superblock's
     attrs, _ = volmount.parse_options("dev,suid")
     assert attrs & kernel.MOUNT_ATTR_NODEV  # asked for devices: still none
-    for bad in ("loop", "errors=evil", "commit=1;x", "context=system_u", "x-mount.idmap=0:0:1"):
+    for bad in ("loop", "errors=evil", "errors=panic", "commit=1;x", "context=system_u",
+                "x-mount.idmap=0:0:1"):
         with pytest.raises(ValueError):
             volmount.parse_options(bad)

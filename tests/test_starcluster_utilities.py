@@ -456,3 +456,19 @@ def test_createvolume_interrupted_terminates_the_helper_and_names_the_volume(
     assert len(helpers) == 1 and helpers[0]["State"]["Name"] == "terminated"
     assert {g["GroupId"] for g in
             cloud.client.describe_security_groups()["SecurityGroups"]} == groups
+
+
+def test_names_from_the_cloud_are_shown_as_text(cli, admin_cloud) -> None:
+    """A volume named like rich markup is listed as it is (it used to crash the table)."""
+    hostile = admin_cloud.create_volume(1, "us-east-1a", {"Name": "[/x][b]v"})
+    status, output = cli("lv")
+    assert status == 0, output
+    assert "[/x][b]v" in output
+    admin_cloud.delete_volume(hostile.volume_id)
+
+
+def test_control_characters_are_never_printed() -> None:
+    from sclust.utilcli import printable
+
+    assert printable("boot\x1b[2J\x07ok\n\tdone", keep="\n\t") == "boot?[2J?ok\n\tdone"
+    assert printable("a\nb") == "a?b"

@@ -64,6 +64,12 @@ def refusal_of(identity: Identity, service: str, environ: Mapping[str, Any], bod
               for c in checks]
     if (service, action.split(":", 1)[-1]) in ALWAYS_ALLOWED:
         return None
+    if action.endswith(":Unknown"):
+        # A REST protocol whose operation the checks cannot name (e.g. EventBridge
+        # Scheduler): judged on `*` it could pass as a read while deleting. Refused.
+        return _deny(service, environ, identity, checks[0],
+                     "because the local cloud cannot tell which action this request is "
+                     "(only its own credentials may use this service)")
     try:
         refused = iam_eval.first_refused(identity.policies, checks)
         if refused is None and identity.session_policy:

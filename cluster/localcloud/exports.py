@@ -89,7 +89,10 @@ def hosts_table(text: str) -> dict[str, set[str]]:
 
 
 def find_export(exports: list[Export], path: str) -> Export | None:
-    """The export covering `path` (itself or a parent: mountd allows subdirectories)."""
+    """The export covering `path` (itself or a parent: mountd allows subdirectories). A path
+    with `.` or `..` components is covered by none (it could climb out of an export)."""
+    if not path.startswith("/") or any(part in (".", "..") for part in path.split("/")):
+        return None
     path = path.rstrip("/") or "/"
     best = None
     for export in exports:

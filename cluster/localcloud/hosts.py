@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -195,8 +196,10 @@ class Host:
 
     def read_text(self, inner: str, limit: int = 1 << 20) -> str:
         """A small text file of the running host (at most `limit` bytes read)."""
-        fd = self.open(inner)
+        fd = self.open(inner, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO would hang the daemon
+                raise OSError(22, f"{inner} is not a regular file")
             return os.read(fd, limit).decode(errors="replace")
         finally:
             os.close(fd)

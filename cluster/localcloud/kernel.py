@@ -118,6 +118,18 @@ def set_parent_death_signal(sig: int) -> bool:
     return _check(_libc.prctl(pr_set_pdeathsig, sig, 0, 0, 0), "prctl") == 0
 
 
+RESOLVE_BENEATH = 0x08
+
+
+def open_beneath(dir_fd: int, path: str, flags: int) -> int:
+    """openat2 with RESOLVE_BENEATH: `path` must stay below `dir_fd` (no `..` above it, no
+    absolute symlink, no /proc magic links)."""
+    how = struct.pack("QQQ", flags | os.O_CLOEXEC, 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
+    buf = ctypes.create_string_buffer(how, len(how))
+    return _check(_libc.syscall(SYS_OPENAT2, dir_fd, _b(path), buf, len(how)),
+                  f"{path}: not inside the export")
+
+
 def errno_message() -> str:
     err = ctypes.get_errno()
     return os.strerror(err)

@@ -28,6 +28,11 @@ EMPTY_DIRS = ("home", "mnt", "media", "srv", "root", "var/mail", "var/backups",
               "var/cache/debconf")
 SKELETON_DIRS = ("var/log",)  # opaque, with the machine's subdirectories (empty)
 SANITIZED = ("etc/shadow", "etc/gshadow")
+# Below these, whatever others may not read is the machine's root's alone (keys, tokens,
+# credentials of services: /etc/krb5.keytab, /var/lib/…/token, …): whited out, up to DEPTH
+# levels down. The host's root would own them through the idmapped lower layer.
+PRIVATE_SCAN = {"etc": 6, "var/lib": 3, "var/cache": 2, "opt": 3, "usr/local/etc": 4}
+NEEDED_PRIVATE = {"etc/sudoers", "etc/sudoers.d", "etc/shadow", "etc/gshadow"}
 HIDDEN_FILES = ("etc/shadow-", "etc/gshadow-", "etc/security/opasswd")
 HOST_KEYS_DIR = "etc/ssh"
 
@@ -57,6 +62,9 @@ def write_masks(image_dir: Path, machine_root: Path = Path("/"),
             info = source.stat()
             os.chown(target, info.st_uid, info.st_gid)
             os.chmod(target, stat.S_IMODE(info.st_mode))
+    for top, depth in PRIVATE_SCAN.items():
+        for rel in _private_entries(machine_root, top, depth):
+            _whiteout(image_dir, rel, machine_root)
     for rel in HIDDEN_FILES:
         if (machine_root / rel).exists():
             _whiteout(image_dir, rel, machine_root)
@@ -71,6 +79,36 @@ def write_masks(image_dir: Path, machine_root: Path = Path("/"),
             continue
         if rel != "." and rel.split("/")[0] in KEEP_TOP and (machine_root / rel).is_dir():
             _opaque(image_dir, machine_root, rel)
+
+
+def _private_entries(machine_root: Path, top: str, depth: int) -> list[str]:
+    """Entries below TOP (relative paths) that others may not read, not descending into
+    those (a private directory is hidden whole), nor into other file systems or symlinks."""
+    found: list[str] = []
+    start = machine_root / top
+    if not start.is_dir() or start.is_symlink():
+        return found
+    device = start.stat().st_dev
+    pending = [(start, 0)]
+    while pending:
+        directory, level = pending.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            rel = os.path.relpath(entry.path, machine_root)
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISLNK(info.st_mode) or rel in NEEDED_PRIVATE:
+                continue
+            if not info.st_mode & stat.S_IROTH:
+                found.append(rel)
+            elif stat.S_ISDIR(info.st_mode) and level + 1 < depth and info.st_dev == device:
+                pending.append((Path(entry.path), level + 1))
+    return sorted(found)
 
 
 def sanitize_shadow(text: str) -> str:

@@ -157,7 +157,8 @@ class NfsService:
         read_only = rule.read_only or "ro" in options or bool(request.get("read_only"))
         if _already_mounted(client, path, target):
             return {"ok": True}
-        failure = bind_between(server.pid1, path, client.pid1, target, read_only)  # type: ignore[arg-type]
+        assert export is not None and server.pid1 is not None and client.pid1 is not None
+        failure = bind_between(server.pid1, export.path, path, client.pid1, target, read_only)
         if failure:
             return {"ok": False,
                     "message": f"mounting {spec} failed, reason given by server: {failure}"}
@@ -187,10 +188,12 @@ def _already_mounted(client: Host, path: str, target: str) -> bool:
     return False
 
 
-def bind_between(server_pid1: int, path: str, client_pid1: int, target: str,
+def bind_between(server_pid1: int, export: str, path: str, client_pid1: int, target: str,
                  read_only: bool) -> str | None:
-    """Clone `path` of the server's mount namespace onto `target` in the client's, each path
-    resolved inside its own host. Returns an error text or None."""
+    """Clone `path` (inside `export`) of the server's mount namespace onto `target` in the
+    client's, each resolved inside its own host, and `path` never outside `export` (a symlink
+    in the export cannot lead elsewhere on the server). Returns an error text or None."""
+    relative = path.rstrip("/")[len(export.rstrip("/")):].lstrip("/") or "."
     server_ns = os.open(f"/proc/{server_pid1}/ns/mnt", os.O_RDONLY)
     try:
         client_ns = os.open(f"/proc/{client_pid1}/ns/mnt", os.O_RDONLY)
@@ -200,9 +203,10 @@ def bind_between(server_pid1: int, path: str, client_pid1: int, target: str,
 
     def bind() -> None:
         kernel.setns(server_ns, kernel.CLONE_NEWNS)
-        tree = kernel.open_tree(path)
-        if not os.path.isdir(path):
-            raise OSError(20, "Not a directory")
+        top = os.open(export, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        inside = kernel.open_beneath(top, relative, os.O_PATH | os.O_DIRECTORY)
+        tree = kernel.open_tree("", kernel.OPEN_TREE_CLONE | kernel.OPEN_TREE_CLOEXEC
+                                | kernel.AT_EMPTY_PATH, dirfd=inside)
         # Never device nodes through a share (a volume a host crafted could hold some).
         kernel.mount_setattr(tree, kernel.MOUNT_ATTR_NODEV
                              | (kernel.MOUNT_ATTR_RDONLY if read_only else 0))

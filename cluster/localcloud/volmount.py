@@ -27,7 +27,9 @@ ATTRIBUTES = {"ro": kernel.MOUNT_ATTR_RDONLY, "nosuid": kernel.MOUNT_ATTR_NOSUID
               "nofail": 0, "user_xattr": 0, "acl": 0}
 # Options passed on to the file system.
 FS_FLAGS = {"discard", "nodiscard", "nobarrier", "noload"}
-FS_VALUES = {"errors": {"continue", "remount-ro", "panic"}, "commit": None}
+# Never errors=panic: a host could then panic the machine by scribbling on its own volume (the
+# superblock's own setting is overridden too: remount-ro unless a mount asks to continue).
+FS_VALUES = {"errors": {"continue", "remount-ro"}, "commit": None}
 
 
 def parse_options(options: str) -> tuple[int, list[tuple[str, str | None]]]:
@@ -48,6 +50,8 @@ def parse_options(options: str) -> tuple[int, list[tuple[str, str | None]]]:
             fs.append((key, value))
         else:
             raise ValueError(f"option {option} is not supported here")
+    if not any(key == "errors" for key, _ in fs):
+        fs.append(("errors", "remount-ro"))
     return attrs, fs
 
 
@@ -85,11 +89,14 @@ def mount_volume(host: Host, request: dict[str, Any]) -> dict[str, Any]:
     except OSError as error:
         return {"ok": False, "message": f"wrong fs type, bad option, bad superblock on {device}"
                                         f" ({error.strerror})"}
+    userns = mntns = -1
     try:
         userns = os.open(f"/proc/{host.pid1}/ns/user", os.O_RDONLY)
         mntns = os.open(f"/proc/{host.pid1}/ns/mnt", os.O_RDONLY)
     except OSError:
-        os.close(tree)
+        for fd in (tree, userns):
+            if fd >= 0:
+                os.close(fd)
         return {"ok": False, "message": "the instance is not running"}
     try:
         kernel.mount_setattr(tree, kernel.MOUNT_ATTR_IDMAP, userns_fd=userns)
@@ -129,7 +136,8 @@ def resize_volume(host: Host, request: dict[str, Any]) -> dict[str, Any]:
                                         "which this machine does not give the local cloud: "
                                         "unmount it, then run resize2fs"}
     assert host.pid1 is not None
-    target = mount_point_of(host.pid1, os.stat(loop).st_rdev)
+    rdev = os.stat(loop).st_rdev
+    target = mount_point_of(host.pid1, rdev)
     if target is None:
         return {"ok": False, "message": f"{device} is not mounted"}
     fd = os.open(loop, os.O_RDONLY | os.O_CLOEXEC)
@@ -142,6 +150,8 @@ def resize_volume(host: Host, request: dict[str, Any]) -> dict[str, Any]:
     def grow() -> None:
         kernel.setns(mntns, kernel.CLONE_NEWNS)
         directory = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
+        if os.fstat(directory).st_dev != rdev:  # something else mounted there since
+            raise OSError(16, f"{target} is no longer that volume's mount point")
         blocks = size // os.fstatvfs(directory).f_frsize
         fcntl.ioctl(directory, EXT4_IOC_RESIZE_FS, struct.pack("Q", blocks))
 

@@ -47,6 +47,12 @@ def test_exported_directory_is_shared_with_uids_and_unexported_paths_are_refused
                              check=False)
     assert code == 32 and "access denied" in err
     assert node2.run("ls /mnt/share")[1] == ""
+    # Never outside the export: not by `..`, not through a symlink inside it.
+    master.run("echo server-root-secret > /root/secret; ln -s /root /export/share/to-root")
+    for spec in ("master:/export/share/../private", "master:/export/share/to-root"):
+        code, _, err = node1.run(f"mkdir -p /mnt/y && mount -t nfs {spec} /mnt/y", check=False)
+        assert code == 32, err
+        assert node1.run("cat /mnt/y/secret", check=False)[0] != 0
     # Unexported again: new mounts are refused.
     master.run(": > /etc/exports; exportfs -ra")
     code, _, _ = node1.run("mkdir -p /mnt/again && mount -t nfs master:/export/share /mnt/again",
