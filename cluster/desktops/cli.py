@@ -295,9 +295,13 @@ def roster_command(app: AppContext, name: str, html_file: str | None,
                    "reloads itself as often.")
 @click.option("--width", type=click.IntRange(80, 1600), default=320, show_default=True,
               help="Width of each thumbnail in pixels.")
+@click.option("--full-password", is_flag=True,
+              help="For desktops set up before view-only passwords: log in with the "
+                   "student's own password (still sending no input). Prefer `desktops start "
+                   "--new-passwords`.")
 @click.pass_obj
 def wall_command(app: AppContext, name: str, html_file: str, watch: int | None,
-                 width: int) -> None:
+                 width: int, full_password: bool) -> None:
     """The instructor's wall: a page with a thumbnail of every student's screen (number,
     student, state), taken view-only over VNC — no key or click ever reaches a desktop.
 
@@ -317,7 +321,8 @@ def wall_command(app: AppContext, name: str, html_file: str, watch: int | None,
         course = manager.get(name)
         port = novnc_port_of(course)
         with manager.progress.waiting(f"taking the screens of {name}") as update:
-            shots = collect(course, manager.passwords(name), port, width, update)
+            shots = collect(course, manager.passwords(name), port, width, update,
+                            full_password=full_password)
         # 0600: the page shows what students are doing.
         write_private(Path(html_file), wall_html(course, shots, refresh=watch))
         taken = sum(s.png is not None for s in shots)

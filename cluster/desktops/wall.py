@@ -44,8 +44,11 @@ class Shot:
 
 
 def capture(address: str, port: int, password: str, width: int = THUMBNAIL_WIDTH,
-            timeout: float = 15) -> tuple[bytes, int, int, bool]:
-    """(PNG, width, height, view-only?) of the screen of the desktop at ADDRESS:PORT."""
+            timeout: float = 15, full_password: bool = False) -> tuple[bytes, int, int, bool]:
+    """(PNG, width, height, view-only?) of the screen of the desktop at ADDRESS:PORT. With
+    FULL_PASSWORD, a desktop that refuses the view-only password (set up by an sclust without
+    them) is shown with the student's own password, still sending no input; never by itself,
+    since whoever answers instead of the desktop could then relay a full-control login."""
     from sclust.ssh import check_destination
 
     check_destination(address)  # only where sclust may go (never an address moto invents)
@@ -53,8 +56,10 @@ def capture(address: str, port: int, password: str, width: int = THUMBNAIL_WIDTH
     try:
         session = open_session(address, port, view_password(password), timeout=timeout)
     except VncAuthFailed:
-        # Set up by an sclust without view-only passwords: the student's password, still
-        # with no input sent (`desktops start --new-passwords` gives it a view-only one).
+        if not full_password:
+            raise VncAuthFailed("the view-only password was refused (a desktop set up before "
+                                "view-only passwords: `desktops start --new-passwords`, or "
+                                "`wall --full-password`)") from None
         session = open_session(address, port, password, timeout=timeout)
         view_only = False
     with session:
@@ -64,7 +69,8 @@ def capture(address: str, port: int, password: str, width: int = THUMBNAIL_WIDTH
 
 def collect(course: Course, passwords: PasswordStore, port: int,
             width: int = THUMBNAIL_WIDTH,
-            progress: Callable[[str], None] | None = None) -> list[Shot]:
+            progress: Callable[[str], None] | None = None,
+            full_password: bool = False) -> list[Shot]:
     """A Shot of every desktop of COURSE (running ones in parallel), in number order."""
     shots = {d.name: Shot(d) for d in course.desktops}
     running = []
@@ -87,7 +93,7 @@ def collect(course: Course, passwords: PasswordStore, port: int,
         shot = shots[desktop.name]
         try:
             shot.png, shot.width, shot.height, shot.view_only = capture(
-                desktop.address or "", port, password, width)
+                desktop.address or "", port, password, width, full_password=full_password)
         finally:
             with lock:
                 done += 1

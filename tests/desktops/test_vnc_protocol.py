@@ -206,9 +206,13 @@ def test_the_wall_takes_a_png_view_only_and_falls_back_for_an_older_desktop(desk
         desktop.password_path.write_bytes(password_file(PASSWORD, view_password(PASSWORD)))
         png, width, height, view_only = capture("127.0.0.1", desktop.port, PASSWORD, width=64)
         assert png.startswith(b"\x89PNG") and (width, height, view_only) == (64, 40, True)
-        # A desktop set up before view-only passwords (an 8-byte file): its own password.
+        # A desktop set up before view-only passwords (an 8-byte file): refused, unless the
+        # instructor asks for the student's own password.
         desktop.password_path.write_bytes(password_file(PASSWORD))
-        assert capture("127.0.0.1", desktop.port, PASSWORD, width=64)[3] is False
+        with pytest.raises(VncAuthFailed, match="--full-password"):
+            capture("127.0.0.1", desktop.port, PASSWORD, width=64)
+        assert capture("127.0.0.1", desktop.port, PASSWORD, width=64,
+                       full_password=True)[3] is False
         with pytest.raises(VncAuthFailed):
             capture("127.0.0.1", desktop.port, "Wr0ngpw9", width=64)
     finally:
