@@ -203,6 +203,23 @@ def machine_leftovers(state_dir: Path, daemon_running: bool = False) -> list[str
     return left
 
 
+def qacct_records(text: str) -> list[dict[str, str]]:
+    """The records of `qacct -j`'s output, as dicts of its fields."""
+    records: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("====="):
+            if current:
+                records.append(current)
+            current = {}
+        elif line.strip():
+            key, _, value = line.partition(" ")
+            current[key] = value.strip()
+    if current:
+        records.append(current)
+    return records
+
+
 @dataclass
 class PrivateCloud:
     """A local cloud of a script's own (bench, captures): an EC2Admin on it, a key pair

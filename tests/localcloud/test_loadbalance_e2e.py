@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from localcloud_helpers import cluster_config
+from localcloud_helpers import cluster_config, qacct_records
 
 from tests.conftest import REPO, run_sclust
 
@@ -67,18 +67,7 @@ def rows(path: Path) -> list[dict[str, str]]:
 
 def accounting(ctx: dict) -> list[dict[str, str]]:
     """`qacct -j` records as dicts."""
-    records, current = [], {}
-    for line in on_master(ctx, "qacct -j 2>/dev/null || true").splitlines():
-        if line.startswith("====="):
-            if current:
-                records.append(current)
-            current = {}
-        elif line.strip():
-            key, _, value = line.partition(" ")
-            current[key] = value.strip()
-    if current:
-        records.append(current)
-    return records
+    return qacct_records(on_master(ctx, "qacct -j 2>/dev/null || true"))
 
 
 def test_loadbalance_grows_for_a_backlog_and_shrinks_to_the_minimum(lb_env: dict) -> None:

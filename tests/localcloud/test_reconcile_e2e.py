@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from localcloud_helpers import cluster_config
+from localcloud_helpers import cluster_config, qacct_records
 
 from tests.conftest import REPO, run_sclust
 
@@ -78,17 +78,7 @@ def wait_for(what, timeout: float, loop: subprocess.Popen, out: Path) -> None:
 
 
 def accounting(ctx: dict, name: str) -> list[dict[str, str]]:
-    records, current = [], {}
-    for line in on_master(ctx, "qacct -j 2>/dev/null || true").splitlines():
-        if line.startswith("====="):
-            if current:
-                records.append(current)
-            current = {}
-        elif line.strip():
-            key, _, value = line.partition(" ")
-            current[key] = value.strip()
-    if current:
-        records.append(current)
+    records = qacct_records(on_master(ctx, "qacct -j 2>/dev/null || true"))
     return [r for r in records if r.get("jobname") == name]
 
 
