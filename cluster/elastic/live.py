@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import signal
 import threading
 import time
 from collections import Counter
@@ -140,6 +141,10 @@ class LoadBalancer:
 
     def run(self) -> int:
         started = time.monotonic()
+        # Ctrl-C (or the service's stop, SIGINT) ends the loop cleanly, even when started in
+        # the background by a shell, which leaves SIGINT ignored (and Python then ignores it).
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             while True:
                 tick = time.monotonic()
