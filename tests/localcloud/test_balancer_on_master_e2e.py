@@ -155,8 +155,11 @@ def test_the_master_balancer_grows_and_shrinks_with_the_instance_role_alone(
         fields = [line.split() for line in accounting().splitlines()]
         assert fields.count(["exit_status", "0"]) == 3, fields
         assert fields.count(["failed", "0"]) == 3, fields
-        log = sclust(ctx, "loadbalance", "omr", "--logs", "5000")
-        assert "launching node001" in log and "removed node001" in log, log
+        # The node leaves `running` as its removal starts; the balancer says "removed" when
+        # the removal has ended.
+        log = lambda: sclust(ctx, "loadbalance", "omr", "--logs", "5000")  # noqa: E731
+        until(lambda: "removed node001" in log(), 120, log)
+        assert "launching node001" in log(), log()
     finally:
         run_sclust("-c", str(config), "terminate", "omr", "--yes", env=ctx["env"], timeout=900)
         delete_instance_role(cloud, "omr-balancer")
