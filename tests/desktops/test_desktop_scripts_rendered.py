@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -119,22 +120,29 @@ def test_a_two_desktop_course_and_desktops_run_send_clean_scripts_without_passwo
     check_scripts(sent, secrets, tmp_path)
 
 
-def test_the_novnc_plugin_sends_clean_scripts_without_its_password(tmp_path: Path) -> None:
+def recording_master(port: int) -> tuple[Sent, Any]:
+    """A master node for plugins whose scripts and command lines are recorded (and rendered
+    as a desktop answering on PORT would run them)."""
     from sclust.plugins.base import CommandResult, NodeSSH, PluginNode
-    from sclust.plugins.novnc import NoVNC
 
     sent = Sent()
 
     def script_runner(run: ScriptRun) -> CommandResult:
-        result = sent.script(run, 8443, "sgeadmin")
+        result = sent.script(run, port, "sgeadmin")
         return CommandResult(result.status, result.stdout, result.stderr)
 
     def runner(command: str, stdin: str | None) -> CommandResult:
         sent.command_lines.append(command)
         return CommandResult(0, "", "")
 
-    master = PluginNode("master", "i-1", "10.0.0.5", "198.51.100.7", "t3.medium", "master",
-                        NodeSSH("master", runner, script_runner))
+    return sent, PluginNode("master", "i-1", "10.0.0.5", "198.51.100.7", "t3.medium",
+                            "master", NodeSSH("master", runner, script_runner))
+
+
+def test_the_novnc_plugin_sends_clean_scripts_without_its_password(tmp_path: Path) -> None:
+    from sclust.plugins.novnc import NoVNC
+
+    sent, master = recording_master(8443)
     for plugin in (NoVNC(port=8443), NoVNC(port=8443, password="Pl8gin99")):
         plugin.run([master], master, "sgeadmin", "bash", [])
     reported = [line for line in plugin.reports if "password" in line]
@@ -149,21 +157,9 @@ def test_the_novnc_plugin_sends_clean_scripts_without_its_password(tmp_path: Pat
 
 
 def test_the_jupyter_plugin_sends_clean_scripts_without_its_token(tmp_path: Path) -> None:
-    from sclust.plugins.base import CommandResult, NodeSSH, PluginNode
     from sclust.plugins.jupyter import JupyterLab
 
-    sent = Sent()
-
-    def script_runner(run: ScriptRun) -> CommandResult:
-        result = sent.script(run, 8888, "sgeadmin")
-        return CommandResult(result.status, result.stdout, result.stderr)
-
-    def runner(command: str, stdin: str | None) -> CommandResult:
-        sent.command_lines.append(command)
-        return CommandResult(0, "", "")
-
-    master = PluginNode("master", "i-1", "10.0.0.5", "198.51.100.7", "t3.medium", "master",
-                        NodeSSH("master", runner, script_runner))
+    sent, master = recording_master(8888)
     for plugin in (JupyterLab(), JupyterLab(token="Tok3nOfTheMaster42")):
         plugin.run([master], master, "sgeadmin", "bash", [])
     assert "https://198.51.100.7:8888/lab token Tok3nOfTheMaster42 (as sgeadmin)" in \
