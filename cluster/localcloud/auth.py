@@ -280,7 +280,7 @@ def refusal(environ: dict[str, Any], body: bytes, error: AuthError,
             service: str | None) -> tuple[str, list[tuple[str, str]], bytes]:
     """(status, headers, body) of AWS's refusal, in the format the caller's SDK parses."""
     request_id = str(uuid.uuid4())
-    code, message = error.code, _xml_escape(error.message)
+    code, message = error.code, xml_escape(error.message)
     target = environ.get("HTTP_X_AMZ_TARGET")
     query = environ.get("QUERY_STRING", "") + "&" + body[:4096].decode("latin-1")
     if service is None:
@@ -322,5 +322,5 @@ def refusal(environ: dict[str, Any], body: bytes, error: AuthError,
     return "403 Forbidden", [("Content-Type", "text/xml")], text.encode()
 
 
-def _xml_escape(text: str) -> str:
+def xml_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

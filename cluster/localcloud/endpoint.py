@@ -196,7 +196,7 @@ def _json(status: str, payload: Any) -> Response:
 def _ec2_error(status: int, code: str, message: str) -> Response:
     reason = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}
     text = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>"
-            f"<Code>{code}</Code><Message>{auth._xml_escape(message)}</Message></Error></Errors>"
+            f"<Code>{code}</Code><Message>{auth.xml_escape(message)}</Message></Error></Errors>"
             f"<RequestID>{uuid.uuid4()}</RequestID></Response>")
     return f"{status} {reason.get(status, 'Error')}", [("Content-Type", "text/xml")], text.encode()
 

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sclust.localcloud import iam_eval, iam_requests
+from sclust.localcloud import auth, iam_eval, iam_requests
 from sclust.localcloud.identity import Identity, iam_backend
 
 Response = tuple[str, list[tuple[str, str]], bytes]
@@ -136,21 +136,18 @@ def _deny(service: str, environ: Mapping[str, Any], identity: Identity,
     if service == "ec2":
         text = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>"
                 "<Code>UnauthorizedOperation</Code><Message>You are not authorized to perform "
-                f"this operation. {_xml(message)}</Message></Error></Errors>"
+                f"this operation. {auth.xml_escape(message)}</Message></Error></Errors>"
                 f"<RequestID>{request_id}</RequestID></Response>")
         return "403 Forbidden", [("Content-Type", "text/xml")], text.encode()
     if service == "s3":
         text = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>"
-                f"<Message>{_xml(message)}</Message><RequestId>{request_id}</RequestId></Error>")
+                f"<Message>{auth.xml_escape(message)}</Message><RequestId>{request_id}</RequestId></Error>")
         return "403 Forbidden", [("Content-Type", "application/xml")], text.encode()
     if environ.get("HTTP_X_AMZ_TARGET"):
         data = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
         return "400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")], data
     text = ("<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
-            f"<Message>{_xml(message)}</Message></Error>"
+            f"<Message>{auth.xml_escape(message)}</Message></Error>"
             f"<RequestId>{request_id}</RequestId></ErrorResponse>")
     return "403 Forbidden", [("Content-Type", "text/xml")], text.encode()
 
-
-def _xml(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
